@@ -1,0 +1,77 @@
+"""The contract every multi-step backend implements.
+
+A backend computes the forward and the backward-through-time of :func:`sj.ops.multistep` for the neurons and
+surrogates it supports. Autograd wiring, validation and parameter-gradient reduction live in :mod:`sj.ops`; a backend
+only fills tensors. All tensors a backend receives are contiguous, on one device, of one floating dtype:
+
+- ``x_seq``: ``[T, *S]`` input current (``S`` is the neuron shape, e.g. ``[N, C, H, W]``).
+- ``state_init``: one ``[*S]`` tensor per state, ``v`` first, then the declaration's ``aux_states``.
+- ``params``: one tensor per parameter in :attr:`sj.neuron.declaration.NeuronDecl.param_names` order
+  (``v_threshold``, ``v_reset``, then the neuron's own); each has shape ``()`` or exactly ``S``.
+
+Forward returns ``(spike_seq [T,*S], states_last [[*S]...], v_seq [T,*S] or None, saved)`` where ``saved`` is
+``[h_seq, *aux_seqs]`` (each ``[T, *S]``: the charged potential H and the auxiliary states after each step) when
+``save`` is true, else ``[]``. Backward receives the same config plus ``saved`` and the incoming gradients and returns
+``(grad_x [T,*S], grad_state_init [[*S]...], grad_params)`` where ``grad_params[i]`` is ``None`` unless
+``params_need_grad[i]``, else a tensor of shape ``S`` summed over time (the caller reduces it to the parameter shape).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from sj.ops.spec import MultiStepSpec
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class BackwardInputs:
+    """Everything the backward pass of one multi-step call receives (see module docstring for shapes)."""
+
+    saved: list[Tensor]
+    x_seq: Tensor
+    state_init: list[Tensor]
+    params: list[Tensor]
+    params_need_grad: list[bool]
+    grad_spike: Tensor
+    grad_states_last: list[Tensor]
+    grad_v_seq: Tensor | None
+
+
+class Backend(ABC):
+    """A multi-step neuron backend. Subclass it, return an instance from the ``sj_backends`` hook.
+
+    ``name`` is what users pass as ``backend=``. ``availability()`` says why the backend cannot run at all in this
+    process (``None`` when it can); ``supports()`` says why it cannot run one configuration (``None`` when it can).
+    Both return human-readable reasons: they are printed by ``sj backends`` and raised by ``set_backend``.
+    """
+
+    name: str = ""
+    description: str = ""
+
+    def availability(self) -> str | None:
+        return None
+
+    def details(self) -> str:
+        """Extra one-line information for ``sj backends`` (versions, devices). Optional."""
+        return ""
+
+    @abstractmethod
+    def supports(self, spec: MultiStepSpec, device: torch.device, dtype: torch.dtype) -> str | None:
+        """``None`` if this configuration runs here, else the reason it does not."""
+
+    @abstractmethod
+    def forward(self, spec: MultiStepSpec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],
+                save: bool) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+        """Run the multi-step forward; see the module docstring for the returned tuple."""
+
+    @abstractmethod
+    def backward(self, spec: MultiStepSpec, inputs: BackwardInputs
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+        """Run backward through time; see the module docstring for the returned tuple."""

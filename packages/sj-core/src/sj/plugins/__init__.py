@@ -1,0 +1,1 @@
+"""Plug-in machinery: hook specifications and the entry-point registry."""
