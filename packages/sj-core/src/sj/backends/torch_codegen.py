@@ -1,0 +1,79 @@
+"""Generate PyTorch step functions from a neuron's derived programs (cached per neuron × reset × surrogate).
+
+``step_fns(spec)`` returns a namespace with:
+
+- ``forward(x, *states, *params) -> (s, *new_states, h)``: one step, Θ for the spike (no autograd through it).
+- ``backward(h, x, *prev_states, *params, *surrogate_params, grad_s, *grad_states) -> (grad_x, *grad_prev_states,
+  *grad_params)``: one step of backward-through-time (``x`` is ``None`` unless the program needs it).
+- ``v_after(h, *params) -> v``: the membrane after fire and reset, from the saved H (to recompute the previous V).
+- ``autograd_step(x, *states, *params, spike_fn) -> (s, *new_states)``: one step built from differentiable torch ops
+  with ``spike_fn(z)`` as the spike (single-step mode; torch autograd differentiates it).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sj.codegen.ir import inline_surrogate, rename
+from sj.codegen.torch_printer import TorchPrinter, compile_source
+
+_lock = threading.Lock()
+_cache: dict[tuple, dict] = {}
+
+
+def _source(prog: dict, sprog: dict) -> str:
+    pr = TorchPrinter()
+    states, params = prog["states"], prog["params"]
+    sparams = sprog["params"]
+    out = []
+
+    # forward: one step
+    out.append(f"def forward(x, {', '.join(states)}, {', '.join(params)}):")
+    out += pr.assignments(prog["forward"])
+    new_states = [pr.expr(prog["forward_out"][n]) for n in states]
+    out.append(f"    return s, {', '.join(new_states)}, h")
+
+    # v after reset, from h
+    out.append(f"def v_after(h, {', '.join(params)}):")
+    out.append("    z = h - v_threshold")
+    out.append("    s = _heaviside(z)")
+    out.append(f"    return {pr.expr(prog['reset'])}")
+
+    # backward: one step
+    grads = [f"grad_{n}" for n in states]
+    args = ["h", "x", *states, *params, *sparams, "grad_s", *grads]
+    out.append(f"def backward({', '.join(args)}):")
+    out += pr.assignments(inline_surrogate(prog["backward"], sprog))
+    results = [pr.expr(prog["backward_out"][n]) for n in ["x", *states, *params]]
+    out.append(f"    return ({', '.join(results)},)")
+
+    # differentiable single step: spike via spike_fn; detach handled by renaming s after the fire binding
+    out.append(f"def autograd_step(x, {', '.join(states)}, {', '.join(params)}, spike_fn):")
+    detached = prog["detach_reset"]
+    mapping = {"s": "s_d"} if detached else {}
+    fired = False
+    for name, expr in prog["forward"]:
+        if name == "s":
+            out.append("    s = spike_fn(z)")
+            if detached:
+                out.append("    s_d = s.detach()")
+            fired = True
+            continue
+        out.append(f"    {name} = {pr.expr(rename(expr, mapping) if fired else expr)}")
+    new_states = [pr.expr(rename(prog["forward_out"][n], mapping)) for n in states]
+    out.append(f"    return s, {', '.join(new_states)}")
+    return "\n".join(out) + "\n"
+
+
+def step_fns(spec) -> dict:
+    """Generated torch step functions for ``spec`` (a :class:`sj.ops.spec.MultiStepSpec`)."""
+    key = (spec.neuron, spec.decl.content_hash, spec.soft_reset, spec.detach_reset, spec.surrogate)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    src = _source(spec.program, spec.surrogate_program)
+    fns = compile_source(src, f"{spec.neuron}/{spec.surrogate}")
+    fns["__source__"] = src
+    with _lock:
+        _cache[key] = fns
+    return fns

@@ -1,0 +1,55 @@
+"""Print IR as PyTorch expressions (the reference backend and single-step mode run this code)."""
+
+from __future__ import annotations
+
+from sj.codegen.ir import symbols_of
+from sj.codegen.printer import Printer
+
+_TORCH = {"exp": "torch.exp", "log": "torch.log", "atan": "torch.atan", "tanh": "torch.tanh", "erf": "torch.erf",
+          "abs": "torch.abs", "sign": "torch.sign", "sqrt": "torch.sqrt", "max": "torch.maximum",
+          "min": "torch.minimum"}
+
+
+class TorchPrinter(Printer):
+    """Every symbol is a tensor (parameters are 0-d or full tensors), so torch functions apply throughout."""
+
+    and_op = "&"
+    or_op = "|"
+
+    def expr(self, e):
+        if isinstance(e, list) and e[0] == "where":
+            ref = sorted(symbols_of(e[1]))[0]  # a tensor of the right dtype: two literal branches need one
+            return f"_where({self.expr(e[1])}, {self.expr(e[2])}, {self.expr(e[3])}, {ref})"
+        return super().expr(e)
+
+    def heaviside(self, a: str) -> str:
+        return f"_heaviside({a})"
+
+    def power(self, base: str, exponent) -> str:
+        return f"(({base}) ** ({self.expr(exponent)}))"
+
+    def function_name(self, op: str) -> str:
+        return _TORCH[op]
+
+
+def _heaviside(z):
+    """1 where ``z >= 0`` else 0, in ``z``'s dtype (SpikingJelly's convention at exactly 0)."""
+    return (z >= 0).to(z.dtype)
+
+
+def _where(cond, a, b, ref):
+    """``torch.where`` whose literal branches take ``ref``'s dtype (torch would give them the default dtype)."""
+    import torch
+
+    if not isinstance(a, torch.Tensor):
+        a = torch.as_tensor(a, dtype=ref.dtype, device=ref.device)
+    return torch.where(cond, a, b)
+
+
+def compile_source(source: str, name: str) -> dict:
+    """Execute generated Python ``source`` and return its namespace (functions defined there)."""
+    import torch
+
+    namespace: dict = {"torch": torch, "_heaviside": _heaviside, "_where": _where}
+    exec(compile(source, f"<sj generated: {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    return namespace

@@ -1,0 +1,126 @@
+"""Cached derivations: the forward/backward programs of neurons and surrogates, without importing sympy.
+
+Lookup order: memory → ``derived_builtin.json`` shipped with sj-core (every built-in neuron and surrogate) → the
+user cache (``$SJ_CACHE_DIR`` or ``~/.cache/sj``, ``derived/<key>.json``) → derive with sympy and write the user
+cache atomically (temporary file + rename, safe under concurrent processes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from functools import cache
+from pathlib import Path
+
+from sj.neuron import declaration
+
+_BUILTIN = Path(__file__).with_name("derived_builtin.json")
+_lock = threading.Lock()
+_memory: dict[str, dict] = {}
+
+
+def cache_dir() -> Path:
+    """Root of sj's on-disk caches (``$SJ_CACHE_DIR`` or ``~/.cache/sj``)."""
+    env = os.environ.get("SJ_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "sj"
+
+
+@cache
+def _builtin() -> dict[str, dict]:
+    if not _BUILTIN.exists():
+        return {}
+    return json.loads(_BUILTIN.read_text())
+
+
+def _neuron_key(decl, soft_reset: bool, detach_reset: bool) -> str:
+    return f"neuron-{decl.name}-{decl.content_hash}-{'soft' if soft_reset else 'hard'}-{int(detach_reset)}"
+
+
+def _surrogate_key(decl) -> str:
+    return f"surrogate-{decl.name}-{decl.content_hash}"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _lookup(key: str, derive) -> dict:
+    with _lock:
+        if key in _memory:
+            return _memory[key]
+    found = _builtin().get(key)
+    if found is None:
+        path = cache_dir() / "derived" / f"{key}.json"
+        try:
+            found = json.loads(path.read_text())
+        except (OSError, ValueError):  # absent or torn: derive again and overwrite
+            found = derive()
+            try:
+                atomic_write_text(path, json.dumps(found))
+            except OSError:
+                pass  # read-only home: the derivation still works, it is only not cached on disk
+    with _lock:
+        _memory[key] = found
+    return found
+
+
+def neuron_program(name: str, soft_reset: bool, detach_reset: bool) -> dict:
+    """The derived programs of neuron ``name`` for one reset mode (see :func:`sj.neuron.derive.derive_neuron`)."""
+    decl = declaration.get(name)
+
+    def derive() -> dict:
+        from sj.neuron.derive import derive_neuron
+
+        return derive_neuron(decl, soft_reset, detach_reset)
+
+    return _lookup(_neuron_key(decl, soft_reset, detach_reset), derive)
+
+
+def surrogate_program(name: str) -> dict:
+    """The derived programs of surrogate ``name`` (see :func:`sj.neuron.derive.derive_surrogate`)."""
+    from sj.surrogate.declarations import surrogates
+
+    decl = surrogates.get(name)
+
+    def derive() -> dict:
+        from sj.neuron.derive import derive_surrogate
+
+        return derive_surrogate(decl)
+
+    return _lookup(_surrogate_key(decl), derive)
+
+
+def builtin_derivations() -> dict[str, dict]:
+    """Derive every built-in neuron (all reset modes) and surrogate afresh (imports sympy)."""
+    import sj.neuron.builtin  # noqa: F401 - registers the built-in neurons
+    from sj.neuron.derive import derive_neuron, derive_surrogate
+    from sj.surrogate.declarations import BUILTIN_SURROGATES, surrogates
+
+    out: dict[str, dict] = {}
+    for name in sj.neuron.builtin.BUILTIN_NEURONS:
+        decl = declaration.get(name)
+        for soft in (False, True):
+            for detach in (False, True):
+                out[_neuron_key(decl, soft, detach)] = derive_neuron(decl, soft, detach)
+    for name in BUILTIN_SURROGATES:
+        decl = surrogates.get(name)
+        out[_surrogate_key(decl)] = derive_surrogate(decl)
+    return out
+
+
+def write_builtin_cache() -> Path:
+    """Regenerate ``derived_builtin.json`` (run ``python -m sj.neuron.derive`` after changing a declaration)."""
+    atomic_write_text(_BUILTIN, json.dumps(builtin_derivations(), indent=0, sort_keys=True) + "\n")
+    _builtin.cache_clear()
+    return _BUILTIN

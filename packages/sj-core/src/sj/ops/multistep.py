@@ -1,0 +1,198 @@
+"""``sj::multistep_fwd`` / ``sj::multistep_bwd``: the multi-step neuron computation as ``torch.library`` custom ops.
+
+:func:`multistep` validates its inputs, then calls the forward op; autograd is registered once, here, and calls the
+backward op. Both ops dispatch to the backend named in the call (:mod:`sj.backends.registry`), so every backend gets
+autograd, ``torch.compile(fullgraph=True)`` support (fake implementations below) and parameter-gradient reduction
+without writing any of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import torch
+
+from sj.backends.base import BackwardInputs
+from sj.backends.registry import BackendError, get_backend, unsupported_reason
+from sj.ops.spec import MultiStepSpec
+
+Tensor = torch.Tensor
+
+
+@lru_cache(maxsize=1024)
+def _spec(neuron: str, surrogate: str, surrogate_params: tuple[float, ...], soft_reset: bool, detach_reset: bool,
+          store_v_seq: bool) -> MultiStepSpec:
+    return MultiStepSpec(neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq)
+
+
+def _backend(name: str, spec: MultiStepSpec, x: Tensor):
+    reason = unsupported_reason(name, spec, x.device, x.dtype)
+    if reason is not None:
+        raise BackendError(reason)
+    return get_backend(name)
+
+
+@torch.library.custom_op("sj::multistep_fwd", mutates_args=())
+def _fwd_op(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
+            detach_reset: bool, store_v_seq: bool, save: bool, x_seq: Tensor, state_init: list[Tensor],
+            params: list[Tensor]) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
+    spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
+    spike, last, v_seq, saved = _backend(backend, spec, x_seq).forward(spec, x_seq, list(state_init), list(params),
+                                                                       save)
+    return spike, last, (v_seq if v_seq is not None else x_seq.new_empty(0)), saved
+
+
+@_fwd_op.register_fake
+def _fwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, save, x_seq,
+              state_init, params):
+    shape = x_seq.shape[1:]
+    last = [x_seq.new_empty(shape) for _ in state_init]
+    v_seq = x_seq.new_empty(x_seq.shape) if store_v_seq else x_seq.new_empty(0)
+    saved = [x_seq.new_empty(x_seq.shape) for _ in state_init] if save else []
+    return x_seq.new_empty(x_seq.shape), last, v_seq, saved
+
+
+@torch.library.custom_op("sj::multistep_bwd", mutates_args=())
+def _bwd_op(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
+            detach_reset: bool, store_v_seq: bool, saved: list[Tensor], x_seq: Tensor, state_init: list[Tensor],
+            params: list[Tensor], params_need_grad: list[bool], grad_spike: Tensor, grad_states_last: list[Tensor],
+            grad_v_seq: Tensor | None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
+    inputs = BackwardInputs(list(saved), x_seq, list(state_init), list(params), list(params_need_grad),
+                            grad_spike, list(grad_states_last), grad_v_seq)
+    grad_x, grad_init, grad_params = _backend(backend, spec, saved[0]).backward(spec, inputs)
+    empty = grad_x.new_empty(0)
+    return grad_x, grad_init, [g if g is not None else empty.clone() for g in grad_params]
+
+
+@_bwd_op.register_fake
+def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, saved, x_seq,
+              state_init, params, params_need_grad, grad_spike, grad_states_last, grad_v_seq):
+    h = saved[0]
+    shape = h.shape[1:]
+    return (h.new_empty(h.shape), [h.new_empty(shape) for _ in state_init],
+            [h.new_empty(shape) if need else h.new_empty(0) for need in params_need_grad])
+
+
+_CONFIG = ("backend", "neuron", "surrogate", "surrogate_params", "soft_reset", "detach_reset", "store_v_seq")
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, save, x_seq, state_init,
+     params) = inputs
+    ctx.config = (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq)
+    spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
+    ctx.needs_x = spec.program["needs_x"]
+    ctx.n_states = len(state_init)
+    ctx.param_shapes = [p.shape for p in params]
+    ctx.params_need_grad = [p.requires_grad for p in params]
+    saved = output[3]
+    ctx.save_for_backward(*saved, x_seq if ctx.needs_x else None, *state_init, *params)
+    ctx.n_saved = len(saved)
+
+
+def _backward(ctx, grad_spike, grad_states_last, grad_v_seq, grad_saved):
+    tensors = ctx.saved_tensors
+    n_saved, n_states = ctx.n_saved, ctx.n_states
+    saved = list(tensors[:n_saved])
+    x_seq = tensors[n_saved]
+    state_init = list(tensors[n_saved + 1:n_saved + 1 + n_states])
+    params = list(tensors[n_saved + 1 + n_states:])
+    h = saved[0]
+    shape = h.shape[1:]
+    if grad_spike is None:
+        grad_spike = torch.zeros_like(h)
+    grad_states = [g if g is not None else h.new_zeros(shape) for g in grad_states_last]
+    if grad_v_seq is not None and grad_v_seq.numel() == 0:
+        grad_v_seq = None
+    grad_x, grad_init, grad_params = _bwd_op(
+        *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
+        ctx.params_need_grad, grad_spike.contiguous(), [g.contiguous() for g in grad_states],
+        grad_v_seq.contiguous() if grad_v_seq is not None else None)
+    reduced = [g.sum_to_size(s) if need else None
+               for g, s, need in zip(grad_params, ctx.param_shapes, ctx.params_need_grad)]
+    return (None,) * 8 + (grad_x, grad_init, reduced)
+
+
+_fwd_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: Sequence[Tensor | float], *,
+              surrogate: str, surrogate_params: Sequence[float] = (), soft_reset: bool = False,
+              detach_reset: bool = False, store_v_seq: bool = False, backend: str = "torch"
+              ) -> tuple[Tensor, list[Tensor], Tensor | None]:
+    """Run a declared neuron over a whole sequence: the multi-step op.
+
+    Args:
+        neuron: registered declaration name (e.g. ``"lif"``).
+        x_seq: ``[T, *S]`` input, floating point, ``T >= 1``.
+        state_init: one tensor per state (``v`` first, then the declaration's aux states), each broadcastable to ``S``.
+        params: one value per parameter in ``declaration.param_names`` order (``v_threshold``, ``v_reset``, own
+            params); numbers or tensors broadcastable to ``S``. Tensors that require grad receive gradients.
+        surrogate: surrogate declaration name (e.g. ``"ATan"``); ``surrogate_params`` its parameter values.
+        soft_reset / detach_reset / store_v_seq: see :class:`~sj.ops.spec.MultiStepSpec`.
+        backend: registered backend name (``sj backends`` lists them).
+
+    Returns:
+        ``(spike_seq [T, *S], states_last [[*S], ...], v_seq [T, *S] or None)``.
+    """
+    spec = _spec(neuron, surrogate, tuple(float(p) for p in surrogate_params), bool(soft_reset),
+                 bool(detach_reset), bool(store_v_seq))
+    states, tensors = _prepare(spec, x_seq, state_init, params)
+    if not torch.compiler.is_compiling():
+        reason = unsupported_reason(backend, spec, x_seq.device, x_seq.dtype)
+        if reason is not None:
+            raise BackendError(reason)
+    save = torch.is_grad_enabled() and (x_seq.requires_grad or any(t.requires_grad for t in (*states, *tensors)))
+    spike, last, v_seq, _ = _fwd_op(backend, spec.neuron, spec.surrogate, list(spec.surrogate_params),
+                                    spec.soft_reset, spec.detach_reset, spec.store_v_seq, save,
+                                    x_seq.contiguous(), states, tensors)
+    return spike, list(last), (v_seq if spec.store_v_seq else None)
+
+
+def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params) -> tuple[list[Tensor], list[Tensor]]:
+    """Validate shapes, dtypes and devices; broadcast states to ``S`` and params to ``()`` or ``S``."""
+    decl = spec.decl
+    if not isinstance(x_seq, Tensor):
+        raise TypeError(f"x_seq must be a torch.Tensor, got {type(x_seq).__name__}")
+    if not x_seq.dtype.is_floating_point:
+        raise TypeError(f"x_seq must be floating point, got {x_seq.dtype}")
+    if x_seq.dim() < 1 or x_seq.shape[0] == 0:
+        raise ValueError(f"x_seq must have shape [T, *S] with T >= 1, got {tuple(x_seq.shape)}")
+    shape = x_seq.shape[1:]
+    if len(state_init) != len(decl.state_names):
+        raise ValueError(f"neuron {decl.name!r} has states {decl.state_names}, got {len(state_init)} initial values")
+    if len(params) != len(decl.param_names):
+        raise ValueError(f"neuron {decl.name!r} has params {decl.param_names}, got {len(params)} values")
+    states = []
+    for name, s in zip(decl.state_names, state_init):
+        s = torch.as_tensor(s, dtype=x_seq.dtype, device=x_seq.device) if not isinstance(s, Tensor) else s
+        _check_tensor(f"initial state {name!r}", s, x_seq, shape)
+        states.append(s.expand(shape).contiguous() if s.shape != shape else s.contiguous())
+    tensors = []
+    for name, p in zip(decl.param_names, params):
+        if not isinstance(p, Tensor):
+            if not math.isfinite(float(p)) and name != "v_threshold":
+                raise ValueError(f"parameter {name!r} must be finite, got {p}")
+            p = torch.tensor(float(p), dtype=x_seq.dtype, device=x_seq.device)
+        _check_tensor(f"parameter {name!r}", p, x_seq, shape)
+        if p.dim() > 0 and p.shape != shape:
+            p = p.expand(shape)
+        tensors.append(p.contiguous())
+    return states, tensors
+
+
+def _check_tensor(what: str, t: Tensor, x_seq: Tensor, shape: torch.Size) -> None:
+    if t.device != x_seq.device:
+        raise ValueError(f"{what} is on {t.device} but x_seq is on {x_seq.device}")
+    if t.dtype != x_seq.dtype:
+        raise TypeError(f"{what} has dtype {t.dtype} but x_seq has {x_seq.dtype}")
+    try:
+        torch.broadcast_shapes(t.shape, shape)
+    except RuntimeError:
+        raise ValueError(f"{what} of shape {tuple(t.shape)} does not broadcast to the neuron shape {tuple(shape)}"
+                         ) from None
+    if torch.broadcast_shapes(t.shape, shape) != shape:
+        raise ValueError(f"{what} of shape {tuple(t.shape)} is larger than the neuron shape {tuple(shape)}")

@@ -1,0 +1,50 @@
+"""The configuration of one multi-step call, as backends receive it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sj.neuron import declaration
+from sj.neuron.declaration import NeuronDecl
+from sj.neuron.derived import neuron_program, surrogate_program
+
+
+@dataclass(frozen=True)
+class MultiStepSpec:
+    """Neuron, surrogate and reset configuration of a multi-step call (hashable: backends key caches on it).
+
+    Attributes:
+        neuron: registered neuron declaration name (:mod:`sj.neuron.declaration`).
+        surrogate: registered surrogate declaration name (:mod:`sj.surrogate.declarations`).
+        surrogate_params: the surrogate's parameter values in declaration order.
+        soft_reset: ``True`` → V = H − V_th·S; ``False`` → V = H(1 − S) + V_reset·S.
+        detach_reset: the spike is detached inside the reset (and the post updates).
+        store_v_seq: the call returns V after every step, not only the last.
+    """
+
+    neuron: str
+    surrogate: str
+    surrogate_params: tuple[float, ...]
+    soft_reset: bool
+    detach_reset: bool
+    store_v_seq: bool
+
+    @cached_property
+    def decl(self) -> NeuronDecl:
+        return declaration.get(self.neuron)
+
+    @cached_property
+    def program(self) -> dict:
+        """The neuron's derived programs for this reset mode (see :func:`sj.neuron.derive.derive_neuron`)."""
+        return neuron_program(self.neuron, self.soft_reset, self.detach_reset)
+
+    @cached_property
+    def surrogate_program(self) -> dict:
+        """The surrogate's derived programs (see :func:`sj.neuron.derive.derive_surrogate`)."""
+        return surrogate_program(self.surrogate)
+
+    def describe(self) -> str:
+        reset = "soft" if self.soft_reset else "hard"
+        return (f"neuron {self.neuron!r} with surrogate {self.surrogate}{self.surrogate_params}, {reset} reset"
+                f"{', detach_reset' if self.detach_reset else ''}")

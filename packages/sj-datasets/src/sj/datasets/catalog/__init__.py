@@ -1,0 +1,20 @@
+"""All dataset specifications, by name. Importing this is cheap (tonic is imported only when needed)."""
+
+from __future__ import annotations
+
+from sj.datasets.catalog.atis import NCALTECH101, NMNIST
+from sj.datasets.catalog.folders import ASL_DVS, CIFAR10_DVS, DVS_LIP, POKER_DVS
+from sj.datasets.catalog.gesture import DVS128_GESTURE, DVS128_GESTURE_TONIC
+from sj.datasets.catalog.hsd import SHD, SSC
+from sj.datasets.spec import DatasetSpec
+
+SPECS: dict[str, DatasetSpec] = {s.name: s for s in (
+    DVS128_GESTURE, DVS128_GESTURE_TONIC, CIFAR10_DVS, NMNIST, NCALTECH101, SHD, SSC, ASL_DVS, DVS_LIP, POKER_DVS)}
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The spec called ``name`` (``-`` and ``_`` are interchangeable, case-insensitive)."""
+    key = name.lower().replace("-", "_")
+    if key not in SPECS:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(SPECS)}")
+    return SPECS[key]

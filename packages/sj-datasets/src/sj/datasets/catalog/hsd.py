@@ -1,0 +1,65 @@
+"""SHD and SSC (Heidelberg spiking data sets): one HDF5 file per split, 700 cochlea channels.
+
+Events: ``x`` = unit (0..699), ``y = 0``, ``p = 0``, ``t`` = spike time in s × 10^6 rounded to the nearest µs (tonic
+truncates instead). Labels come from the ``labels`` dataset without reading spikes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sj.datasets.catalog.common import rel_key
+from sj.datasets.errors import DatasetNotFoundError
+from sj.datasets.events import make_events
+from sj.datasets.io.containers import read_hdf5_labels, read_hdf5_row
+from sj.datasets.spec import DatasetSpec, Resource, SampleRef
+
+UNITS = 700
+
+
+def _read(ref: SampleRef) -> np.ndarray:
+    times, units = read_hdf5_row(ref.path, int(ref.row))
+    t = np.rint(times.astype(np.float64) * 1e6).astype(np.int64)
+    return make_events(units.astype(np.int64), 0, t, 0)
+
+
+def _indexer(prefix: str):
+    def index(root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:
+        path = root / f"{prefix}_{split}.h5"
+        if not path.is_file():
+            raise DatasetNotFoundError(f"{path} not found")
+        labels = read_hdf5_labels(path)
+        n_classes = 20 if prefix == "shd" else 35
+        names = tuple(str(i) for i in range(n_classes))
+        return [SampleRef(f"{rel_key(root, path)}#{i:06d}", path, int(lab), row=i) for i, lab in enumerate(labels)], \
+            names
+    return index
+
+
+def _resources(cls_name: str):
+    def resources(split: str) -> tuple[Resource, ...]:
+        from tonic.datasets import hsd
+
+        T = getattr(hsd, cls_name)
+        zip_name = getattr(T, f"{split}_zip")
+        return (Resource(zip_name, getattr(T, f"{split}_md5"), T.base_url + zip_name),)
+    return resources
+
+
+SHD = DatasetSpec(
+    name="shd", summary="Spiking Heidelberg Digits, 20 classes, 700 units (1-D frames)",
+    sensor_size=(UNITS,), splits=("train", "test"), marker=lambda split: f"shd_{split}.h5",
+    resources=_resources("SHD"), index=_indexer("shd"), read=_read,
+    reader="own h5py reader (tonic's HSD truncates times to µs and keeps the file open)",
+    layout="shd_train.h5, shd_test.h5",
+)
+
+SSC = DatasetSpec(
+    name="ssc", summary="Spiking Speech Commands, 35 classes, 700 units (1-D frames)",
+    sensor_size=(UNITS,), splits=("train", "valid", "test"), marker=lambda split: f"ssc_{split}.h5",
+    resources=_resources("SSC"), index=_indexer("ssc"), read=_read,
+    reader="own h5py reader (tonic's HSD truncates times to µs and keeps the file open)",
+    layout="ssc_train.h5, ssc_valid.h5, ssc_test.h5",
+)
