@@ -15,7 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
 from sj.datasets.catalog.common import rel_key, require_dir
 from sj.datasets.errors import DatasetFormatError
 from sj.datasets.events import make_events
@@ -35,7 +34,8 @@ def _read_labels_csv(path: Path) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise DatasetFormatError(path, f"cannot read labels CSV ({exc})") from exc
     if rows.shape[1] != 3:
-        raise DatasetFormatError(path, f"expected 3 columns (class, startTime_usec, endTime_usec), found {rows.shape[1]}")
+        raise DatasetFormatError(
+            path, f"expected 3 columns (class, startTime_usec, endTime_usec), found {rows.shape[1]}")
     bad = (rows[:, 0] < 1) | (rows[:, 0] > len(CLASSES))
     if bad.any():
         raise DatasetFormatError(path, f"class {int(rows[bad][0, 0])} outside 1..{len(CLASSES)}")

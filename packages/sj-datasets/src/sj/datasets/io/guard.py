@@ -18,5 +18,5 @@ def reading(path: str | Path) -> Iterator[None]:
         raise
     except FileNotFoundError as exc:
         raise DatasetFormatError(path, "file not found") from exc
-    except Exception as exc:  # noqa: BLE001 - h5py/scipy/numpy raise many types for a corrupt file
+    except Exception as exc:
         raise DatasetFormatError(path, f"cannot read ({type(exc).__name__}: {exc})") from exc

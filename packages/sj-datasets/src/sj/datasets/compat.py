@@ -1,0 +1,104 @@
+"""SpikingJelly-compatible dataset classes: same constructor arguments, so migrating code runs unchanged.
+
+``DVS128Gesture(root, train=True, data_type='frame', frames_number=16, split_by='number')`` etc. Differences from
+SpikingJelly: frame samples are float32 ``torch.Tensor`` (SpikingJelly: float32 numpy) and ``transform`` receives
+the tensor; event samples are canonical structured arrays (indexable as ``ev['t']`` like SpikingJelly's dict); frames
+are computed on first access and cached crash-safely instead of all up front (call ``.prepare()`` for that).
+Extra keyword-only arguments: ``download``, ``cache_dir``, ``unsorted``, ``windows`` (see
+:class:`~sj.datasets.dataset.NeuromorphicDataset`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sj.datasets.dataset import NeuromorphicDataset
+
+
+class _SpikingJellyDataset(NeuromorphicDataset):
+    """Base of the compatible classes: ``_spec_name`` names the dataset; ``_duration_unit_us`` converts
+    SpikingJelly's ``duration`` unit to µs (1 for cameras; 1000 for SHD/SSC, whose SpikingJelly duration is in ms)."""
+
+    _spec_name = ""
+    _duration_unit_us = 1
+
+    def __init__(self, root: str | Path, train: bool | None = None, data_type: str = "event",
+                 frames_number: int | None = None, split_by: str | None = None, duration: int | None = None,
+                 custom_integrate_function: Callable[..., np.ndarray] | None = None,
+                 custom_integrated_frames_dir_name: str | None = None, transform: Callable[[Any], Any] | None = None,
+                 target_transform: Callable[[int], Any] | None = None, **extra: Any) -> None:
+        if duration is not None:
+            duration = duration * self._duration_unit_us
+        super().__init__(extra.pop("_name", self._spec_name), root, train, data_type=data_type,
+                         frames_number=frames_number, split_by=split_by, duration=duration,
+                         custom_integrate_function=custom_integrate_function,
+                         custom_integrated_frames_dir_name=custom_integrated_frames_dir_name, transform=transform,
+                         target_transform=target_transform, **extra)
+
+
+class DVS128Gesture(_SpikingJellyDataset):
+    """DVS128 Gesture. ``source='aedat'`` (default): IBM's AEDAT 3.1 files cut like SpikingJelly (1176/288 samples);
+    ``source='tonic'``: tonic's preprocessed ``.npy`` release."""
+
+    def __init__(self, root: str | Path, train: bool | None = None, *args: Any, source: str = "aedat",
+                 **kwargs: Any) -> None:
+        names = {"aedat": "dvs128_gesture", "tonic": "dvs128_gesture_tonic"}
+        if source not in names:
+            raise ValueError(f"source must be 'aedat' or 'tonic', got {source!r}")
+        super().__init__(root, train, *args, _name=names[source], **kwargs)
+
+
+class CIFAR10DVS(_SpikingJellyDataset):
+    """CIFAR10-DVS (original AEDAT 2.0 recordings; no train/test division: use ``split_to_train_test_set``)."""
+
+    _spec_name = "cifar10_dvs"
+
+
+class NMNIST(_SpikingJellyDataset):
+    """N-MNIST."""
+
+    _spec_name = "nmnist"
+
+
+class NCaltech101(_SpikingJellyDataset):
+    """N-Caltech101 (no train/test division)."""
+
+    _spec_name = "ncaltech101"
+
+
+class ASLDVS(_SpikingJellyDataset):
+    """ASL-DVS (no train/test division)."""
+
+    _spec_name = "asl_dvs"
+
+
+class DVSLip(_SpikingJellyDataset):
+    """DVS-Lip."""
+
+    _spec_name = "dvs_lip"
+
+
+class POKERDVS(_SpikingJellyDataset):
+    """POKER-DVS."""
+
+    _spec_name = "poker_dvs"
+
+
+class SpikingHeidelbergDigits(_SpikingJellyDataset):
+    """SHD; frames are 1-D ``[T, 700]``; ``duration`` in ms as in SpikingJelly."""
+
+    _spec_name = "shd"
+    _duration_unit_us = 1000
+
+
+class SpikingSpeechCommands(_SpikingJellyDataset):
+    """SSC with SpikingJelly's ``split='train'|'valid'|'test'`` argument; ``duration`` in ms."""
+
+    _spec_name = "ssc"
+    _duration_unit_us = 1000
+
+    def __init__(self, root: str | Path, split: str = "train", *args: Any, **kwargs: Any) -> None:
+        super().__init__(root, None, *args, split=split, **kwargs)
