@@ -29,7 +29,7 @@ def encode_dvs128_address(x, y, p) -> np.ndarray:
 
 def write_aedat2(path: Path, address, timestamp) -> None:
     """AEDAT 2.0: '#' header lines, then big-endian (address, timestamp) u32 pairs."""
-    pairs = np.stack([np.asarray(address, ">u4"), np.asarray(timestamp, ">u4")], axis=1)
+    pairs = np.stack([np.asarray(address, np.int64), np.asarray(timestamp, np.int64)], axis=1).astype(">u4")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"#!AER-DAT2.0\r\n# This is a raw AE data file\r\n# created by a test\r\n" + pairs.tobytes())
 

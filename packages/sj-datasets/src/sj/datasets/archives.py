@@ -85,7 +85,7 @@ def _download(resource: Resource, root: Path) -> None:
 def ensure_available(spec: DatasetSpec, root: Path, split: str, download: bool = False) -> None:
     """Make ``split`` of ``spec`` usable under ``root`` (see the module docstring). Raises
     :class:`DatasetNotFoundError` naming the expected layout, archives and URLs when nothing usable is there."""
-    if (root / spec.marker(split)).exists():
+    if spec.present(root, split):
         return
     resources = spec.resources(split)
     missing = [r for r in resources if not (root / r.filename).is_file()]
@@ -100,6 +100,6 @@ def ensure_available(spec: DatasetSpec, root: Path, split: str, download: bool =
     for r in resources:
         verify_archive(root / r.filename, r)
         extract(root / r.filename, root, r.nested)
-    if not (root / spec.marker(split)).exists():
+    if not spec.present(root, split):
         raise DatasetNotFoundError(f"{spec.name}: after extracting {[r.filename for r in resources]}, "
                                    f"{root / spec.marker(split)} is still missing (expected layout: {spec.layout})")

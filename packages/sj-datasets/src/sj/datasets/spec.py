@@ -36,7 +36,7 @@ class SampleRef:
 @dataclass(frozen=True)
 class DatasetSpec:
     """A dataset: ``name`` (CLI and registry key), ``summary``, ``sensor_size`` (``(H, W)`` for cameras, ``(units,)``
-    for 1-D audio), ``splits``, ``marker(split)`` (a path relative to ``root`` whose existence means the files are
+    for 1-D audio), ``splits``, ``marker(split)`` (a glob pattern relative to ``root``; a match means the files are
     extracted), ``resources(split)``, ``index(root, split) -> (samples, class_names)`` (reads no event data),
     ``read(ref) -> canonical events`` and ``reader`` (which code reads the raw files, for the docs)."""
 
@@ -51,6 +51,10 @@ class DatasetSpec:
     reader: str
     layout: str
     aliases: tuple[str, ...] = field(default=())
+
+    def present(self, root: Path, split: str) -> bool:
+        """True when the extracted files of ``split`` are under ``root`` (the marker pattern matches)."""
+        return next(iter(Path(root).glob(self.marker(split))), None) is not None
 
     @property
     def is_1d(self) -> bool:

@@ -26,7 +26,7 @@ def verify(name: str, root: Path, *, cache_dir: Path | None = None, read_samples
                     log(f"{path}: checksum OK")
                 except ChecksumError as exc:
                     problems.append(str(exc))
-        if not (root / spec.marker(split)).exists():
+        if not spec.present(root, split):
             problems.append(f"{spec.name} [{split}]: {root / spec.marker(split)} missing (layout: {spec.layout})")
             continue
         try:

@@ -93,7 +93,7 @@ def _poker_resources(split: str) -> tuple[Resource, ...]:
 
 CIFAR10_DVS = DatasetSpec(
     name="cifar10_dvs", summary="CIFAR10-DVS, original AEDAT 2.0 recordings, 10 classes, 128x128",
-    sensor_size=(128, 128), splits=("all",), marker=lambda split: "airplane",
+    sensor_size=(128, 128), splits=("all",), marker=lambda split: "*/*.aedat",
     resources=lambda split: tuple(Resource(f"{c}.zip", md5, f"https://ndownloader.figshare.com/files/{fid}")
                                   for c, (fid, md5) in _CIFAR10_MD5.items()),
     index=_index_cifar, read=_read_cifar,
@@ -104,7 +104,7 @@ CIFAR10_DVS = DatasetSpec(
 
 ASL_DVS = DatasetSpec(
     name="asl_dvs", summary="ASL-DVS, American sign language letters, 24 classes, 180x240",
-    sensor_size=(180, 240), splits=("all",), marker=lambda split: "a",
+    sensor_size=(180, 240), splits=("all",), marker=lambda split: "*/*.mat",
     resources=_tonic_single("asl_dvs", "ASLDVS"), index=_index_asl, read=_read_asl,
     reader="scipy.io.loadmat with tonic's conversion (y flipped: 179 - y)",
     layout="<letter>/*.mat (variables ts, x, y, pol)",
