@@ -7,7 +7,6 @@ is tested against this one (:mod:`sj.testing`).
 from __future__ import annotations
 
 import torch
-
 from sj.backends.base import Backend, BackwardInputs
 from sj.backends.torch_codegen import step_fns
 from sj.plugins.hookspecs import hookimpl

@@ -6,8 +6,9 @@
 - ``backward(h, x, *prev_states, *params, *surrogate_params, grad_s, *grad_states) -> (grad_x, *grad_prev_states,
   *grad_params)``: one step of backward-through-time (``x`` is ``None`` unless the program needs it).
 - ``v_after(h, *params) -> v``: the membrane after fire and reset, from the saved H (to recompute the previous V).
-- ``autograd_step(x, *states, *params, spike_fn) -> (s, *new_states)``: one step built from differentiable torch ops
-  with ``spike_fn(z)`` as the spike (single-step mode; torch autograd differentiates it).
+- ``autograd_step(x, *states, *params, spike_fn)``: one step built from differentiable torch ops
+  with ``spike_fn(z)`` as the spike (single-step mode; torch autograd differentiates it); returns
+  ``(s, *new_states, h)``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _source(prog: dict, sprog: dict) -> str:
             continue
         out.append(f"    {name} = {pr.expr(rename(expr, mapping) if fired else expr)}")
     new_states = [pr.expr(rename(prog["forward_out"][n], mapping)) for n in states]
-    out.append(f"    return s, {', '.join(new_states)}")
+    out.append(f"    return s, {', '.join(new_states)}, h")
     return "\n".join(out) + "\n"
 
 

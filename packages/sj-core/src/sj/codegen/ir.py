@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Union
 
-Expr = Union[int, float, str, list]
+Expr = Union[int, float, str, list]  # noqa: UP007 - a runtime alias, not an annotation
 Program = list  # list[[name, Expr]]
 
 UNARY = ("exp", "log", "atan", "tanh", "erf", "abs", "sign", "sqrt", "neg", "heaviside", "surrogate")

@@ -104,7 +104,7 @@ def surrogate_program(name: str) -> dict:
 
 def builtin_derivations() -> dict[str, dict]:
     """Derive every built-in neuron (all reset modes) and surrogate afresh (imports sympy)."""
-    import sj.neuron.builtin  # noqa: F401 - registers the built-in neurons
+    import sj.neuron.builtin
     from sj.neuron.derive import derive_neuron, derive_surrogate
     from sj.surrogate.declarations import BUILTIN_SURROGATES, surrogates
 

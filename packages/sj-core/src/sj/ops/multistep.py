@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import torch
-
 from sj.backends.base import BackwardInputs
 from sj.backends.registry import BackendError, get_backend, unsupported_reason
 from sj.ops.spec import MultiStepSpec
@@ -76,11 +75,8 @@ def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
             [h.new_empty(shape) if need else h.new_empty(0) for need in params_need_grad])
 
 
-_CONFIG = ("backend", "neuron", "surrogate", "surrogate_params", "soft_reset", "detach_reset", "store_v_seq")
-
-
 def _setup_context(ctx, inputs, output) -> None:
-    (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, save, x_seq, state_init,
+    (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, _save, x_seq, state_init,
      params) = inputs
     ctx.config = (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq)
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)

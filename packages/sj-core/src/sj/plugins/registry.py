@@ -15,7 +15,6 @@ import traceback
 from dataclasses import dataclass
 
 import pluggy
-
 from sj.plugins import hookspecs
 
 GROUP = "sj"
@@ -52,7 +51,7 @@ def _register(pm: pluggy.PluginManager, name: str, source: str, load) -> None:
     try:
         plugin = load()
         pm.register(plugin, name=name)
-    except Exception as exc:  # noqa: BLE001 - a broken plug-in must never break sj; its error is recorded
+    except Exception as exc:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         _status.append(PluginStatus(name, source, False, detail))
     else:
@@ -101,7 +100,7 @@ def collect(hook_name: str) -> list:
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
         try:
             result = impl.function()
-        except Exception as exc:  # noqa: BLE001 - isolate a broken hook implementation
+        except Exception as exc:
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             with _lock:
                 _status.append(PluginStatus(impl.plugin_name, f"hook {hook_name}", False, detail))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import ClassVar
 
 import torch
-
 from sj.codegen.torch_printer import TorchPrinter, compile_source
 from sj.neuron.derived import surrogate_program
 from sj.surrogate.declarations import BUILTIN_SURROGATES, SurrogateDecl, surrogates
@@ -80,7 +80,7 @@ class SurrogateFunction(torch.nn.Module):
     """
 
     decl_name: str = ""
-    bounds: dict[str, float] = {}
+    bounds: ClassVar[dict[str, float]] = {}
 
     def __init__(self, spiking: bool = True, **params: float) -> None:
         super().__init__()
@@ -169,7 +169,7 @@ class FakeNumericalGradient(SurrogateFunction):
     """g'(z) = min((2Θ(z) − 1)/z, α); no primitive, so spiking only."""
 
     decl_name = "FakeNumericalGradient"
-    bounds = {"alpha": 0.0}
+    bounds: ClassVar[dict[str, float]] = {"alpha": 0.0}
 
     def __init__(self, alpha: float = 0.3) -> None:
         super().__init__(True, alpha=alpha)
@@ -179,7 +179,7 @@ class PiecewiseLeakyReLU(SurrogateFunction):
     """g'(z) = 1/(2w) for |z| < w, else c."""
 
     decl_name = "PiecewiseLeakyReLU"
-    bounds = {"w": 0.0}
+    bounds: ClassVar[dict[str, float]] = {"w": 0.0}
 
     def __init__(self, w: float = 1.0, c: float = 0.01, spiking: bool = True) -> None:
         super().__init__(spiking, w=w, c=c)
@@ -189,7 +189,7 @@ class S2NN(SurrogateFunction):
     """g'(z) = α·σ(αz)(1 − σ(αz)) for z < 0, β/(z + 1) for z ≥ 0."""
 
     decl_name = "S2NN"
-    bounds = {"alpha": 0.0, "beta": 0.0}
+    bounds: ClassVar[dict[str, float]] = {"alpha": 0.0, "beta": 0.0}
 
     def __init__(self, alpha: float = 4.0, beta: float = 1.0, spiking: bool = True) -> None:
         super().__init__(spiking, alpha=alpha, beta=beta)

@@ -1,0 +1,129 @@
+"""Step modes and state: the two base classes every sj module builds on.
+
+- :class:`StepModule`: ``step_mode`` is ``'s'`` (one step, input ``[N, *]``) or ``'m'`` (a whole sequence,
+  time-first input ``[T, N, *]``).
+- :class:`MemoryModule`: a module with named state ("memories"), such as a neuron's membrane potential. Memories are
+  per module instance (no class-level registries), are not in ``state_dict``, move with ``.to()``, and are restored by
+  :meth:`MemoryModule.reset` (``functional.reset_net`` resets a whole tree).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+STEP_MODES = ("s", "m")
+
+
+class StepModeError(ValueError):
+    """A module got a step mode it does not support, or input of the wrong rank for its step mode."""
+
+
+class StateShapeError(RuntimeError):
+    """A stateful module received input whose shape does not match the state left by the previous call."""
+
+
+class StepModule:
+    """Mixin holding a validated ``step_mode``."""
+
+    def supported_step_modes(self) -> tuple[str, ...]:
+        return STEP_MODES
+
+    @property
+    def step_mode(self) -> str:
+        return self._step_mode
+
+    @step_mode.setter
+    def step_mode(self, value: str) -> None:
+        if value not in self.supported_step_modes():
+            raise StepModeError(f"{type(self).__name__} supports step modes {self.supported_step_modes()}, "
+                                f"got {value!r}")
+        self._step_mode = value
+
+
+class MemoryModule(nn.Module, StepModule):
+    """A stateful module with named memories.
+
+    Subclasses call :meth:`register_memory` in ``__init__`` and implement :meth:`single_step_forward`; the default
+    :meth:`multi_step_forward` loops it over time (neurons override it with the fused multi-step op).
+    """
+
+    def __init__(self, step_mode: str = "s") -> None:
+        super().__init__()
+        self._memories: dict[str, Any] = {}
+        self._memories_rv: dict[str, Any] = {}
+        self.step_mode = step_mode
+
+    def register_memory(self, name: str, value: Any) -> None:
+        """Declare memory ``name`` with reset value ``value`` (a number, a tensor or ``None``)."""
+        if hasattr(self, name) and name not in self._memories:
+            raise AttributeError(f"{type(self).__name__} already has an attribute {name!r}")
+        self._memories[name] = value
+        self._memories_rv[name] = copy.deepcopy(value)
+
+    def memories(self):
+        """``(name, value)`` pairs of the current memories."""
+        return iter(self._memories.items())
+
+    def reset(self) -> None:
+        """Restore every memory to its reset value."""
+        for k, v in self._memories_rv.items():
+            self._memories[k] = copy.deepcopy(v)
+
+    def detach(self) -> None:
+        """Detach tensor memories from the autograd graph (truncated BPTT)."""
+        for k, v in self._memories.items():
+            if isinstance(v, torch.Tensor):
+                self._memories[k] = v.detach()
+
+    def __getattr__(self, name: str):
+        memories = self.__dict__.get("_memories")
+        if memories is not None and name in memories:
+            return memories[name]
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value) -> None:
+        memories = self.__dict__.get("_memories")
+        if memories is not None and name in memories:
+            memories[name] = value
+        else:
+            super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in self.__dict__.get("_memories", {}):
+            del self._memories[name]
+            del self._memories_rv[name]
+        else:
+            super().__delattr__(name)
+
+    def _apply(self, fn, recurse: bool = True):
+        for store in (self._memories, self._memories_rv):
+            for k, v in store.items():
+                if isinstance(v, torch.Tensor):
+                    store[k] = fn(v)
+        return super()._apply(fn, recurse)
+
+    def __deepcopy__(self, memo):
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            new.__dict__[k] = copy.deepcopy(v, memo)
+        return new
+
+    def extra_repr(self) -> str:
+        return f"step_mode={self.step_mode}"
+
+    def single_step_forward(self, x: torch.Tensor, *args, **kwargs):
+        raise NotImplementedError
+
+    def multi_step_forward(self, x_seq: torch.Tensor, *args, **kwargs):
+        """Loop :meth:`single_step_forward` over the first dimension and stack the outputs."""
+        return torch.stack([self.single_step_forward(x, *args, **kwargs) for x in x_seq])
+
+    def forward(self, *args, **kwargs):
+        if self.step_mode == "s":
+            return self.single_step_forward(*args, **kwargs)
+        return self.multi_step_forward(*args, **kwargs)

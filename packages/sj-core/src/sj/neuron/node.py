@@ -1,0 +1,174 @@
+"""The stateful neuron module shared by every neuron: a thin shell around a declaration.
+
+A neuron module holds its parameters (numbers or per-neuron tensors broadcastable to the neuron shape; learnable ones
+as ``nn.Parameter``, the rest as buffers so they follow ``.to()`` and ``state_dict``), its state (``v`` and the
+declaration's aux states, as memories), and calls the pure step function (single-step mode) or the multi-step op
+(multi-step mode) generated from the declaration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from sj.backends.torch_codegen import step_fns
+from sj.base import MemoryModule, StateShapeError, StepModeError
+from sj.neuron.declaration import NeuronDecl
+from sj.ops import MultiStepSpec, multistep
+from sj.surrogate import Sigmoid, SurrogateFunction
+from torch import nn
+
+Number = int | float
+ParamValue = Number | torch.Tensor
+
+
+def _as_param(owner: str, name: str, value: ParamValue, low: float | None, allow_inf: bool = False) -> torch.Tensor:
+    """Validate a parameter (number or tensor) and return it as a float tensor (0-d for numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise TypeError(f"{owner}: {name} must be a number or a tensor, got {type(value).__name__}")
+    t = value.detach() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    if not t.dtype.is_floating_point:
+        t = t.to(torch.get_default_dtype())
+    if torch.isnan(t).any() or (not allow_inf and not torch.isfinite(t).all()):
+        raise ValueError(f"{owner}: {name} must be finite, got {value}")
+    if low is not None and not (t > low).all():
+        raise ValueError(f"{owner}: {name} must be > {low}, got {value if t.dim() == 0 else t.min().item()}")
+    return t
+
+
+class BaseNode(MemoryModule):
+    """A spiking neuron defined by a :class:`~sj.neuron.declaration.NeuronDecl`.
+
+    Args:
+        decl: the dynamics.
+        params: the declaration's own parameter values (numbers or tensors broadcastable to the neuron shape).
+        learnable: names in ``params`` that become ``nn.Parameter``.
+        v_threshold: firing threshold (default 1.0).
+        v_reset: reset potential for hard reset; ``None`` selects soft reset (V ← H − V_th·S).
+        surrogate_function: surrogate module; ``None`` builds a fresh default instance per neuron.
+        detach_reset: detach the spike inside the reset.
+        step_mode: ``'s'`` (input ``[N, *]``) or ``'m'`` (input ``[T, N, *]``).
+        backend: multi-step backend name (``sj backends``); single-step mode always runs the torch step function.
+        store_v_seq: in ``'m'`` keep ``v_seq`` ``[T, N, *]`` (V after every step) as an attribute.
+        aux_init: initial values of the declaration's aux states (default 0).
+    """
+
+    default_surrogate: Callable[[], SurrogateFunction] = Sigmoid
+
+    def __init__(self, decl: NeuronDecl, params: dict[str, ParamValue], *, learnable: tuple[str, ...] = (),
+                 v_threshold: ParamValue = 1.0, v_reset: ParamValue | None = 0.0,
+                 surrogate_function: SurrogateFunction | None = None, detach_reset: bool = False,
+                 step_mode: str = "s", backend: str = "torch", store_v_seq: bool = False,
+                 aux_init: dict[str, float] | None = None, lower_bounds: dict[str, float] | None = None) -> None:
+        super().__init__(step_mode)
+        owner = type(self).__name__
+        self.decl = decl
+        if surrogate_function is None:
+            surrogate_function = self.default_surrogate()
+        if not isinstance(surrogate_function, SurrogateFunction):
+            raise TypeError(f"{owner}: surrogate_function must be an sj.surrogate.SurrogateFunction, got "
+                            f"{type(surrogate_function).__name__}")
+        self.surrogate_function = surrogate_function
+        self.detach_reset = bool(detach_reset)
+        self.store_v_seq = bool(store_v_seq)
+        self.soft_reset = v_reset is None
+        self.backend = backend
+        bounds = lower_bounds or {}
+        values = {"v_threshold": v_threshold, "v_reset": 0.0 if v_reset is None else v_reset, **params}
+        missing = set(decl.param_names) - set(values)
+        if missing:
+            raise ValueError(f"{owner}: missing parameters {sorted(missing)}")
+        for name in decl.param_names:
+            t = _as_param(owner, name, values[name], bounds.get(name), allow_inf=name == "v_threshold")
+            if name in learnable:
+                setattr(self, name, nn.Parameter(t))
+            else:
+                self.register_buffer(name, t)
+        # v starts at v_reset (0 for soft reset); a per-neuron v_reset is expanded on first use (memory None).
+        v0 = values["v_reset"]
+        self.register_memory("v", None if isinstance(v0, torch.Tensor) and v0.dim() > 0 else float(v0))
+        for a in decl.aux_states:
+            self.register_memory(a, float((aux_init or {}).get(a, 0.0)))
+        self.register_memory("v_seq", None)
+
+    # ------------------------------------------------------------------------------------------------ helpers
+    @property
+    def v_reset_value(self) -> ParamValue | None:
+        """``None`` in soft-reset mode, else the reset potential."""
+        return None if self.soft_reset else self.v_reset
+
+    def spec(self) -> MultiStepSpec:
+        """The multi-step configuration of this neuron."""
+        sg = self.surrogate_function
+        return MultiStepSpec(self.decl.name, sg.name, sg.param_values, self.soft_reset, self.detach_reset,
+                             self.store_v_seq)
+
+    def _params(self, like: torch.Tensor) -> list[torch.Tensor]:
+        return [getattr(self, n).to(like.dtype) for n in self.decl.param_names]
+
+    def _states(self, like: torch.Tensor) -> list[torch.Tensor]:
+        """Current states as tensors shaped like ``like`` (one step of input), checking the batch shape."""
+        out = []
+        for name in self.decl.state_names:
+            value = getattr(self, name)
+            if isinstance(value, torch.Tensor):
+                if value.shape != like.shape:
+                    raise StateShapeError(
+                        f"{type(self).__name__}: state {name!r} has shape {tuple(value.shape)} from the previous call"
+                        f" but this input step has shape {tuple(like.shape)}; call sj.functional.reset_net(net) "
+                        "before feeding a new sequence or batch size")
+                out.append(value.to(like.dtype))
+            elif value is None:  # per-neuron v_reset: start from it
+                out.append(self.v_reset.to(like.dtype).expand_as(like).clone())
+            else:
+                out.append(torch.full_like(like, float(value)))
+        return out
+
+    def _check_rank(self, x: torch.Tensor, multi: bool) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__}: input must be a torch.Tensor, got {type(x).__name__}")
+        if multi and x.dim() < 2:
+            raise StepModeError(f"{type(self).__name__} in step_mode='m' needs input [T, N, *], got shape "
+                                f"{tuple(x.shape)}")
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"{type(self).__name__}: input must be floating point, got {x.dtype}")
+
+    # ------------------------------------------------------------------------------------------------ forward
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One step: ``x`` ``[N, *]`` → spikes ``[N, *]``; updates ``v`` (and aux states)."""
+        self._check_rank(x, multi=False)
+        states = self._states(x)
+        s, *new, _h = step_fns(self.spec())["autograd_step"](x, *states, *self._params(x), self.surrogate_function)
+        for name, value in zip(self.decl.state_names, new):
+            setattr(self, name, value)
+        return s
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """``x_seq`` ``[T, N, *]`` → spikes ``[T, N, *]`` through the fused multi-step op on ``self.backend``."""
+        self._check_rank(x_seq, multi=True)
+        states = self._states(x_seq[0])
+        sg = self.surrogate_function
+        spike, last, v_seq = multistep(self.decl.name, x_seq, states, self._params(x_seq), surrogate=sg.name,
+                                       surrogate_params=sg.param_values, soft_reset=self.soft_reset,
+                                       detach_reset=self.detach_reset, store_v_seq=self.store_v_seq,
+                                       backend=self.backend)
+        for name, value in zip(self.decl.state_names, last):
+            setattr(self, name, value)
+        if self.store_v_seq:
+            self.v_seq = v_seq
+        return spike
+
+    def extra_repr(self) -> str:
+        parts = [f"v_threshold={_fmt(self.v_threshold)}",
+                 f"v_reset={None if self.soft_reset else _fmt(self.v_reset)}",
+                 *(f"{p}={_fmt(getattr(self, p))}" for p in self.decl.params),
+                 f"detach_reset={self.detach_reset}", f"step_mode={self.step_mode}", f"backend={self.backend}"]
+        return ", ".join(parts)
+
+
+def _fmt(t: torch.Tensor) -> str:
+    if t.dim() == 0:
+        v = t.item()
+        return "inf" if math.isinf(v) else f"{v:g}"
+    return f"Tensor{tuple(t.shape)}"
