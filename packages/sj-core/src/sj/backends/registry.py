@@ -7,6 +7,7 @@ import traceback
 from dataclasses import asdict, dataclass
 
 import torch
+
 from sj.backends.base import Backend
 from sj.plugins.registry import collect
 

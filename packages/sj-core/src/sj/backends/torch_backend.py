@@ -7,6 +7,7 @@ is tested against this one (:mod:`sj.testing`).
 from __future__ import annotations
 
 import torch
+
 from sj.backends.base import Backend, BackwardInputs
 from sj.backends.torch_codegen import step_fns
 from sj.plugins.hookspecs import hookimpl
@@ -28,56 +29,65 @@ class TorchBackend(Backend):
 
     def forward(self, spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
                 ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
-        fns = step_fns(spec)
-        step = fns["forward"]
-        T = x_seq.shape[0]
-        spike_seq = torch.empty_like(x_seq)
-        v_seq = torch.empty_like(x_seq) if spec.store_v_seq else None
-        saved = [torch.empty_like(x_seq) for _ in state_init] if save else []  # h, then aux states
-        states = list(state_init)
-        for t in range(T):
-            s, *states, h = step(x_seq[t], *states, *params)
-            spike_seq[t] = s
-            if v_seq is not None:
-                v_seq[t] = states[0]
-            if save:
-                saved[0][t] = h
-                for i, a in enumerate(states[1:]):
-                    saved[1 + i][t] = a
-        last = [torch.broadcast_to(s, x_seq.shape[1:]).clone() for s in states]
-        return spike_seq, last, v_seq, saved
+        return run_forward(step_fns(spec), spec, x_seq, state_init, params, save)
 
     def backward(self, spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
-        fns = step_fns(spec)
-        step_back, v_after = fns["backward"], fns["v_after"]
-        params = inputs.params
-        sparams = [torch.as_tensor(p, dtype=inputs.grad_spike.dtype, device=inputs.grad_spike.device)
-                   for p in spec.surrogate_params]
-        h_seq, aux_seqs = inputs.saved[0], inputs.saved[1:]
-        T, shape = h_seq.shape[0], h_seq.shape[1:]
-        n_states = len(inputs.state_init)
-        needs_x = spec.program["needs_x"]
-        grad_x = torch.empty_like(h_seq)
-        grad_states = [g.expand(shape) for g in inputs.grad_states_last]
-        grad_params = [torch.zeros(shape, dtype=h_seq.dtype, device=h_seq.device) if need else None
-                       for need in inputs.params_need_grad]
-        for t in range(T - 1, -1, -1):
-            if t == 0:
-                prev = list(inputs.state_init)
-            else:
-                prev = [v_after(h_seq[t - 1], *params), *(a[t - 1] for a in aux_seqs)]
-            g_states = list(grad_states)
-            if inputs.grad_v_seq is not None:
-                g_states[0] = g_states[0] + inputs.grad_v_seq[t]
-            x_t = inputs.x_seq[t] if needs_x else None
-            out = step_back(h_seq[t], x_t, *prev, *params, *sparams, inputs.grad_spike[t], *g_states)
-            grad_x[t] = out[0]
-            grad_states = list(out[1:1 + n_states])
-            for i, g in enumerate(out[1 + n_states:]):
-                if grad_params[i] is not None:
-                    grad_params[i] += g
-        grad_init = [torch.broadcast_to(g, shape).clone() for g in grad_states]
-        return grad_x, grad_init, grad_params
+        return run_backward(step_fns(spec), spec, inputs)
+
+
+def run_forward(fns: dict, spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
+            ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+    """The reference forward loop over time with generated step functions ``fns``."""
+    step = fns["forward"]
+    T = x_seq.shape[0]
+    spike_seq = torch.empty_like(x_seq)
+    v_seq = torch.empty_like(x_seq) if spec.store_v_seq else None
+    saved = [torch.empty_like(x_seq) for _ in state_init] if save else []  # h, then aux states
+    states = list(state_init)
+    for t in range(T):
+        s, *states, h = step(x_seq[t], *states, *params)
+        spike_seq[t] = s
+        if v_seq is not None:
+            v_seq[t] = states[0]
+        if save:
+            saved[0][t] = h
+            for i, a in enumerate(states[1:]):
+                saved[1 + i][t] = a
+    last = [torch.broadcast_to(s, x_seq.shape[1:]).clone() for s in states]
+    return spike_seq, last, v_seq, saved
+
+
+def run_backward(fns: dict, spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    """The reference backward-through-time loop with generated step functions ``fns``."""
+    step_back, v_after = fns["backward"], fns["v_after"]
+    params = inputs.params
+    sparams = [torch.as_tensor(p, dtype=inputs.grad_spike.dtype, device=inputs.grad_spike.device)
+               for p in spec.surrogate_params]
+    h_seq, aux_seqs = inputs.saved[0], inputs.saved[1:]
+    T, shape = h_seq.shape[0], h_seq.shape[1:]
+    n_states = len(inputs.state_init)
+    needs_x = spec.program["needs_x"]
+    grad_x = torch.empty_like(h_seq)
+    grad_states = [g.expand(shape) for g in inputs.grad_states_last]
+    grad_params = [torch.zeros(shape, dtype=h_seq.dtype, device=h_seq.device) if need else None
+                   for need in inputs.params_need_grad]
+    for t in range(T - 1, -1, -1):
+        if t == 0:
+            prev = list(inputs.state_init)
+        else:
+            prev = [v_after(h_seq[t - 1], *params), *(a[t - 1] for a in aux_seqs)]
+        g_states = list(grad_states)
+        if inputs.grad_v_seq is not None:
+            g_states[0] = g_states[0] + inputs.grad_v_seq[t]
+        x_t = inputs.x_seq[t] if needs_x else None
+        out = step_back(h_seq[t], x_t, *prev, *params, *sparams, inputs.grad_spike[t], *g_states)
+        grad_x[t] = out[0]
+        grad_states = list(out[1:1 + n_states])
+        for i, g in enumerate(out[1 + n_states:]):
+            if grad_params[i] is not None:
+                grad_params[i] += g
+    grad_init = [torch.broadcast_to(g, shape).clone() for g in grad_states]
+    return grad_x, grad_init, grad_params
 
 
 @hookimpl

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import threading
 
+import torch
+
 from sj.codegen.ir import inline_surrogate, rename
 from sj.codegen.torch_printer import TorchPrinter, compile_source
 
@@ -66,14 +68,27 @@ def _source(prog: dict, sprog: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def step_fns(spec) -> dict:
-    """Generated torch step functions for ``spec`` (a :class:`sj.ops.spec.MultiStepSpec`)."""
-    key = (spec.neuron, spec.decl.content_hash, spec.soft_reset, spec.detach_reset, spec.surrogate)
+def step_fns(spec, smooth: bool = False) -> dict:
+    """Generated torch step functions for ``spec`` (a :class:`sj.ops.spec.MultiStepSpec`).
+
+    ``smooth=True`` replaces the spike Θ(z) by the surrogate's primitive g(z) (with ``spec.surrogate_params``)
+    everywhere, forward and backward: the same derived backward is then the exact gradient of a smooth map, which
+    ``torch.autograd.gradcheck`` can verify against finite differences.
+    """
+    key = (spec.neuron, spec.decl.content_hash, spec.soft_reset, spec.detach_reset, spec.surrogate,
+           spec.surrogate_params if smooth else None)
     with _lock:
         if key in _cache:
             return _cache[key]
     src = _source(spec.program, spec.surrogate_program)
-    fns = compile_source(src, f"{spec.neuron}/{spec.surrogate}")
+    extra = {}
+    if smooth:
+        from sj.surrogate import torch_functions
+
+        primitive = torch_functions(spec.surrogate)["primitive"]
+        extra["_heaviside"] = lambda z: primitive(z, *(torch.as_tensor(p, dtype=z.dtype) for p in
+                                                      spec.surrogate_params))
+    fns = compile_source(src, f"{spec.neuron}/{spec.surrogate}", extra)
     fns["__source__"] = src
     with _lock:
         _cache[key] = fns

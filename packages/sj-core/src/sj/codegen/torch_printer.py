@@ -46,10 +46,11 @@ def _where(cond, a, b, ref):
     return torch.where(cond, a, b)
 
 
-def compile_source(source: str, name: str) -> dict:
-    """Execute generated Python ``source`` and return its namespace (functions defined there)."""
+def compile_source(source: str, name: str, extra: dict | None = None) -> dict:
+    """Execute generated Python ``source`` and return its namespace (functions defined there); ``extra`` overrides
+    helpers of the namespace (e.g. ``_heaviside``)."""
     import torch
 
-    namespace: dict = {"torch": torch, "_heaviside": _heaviside, "_where": _where}
+    namespace: dict = {"torch": torch, "_heaviside": _heaviside, "_where": _where, **(extra or {})}
     exec(compile(source, f"<sj generated: {name}>", "exec"), namespace)
     return namespace

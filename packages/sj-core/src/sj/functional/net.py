@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+from torch import nn
+
 from sj.backends.registry import BackendError, unsupported_reason
 from sj.base import MemoryModule, StepModeError, StepModule
-from torch import nn
 
 
 def reset_net(net: nn.Module) -> None:

@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable
 
 import torch
+
 from sj.backends.torch_codegen import step_fns
 from sj.base import StepModeError
 from sj.neuron import builtin

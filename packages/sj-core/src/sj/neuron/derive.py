@@ -7,6 +7,7 @@ surrogates ship their derivations in ``derived_builtin.json``; regenerate it wit
 from __future__ import annotations
 
 import sympy as sp
+
 from sj.codegen.ir import Expr
 from sj.neuron.declaration import BASE_PARAMS, NeuronDecl
 

@@ -12,12 +12,13 @@ import math
 from collections.abc import Callable
 
 import torch
+from torch import nn
+
 from sj.backends.torch_codegen import step_fns
 from sj.base import MemoryModule, StateShapeError, StepModeError
 from sj.neuron.declaration import NeuronDecl
 from sj.ops import MultiStepSpec, multistep
 from sj.surrogate import Sigmoid, SurrogateFunction
-from torch import nn
 
 Number = int | float
 ParamValue = Number | torch.Tensor

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import torch
+
 from sj.backends.base import BackwardInputs
 from sj.backends.registry import BackendError, get_backend, unsupported_reason
 from sj.ops.spec import MultiStepSpec

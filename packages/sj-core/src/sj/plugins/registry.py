@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass
 
 import pluggy
+
 from sj.plugins import hookspecs
 
 GROUP = "sj"

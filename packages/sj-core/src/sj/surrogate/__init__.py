@@ -12,6 +12,7 @@ import threading
 from typing import ClassVar
 
 import torch
+
 from sj.codegen.torch_printer import TorchPrinter, compile_source
 from sj.neuron.derived import surrogate_program
 from sj.surrogate.declarations import BUILTIN_SURROGATES, SurrogateDecl, surrogates

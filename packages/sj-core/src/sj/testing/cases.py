@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 
 import torch
+
 from sj.neuron.builtin import BUILTIN_NEURONS
 from sj.neuron.declaration import declare
 from sj.surrogate.declarations import BUILTIN_SURROGATES

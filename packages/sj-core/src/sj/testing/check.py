@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
 from sj.backends.torch_codegen import step_fns
 from sj.neuron import declaration
 from sj.ops import MultiStepSpec, multistep
