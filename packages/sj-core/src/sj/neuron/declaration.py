@@ -24,7 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sj.neuron.decl_registry import DeclarationError, DeclRegistry
+from sj.decl_registry import DeclarationError, DeclRegistry
 
 BASE_PARAMS = ("v_threshold", "v_reset")
 RESERVED = frozenset({"x", "v", "h", "s", "z", "sg", *BASE_PARAMS})

@@ -14,7 +14,6 @@ from typing import ClassVar
 import torch
 
 from sj.codegen.torch_printer import TorchPrinter, compile_source
-from sj.neuron.derived import surrogate_program
 from sj.surrogate.declarations import BUILTIN_SURROGATES, SurrogateDecl, surrogates
 
 __all__ = ["BUILTIN_SURROGATES", "SurrogateDecl", "SurrogateFunction", "heaviside", "torch_functions",
@@ -30,6 +29,8 @@ def torch_functions(name: str) -> dict:
     with _lock:
         if name in _compiled:
             return _compiled[name]
+    from sj.neuron.derived import surrogate_program  # here: sj.neuron imports this module
+
     prog = surrogate_program(name)
     pr = TorchPrinter()
     args = ", ".join(["z", *prog["params"]])

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sj.neuron.decl_registry import DeclarationError, DeclRegistry
+from sj.decl_registry import DeclarationError, DeclRegistry
 
 
 @dataclass(frozen=True)

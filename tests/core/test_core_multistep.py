@@ -1,0 +1,88 @@
+"""The fused multi-step op equals a loop of single steps (forward and every gradient), for every neuron."""
+
+import pytest
+import torch
+
+from sj import neuron, surrogate
+from sj.functional import reset_net
+
+NODES = {
+    "IF": lambda **k: neuron.IFNode(**k),
+    "LIF": lambda **k: neuron.LIFNode(tau=2.0, **k),
+    "LIF-nodecay": lambda **k: neuron.LIFNode(tau=3.0, decay_input=False, **k),
+    "PLIF": lambda **k: neuron.ParametricLIFNode(init_tau=2.5, **k),
+    "QIF": lambda **k: neuron.QIFNode(**k),
+    "EIF": lambda **k: neuron.EIFNode(**k),
+    "Izhikevich": lambda **k: neuron.IzhikevichNode(**k),
+    "KLIF": lambda **k: neuron.KLIFNode(**k),
+    "CUBALIF": lambda **k: neuron.CUBALIFNode(**k),
+}
+
+
+@pytest.mark.parametrize("name", NODES)
+@pytest.mark.parametrize("soft", [False, True])
+@pytest.mark.parametrize("detach", [False, True])
+def test_multi_step_equals_single_steps(name, soft, detach):
+    torch.manual_seed(0)
+    kw = dict(detach_reset=detach, surrogate_function=surrogate.ATan())
+    if soft:
+        kw["v_reset"] = None
+    multi, single = NODES[name](**kw), NODES[name](**kw)
+    single.load_state_dict(multi.state_dict())
+    multi.to(torch.float64).step_mode = "m"
+    single.to(torch.float64)
+    x = (torch.rand(6, 3, 5, dtype=torch.float64) * 1.5).requires_grad_()
+    y1 = multi(x)
+    y2 = torch.stack([single(xt) for xt in x])
+    assert torch.equal(y1, y2)
+    g = torch.rand_like(y1)
+    loss1 = (y1 * g).sum() + multi.v.sum()
+    loss2 = (y2 * g).sum() + single.v.sum()
+    params1 = [p for p in multi.parameters()]
+    params2 = [p for p in single.parameters()]
+    g1 = torch.autograd.grad(loss1, [x, *params1])
+    g2 = torch.autograd.grad(loss2, [x, *params2])
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+    reset_net(multi)
+    reset_net(single)
+
+
+def test_state_carries_over_between_multistep_calls():
+    node = neuron.LIFNode(step_mode="m")
+    x = torch.rand(8, 4)
+    whole = node(x)
+    reset_net(node)
+    halves = torch.cat([node(x[:4]), node(x[4:])])
+    assert torch.equal(whole, halves)
+
+
+def test_store_v_seq_and_gradient_through_v_seq():
+    node = neuron.LIFNode(step_mode="m", store_v_seq=True).to(torch.float64)
+    x = torch.rand(5, 3, dtype=torch.float64, requires_grad=True)
+    node(x)
+    assert node.v_seq.shape == (5, 3)
+    assert torch.equal(node.v_seq[-1], node.v)
+    node.v_seq.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_per_neuron_parameters():
+    tau = torch.tensor([1.5, 2.0, 4.0])
+    node = neuron.LIFNode(tau=tau, v_threshold=torch.tensor([0.5, 1.0, 2.0]), step_mode="m")
+    x = torch.full((4, 2, 3), 1.0)
+    y = node(x)
+    for j in range(3):
+        ref = neuron.LIFNode(tau=float(tau[j]), v_threshold=[0.5, 1.0, 2.0][j], step_mode="m")
+        assert torch.equal(y[..., j], ref(x[..., j]))
+
+
+def test_learnable_per_neuron_tau_gradient_matches_single_step():
+    init = torch.tensor([2.0, 3.0, 5.0], dtype=torch.float64)
+    a = neuron.ParametricLIFNode(init_tau=init, step_mode="m").to(torch.float64)
+    b = neuron.ParametricLIFNode(init_tau=init).to(torch.float64)
+    x = torch.rand(6, 2, 3, dtype=torch.float64) * 2
+    a(x).sum().backward()
+    torch.stack([b(xt) for xt in x]).sum().backward()
+    assert a.w.grad.shape == (3,)
+    torch.testing.assert_close(a.w.grad, b.w.grad)
