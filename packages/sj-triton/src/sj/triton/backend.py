@@ -1,0 +1,81 @@
+"""The ``triton`` backend: generated Triton kernels on CUDA/ROCm GPUs, or on CPU tensors under the interpreter."""
+
+from __future__ import annotations
+
+import torch
+
+from sj.backends.base import Backend, BackwardInputs
+
+Tensor = torch.Tensor
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _triton_version() -> str | None:
+    try:
+        import triton
+    except ImportError:
+        return None
+    return triton.__version__
+
+
+class TritonBackend(Backend):
+    """Forward and backward-through-time kernels generated from the neuron and surrogate declarations.
+
+    Runs on GPU tensors when ``torch.cuda.is_available()``. With ``TRITON_INTERPRET=1`` the same kernels run on CPU
+    tensors through Triton's interpreter (slow; for testing without a GPU). fp16/bf16/fp32 tensors compute in fp32,
+    float64 in fp64.
+    """
+
+    name = "triton"
+    description = "Triton kernels generated from the declarations, loop over T inside the kernel (GPU)"
+
+    def availability(self) -> str | None:
+        if _triton_version() is None:
+            return "the triton package is not installed (pip install 'triton>=3.3')"
+        from sj.triton.loader import interpreting
+
+        if interpreting():
+            return None
+        if not torch.cuda.is_available():
+            return ("no GPU: torch.cuda.is_available() is False (set TRITON_INTERPRET=1 to run the kernels on CPU "
+                    "tensors through Triton's interpreter, for testing)")
+        return None
+
+    def details(self) -> str:
+        version = _triton_version()
+        if version is None:
+            return ""
+        from sj.triton.loader import IMPLEMENTATION_HASH, interpreting, kernel_dir
+
+        where = "interpreter (TRITON_INTERPRET=1), CPU tensors" if interpreting() else (
+            torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU")
+        return f"triton {version}, {where}, implementation {IMPLEMENTATION_HASH}, kernel cache {kernel_dir()}"
+
+    def supports(self, spec, device: torch.device, dtype: torch.dtype) -> str | None:
+        from sj.triton.loader import interpreting
+        from sj.triton.printer import unsupported_ops
+
+        if dtype not in DTYPES:
+            return f"dtype {dtype} is not one of {[str(d) for d in DTYPES]}"
+        if device.type != "cuda" and not interpreting():
+            return (f"device {device} is not a GPU (tensors must be on cuda; CPU tensors run only under "
+                    "TRITON_INTERPRET=1)")
+        prog, sprog = spec.program, spec.surrogate_program
+        exprs = [e for _, e in prog["forward"] + prog["backward"] + sprog["derivative"]]
+        exprs += [*prog["forward_out"].values(), *prog["backward_out"].values(), prog["reset"],
+                  sprog["derivative_out"]]
+        bad = unsupported_ops(exprs)
+        if bad:
+            return f"the declaration uses IR operations the Triton printer cannot spell: {sorted(bad)}"
+        return None
+
+    def forward(self, spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
+                ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+        from sj.triton import launch
+
+        return launch.forward(spec, x_seq, state_init, params, save)
+
+    def backward(self, spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+        from sj.triton import launch
+
+        return launch.backward(spec, inputs)
