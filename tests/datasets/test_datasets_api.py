@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import sjds_writers as W
 import torch
+
 from sj.datasets import (
     ChecksumError,
     DatasetNotFoundError,

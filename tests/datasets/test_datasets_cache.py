@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import sjds_writers as W
 import torch
+
 from sj.datasets import NeuromorphicDataset
 from sj.datasets import cache as cache_module
 from sj.datasets.catalog import get_spec

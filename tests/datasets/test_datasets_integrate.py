@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sj.datasets import integrate as I
-from sj.datasets.events import make_events
 from sjds_reference import (
     sj_fixed_duration_greedy,
     sj_fixed_duration_grid,
@@ -15,6 +13,9 @@ from sjds_reference import (
     sj_segment_index,
     sj_segment_to_frame,
 )
+
+from sj.datasets import integrate as I
+from sj.datasets.events import make_events
 
 
 def ev(t, x=None, y=None, p=None):

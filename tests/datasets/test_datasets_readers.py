@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sjds_writers as W
+
 from sj.datasets import DatasetFormatError, NeuromorphicDataset
 from sj.datasets.events import EVENT_DTYPE, make_events
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from sj.datasets.spec import SampleRef
 
 MAGIC = b"SJFRAMES1\n"

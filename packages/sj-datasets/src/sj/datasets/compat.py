@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from sj.datasets.dataset import NeuromorphicDataset
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+
 from sj.datasets.archives import ensure_available
 from sj.datasets.catalog import get_spec
 from sj.datasets.events import UnsortedPolicy
@@ -15,7 +17,6 @@ from sj.datasets.params import FrameParams
 from sj.datasets.pipeline import cache_for, cached_frames, read_events
 from sj.datasets.prepare import PrepareReport, prepare
 from sj.datasets.spec import DatasetSpec
-from torch.utils.data import Dataset
 
 
 class NeuromorphicDataset(Dataset):

@@ -44,10 +44,17 @@ def _check_sorted(t: np.ndarray) -> None:
                              f"({t[i - 1]} then {t[i]})")
 
 
-def _check_range(name: str, values: np.ndarray, size: int) -> None:
-    if values.size and (values.min() < 0 or values.max() >= size):
+def _as_index(name: str, values: np.ndarray, size: int, itype: type) -> np.ndarray:
+    """``values`` as a contiguous ``itype`` array; raises unless every value lies in ``[0, size)`` (one pass: in the
+    unsigned view negatives become large)."""
+    if values.dtype.kind not in "iub":
+        if values.size and not np.array_equal(values, np.floor(values)):
+            raise ValueError(f"event coordinate {name} must be integral")
+    out = values.astype(itype)
+    if out.size and out.view(np.dtype(itype).str.replace("i", "u")).max() >= size:
         raise ValueError(f"event coordinate {name} must lie in [0, {size - 1}]; found values in "
                          f"[{values.min()}, {values.max()}]")
+    return out
 
 
 def cal_fixed_frames_number_segment_index(events_t: np.ndarray, split_by: SplitBy, frames_num: int,
@@ -109,25 +116,44 @@ def _duration_counts(t: np.ndarray, duration: int, windows: Windows) -> np.ndarr
     raise ValueError(f"windows must be 'greedy' or 'grid', got {windows!r}")
 
 
+_CHUNK = 1 << 16  # events per step: the working set stays in the CPU cache
+
+
+def _flat_index(x: np.ndarray, y: np.ndarray | None, p: np.ndarray | None, H: int, W: int, itype: type
+                ) -> np.ndarray:
+    """``(c * H + y) * W + x`` (``c = p != 0``), or ``x`` alone for 1-D, as ``itype``; coordinates range-checked."""
+    idx = _as_index("x", x, W, itype)
+    if y is None:
+        return idx
+    flat = _as_index("y", y, H, itype)
+    if p is not None:
+        c = np.not_equal(p, 0).astype(itype)
+        c *= itype(H)
+        flat += c
+    flat *= itype(W)
+    flat += idx
+    return flat
+
+
 def _count(x: np.ndarray, y: np.ndarray | None, p: np.ndarray | None, per_frame: np.ndarray, H: int, W: int,
            dtype: np.dtype) -> np.ndarray:
     """Bin contiguous frames of events; ``per_frame[i]`` events go to frame ``i`` in order. Returns counts
-    ``[T, C, H, W]`` (``C = 2`` when ``p`` is given) or ``[T, W]`` when ``y`` is None."""
+    ``[T, C, H, W]`` (``C = 2`` when ``p`` is given) or ``[T, W]`` when ``y`` is None.
+
+    Events are processed in cache-sized chunks: a flat pixel index (:func:`_flat_index`, int32 unless the frame is
+    huge) then ``np.bincount`` accumulated into the frame's counts."""
     T = int(per_frame.size)
-    channels = 1 if p is None else 2
-    plane = H * W
-    size = T * channels * plane
-    itype = np.int32 if size < 2**31 else np.int64
-    _check_range("x", x, W)
-    idx = x.astype(itype)
-    if y is not None:
-        _check_range("y", y, H)
-        idx += y.astype(itype) * itype(W)
-    if p is not None:
-        np.add(idx, itype(plane), out=idx, where=p != 0)
-    idx += np.repeat(np.arange(T, dtype=itype) * itype(channels * plane), per_frame)
-    counts = np.bincount(idx, minlength=size).astype(dtype, copy=False)
-    return counts.reshape((T, W) if y is None else (T, channels, H, W))
+    bins = (1 if p is None else 2) * H * W
+    itype = np.int32 if bins < 2**31 else np.int64
+    counts = np.zeros((T, bins), dtype=np.int64)
+    bounds = np.concatenate(([0], np.cumsum(per_frame)))
+    for i in range(T):
+        for a in range(int(bounds[i]), int(bounds[i + 1]), _CHUNK):
+            b = min(a + _CHUNK, int(bounds[i + 1]))
+            idx = _flat_index(x[a:b], None if y is None else y[a:b], None if p is None else p[a:b], H, W, itype)
+            counts[i] += np.bincount(idx, minlength=bins)
+    out = counts.astype(dtype, copy=False)
+    return out.reshape((T, W) if y is None else (T, 2 if p is not None else 1, H, W))
 
 
 def integrate_events_segment_to_frame(x: np.ndarray, y: np.ndarray, p: np.ndarray, H: int, W: int, j_l: int = 0,

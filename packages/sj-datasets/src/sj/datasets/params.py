@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from sj.datasets import integrate as I
 from sj.datasets.events import UnsortedPolicy, as_event_dict
 

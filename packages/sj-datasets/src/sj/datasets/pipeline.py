@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from sj.datasets.cache import FrameCache
 from sj.datasets.errors import DatasetFormatError
 from sj.datasets.events import UnsortedPolicy, ensure_time_order

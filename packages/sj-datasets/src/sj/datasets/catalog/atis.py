@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from sj.datasets.catalog.common import class_folder_index
 from sj.datasets.io.atis import read_atis_bin
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from sj.datasets.catalog.common import class_folder_index
 from sj.datasets.events import make_events
 from sj.datasets.io.aedat import decode_dvs128_aedat2, read_aedat2

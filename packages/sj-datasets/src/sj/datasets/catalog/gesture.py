@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
 from sj.datasets.catalog.common import rel_key, require_dir
 from sj.datasets.errors import DatasetFormatError
 from sj.datasets.events import make_events

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from sj.datasets.catalog.common import rel_key
 from sj.datasets.errors import DatasetNotFoundError
 from sj.datasets.events import make_events

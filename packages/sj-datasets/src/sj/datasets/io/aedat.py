@@ -18,6 +18,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+
 from sj.datasets.errors import DatasetFormatError
 from sj.datasets.events import make_events
 from sj.datasets.io.guard import reading

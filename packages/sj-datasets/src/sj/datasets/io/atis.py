@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from sj.datasets.errors import DatasetFormatError
 from sj.datasets.events import make_events
 from sj.datasets.io.guard import reading

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from sj.datasets.errors import DatasetFormatError
 from sj.datasets.io.guard import reading
 
