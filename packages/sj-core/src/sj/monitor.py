@@ -1,0 +1,226 @@
+"""Monitors: record what layers see and emit, through hooks (SpikingJelly-compatible API).
+
+Each monitor hooks every sub-module of ``net`` that is an instance of ``instance`` (all modules with no children when
+``None``) and appends ``function_on_*(tensor)`` to :attr:`BaseMonitor.records` (all layers, call order) and to the
+layer's own list (``monitor['layer.name']``). Records are detached copies, so a monitor never keeps an autograd graph
+alive. ``enable()``/``disable()`` pause recording, ``clear_recorded_data()`` empties the lists, ``remove_hooks()``
+releases the hooks (also done when the monitor is garbage-collected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+Fn = Callable[[torch.Tensor], Any]
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _detached(value: Any) -> Any:
+    return value.detach().clone() if isinstance(value, torch.Tensor) else value
+
+
+class BaseMonitor:
+    """Shared bookkeeping of every monitor (not used directly)."""
+
+    def __init__(self, net: nn.Module, instance: type | tuple[type, ...] | None) -> None:
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"{type(self).__name__}: net must be an nn.Module, got {type(net).__name__}")
+        self.hooks: list[torch.utils.hooks.RemovableHandle] = []
+        self.monitored_layers: list[str] = []
+        self.records: list[Any] = []
+        self.name_records: dict[str, list[Any]] = {}
+        self._enabled = True
+        self._targets = [(name, m) for name, m in net.named_modules()
+                         if (isinstance(m, instance) if instance is not None else not list(m.children()))]
+        if not self._targets:
+            raise ValueError(f"{type(self).__name__}: no module of {instance} in the network")
+        for name, _ in self._targets:
+            self.monitored_layers.append(name)
+            self.name_records[name] = []
+
+    def _record(self, name: str, value: Any) -> None:
+        if self._enabled:
+            value = _detached(value)
+            self.records.append(value)
+            self.name_records[name].append(value)
+
+    def __getitem__(self, key: int | str) -> Any:
+        """``monitor[i]``: the i-th record of all layers; ``monitor['name']``: that layer's records."""
+        if isinstance(key, str):
+            if key not in self.name_records:
+                raise KeyError(f"{key!r} is not monitored; monitored layers: {self.monitored_layers}")
+            return self.name_records[key]
+        return self.records[key]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def clear_recorded_data(self) -> None:
+        """Empty all records (hooks stay)."""
+        self.records.clear()
+        for v in self.name_records.values():
+            v.clear()
+
+    def enable(self) -> None:
+        """Resume recording."""
+        self._enabled = True
+
+    def disable(self) -> None:
+        """Pause recording (hooks stay registered but do nothing)."""
+        self._enabled = False
+
+    def is_enable(self) -> bool:
+        """Whether the monitor records."""
+        return self._enabled
+
+    def remove_hooks(self) -> None:
+        """Release every hook; the monitor records nothing afterwards."""
+        for h in self.hooks:
+            h.remove()
+        self.hooks.clear()
+
+    def __del__(self) -> None:
+        self.remove_hooks()
+
+
+class OutputMonitor(BaseMonitor):
+    """Record ``function_on_output(output)`` of each monitored layer at every forward call.
+
+    Args:
+        net: the network.
+        instance: module type(s) to monitor (e.g. ``sj.neuron.BaseNode``); ``None`` = every leaf module.
+        function_on_output: applied to the output before recording (default: identity; e.g. ``lambda s: s.mean()``).
+    """
+
+    def __init__(self, net: nn.Module, instance: type | tuple[type, ...] | None = None,
+                 function_on_output: Fn = _identity) -> None:
+        super().__init__(net, instance)
+        self.function_on_output = function_on_output
+        for name, m in self._targets:
+            self.hooks.append(m.register_forward_hook(self._hook(name)))
+
+    def _hook(self, name: str):
+        def hook(_m, _inp, out):
+            self._record(name, self.function_on_output(out))
+        return hook
+
+
+class InputMonitor(BaseMonitor):
+    """Record ``function_on_input(input)`` (the first positional input) of each monitored layer at every forward."""
+
+    def __init__(self, net: nn.Module, instance: type | tuple[type, ...] | None = None,
+                 function_on_input: Fn = _identity) -> None:
+        super().__init__(net, instance)
+        self.function_on_input = function_on_input
+        for name, m in self._targets:
+            self.hooks.append(m.register_forward_hook(self._hook(name)))
+
+    def _hook(self, name: str):
+        def hook(_m, inp, _out):
+            self._record(name, self.function_on_input(inp[0] if isinstance(inp, tuple) else inp))
+        return hook
+
+
+class AttributeMonitor(BaseMonitor):
+    """Record ``function_on_attribute(getattr(layer, attribute_name))`` around each forward call.
+
+    Args:
+        attribute_name: e.g. ``'v'`` for a neuron's membrane potential.
+        pre_forward: record before the forward call (e.g. ``v`` before charging) instead of after.
+        net, instance: as :class:`OutputMonitor`.
+        function_on_attribute: applied before recording (default identity).
+    """
+
+    def __init__(self, attribute_name: str, pre_forward: bool, net: nn.Module,
+                 instance: type | tuple[type, ...] | None = None, function_on_attribute: Fn = _identity) -> None:
+        super().__init__(net, instance)
+        self.attribute_name = attribute_name
+        self.function_on_attribute = function_on_attribute
+        for name, m in self._targets:
+            if pre_forward:
+                self.hooks.append(m.register_forward_pre_hook(self._hook(name)))
+            else:
+                self.hooks.append(m.register_forward_hook(self._hook(name)))
+
+    def _hook(self, name: str):
+        def hook(m, *_args):
+            if not hasattr(m, self.attribute_name):
+                raise AttributeError(f"AttributeMonitor: {name or type(m).__name__} has no attribute "
+                                     f"{self.attribute_name!r}")
+            self._record(name, self.function_on_attribute(getattr(m, self.attribute_name)))
+        return hook
+
+
+class GradInputMonitor(BaseMonitor):
+    """Record ``function_on_grad_input(grad)``: the gradient w.r.t. each monitored layer's (first) input, during
+    backward (a full backward hook)."""
+
+    def __init__(self, net: nn.Module, instance: type | tuple[type, ...] | None = None,
+                 function_on_grad_input: Fn = _identity) -> None:
+        super().__init__(net, instance)
+        self.function_on_grad_input = function_on_grad_input
+        for name, m in self._targets:
+            self.hooks.append(m.register_full_backward_hook(self._hook(name)))
+
+    def _hook(self, name: str):
+        def hook(_m, grad_input, _grad_output):
+            self._record(name, self.function_on_grad_input(grad_input[0]))
+        return hook
+
+
+class GradOutputMonitor(BaseMonitor):
+    """Record ``function_on_grad_output(grad)``: the gradient w.r.t. each monitored layer's output, during backward."""
+
+    def __init__(self, net: nn.Module, instance: type | tuple[type, ...] | None = None,
+                 function_on_grad_output: Fn = _identity) -> None:
+        super().__init__(net, instance)
+        self.function_on_grad_output = function_on_grad_output
+        for name, m in self._targets:
+            self.hooks.append(m.register_full_backward_hook(self._hook(name)))
+
+    def _hook(self, name: str):
+        def hook(_m, _grad_input, grad_output):
+            self._record(name, self.function_on_grad_output(grad_output[0]))
+        return hook
+
+
+def firing_rates(net: nn.Module, *inputs: Any, instance: type | tuple[type, ...] | None = None,
+                 reset: bool = True) -> dict[str, float]:
+    """Run ``net(*inputs)`` once (no grad) and return the mean firing rate of every spiking layer.
+
+    Args:
+        net: the network (its step mode decides how ``inputs`` are read).
+        inputs: the forward inputs.
+        instance: the layers to report; default every :class:`sj.neuron.BaseNode`.
+        reset: reset the network state before and after the call (default ``True``).
+
+    Returns:
+        ``{layer name: mean of its outputs over time, batch and neurons}`` (spikes/step/neuron, in ``[0, 1]`` for
+        spiking layers), in module order.
+    """
+    from sj.functional import reset_net
+    from sj.neuron import BaseNode
+
+    mon = OutputMonitor(net, instance or BaseNode, lambda s: (s.float().sum().item(), s.numel()))
+    try:
+        if reset:
+            reset_net(net)
+        with torch.no_grad():
+            net(*inputs)
+        out = {}
+        for name in mon.monitored_layers:
+            recs = mon[name]
+            if recs:
+                out[name] = sum(r[0] for r in recs) / max(1, sum(r[1] for r in recs))
+        return out
+    finally:
+        mon.remove_hooks()
+        if reset:
+            reset_net(net)
