@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 from sj.neuron import declaration
 from sj.neuron.declaration import NeuronDecl
@@ -30,16 +29,18 @@ class MultiStepSpec:
     detach_reset: bool
     store_v_seq: bool
 
-    @cached_property
+    # Plain properties over memoised lookups: functools.cached_property takes an RLock on Python 3.11, which
+    # torch.compile cannot trace.
+    @property
     def decl(self) -> NeuronDecl:
         return declaration.get(self.neuron)
 
-    @cached_property
+    @property
     def program(self) -> dict:
         """The neuron's derived programs for this reset mode (see :func:`sj.neuron.derive.derive_neuron`)."""
         return neuron_program(self.neuron, self.soft_reset, self.detach_reset)
 
-    @cached_property
+    @property
     def surrogate_program(self) -> dict:
         """The surrogate's derived programs (see :func:`sj.neuron.derive.derive_surrogate`)."""
         return surrogate_program(self.surrogate)
