@@ -12,6 +12,11 @@ Kernel variants are ``tl.constexpr`` flags of one source:
 - backward ``GRAD_<p>``: accumulate parameter ``p``'s per-neuron gradient over time in registers (one write per
   neuron at the end: deterministic, no atomics), ``HAS_GV``: add the incoming gradient of the ``v`` sequence.
 
+The forward rounds ``h`` and the new auxiliary states through the storage dtype before using them (a no-op for
+fp32/fp64): backward reads them back from fp16/bf16 tensors and recomputes the spike and the reset from them, so
+the forward must fire on exactly those values, or a spike decided by the rounding would get a reset the forward
+never applied.
+
 Pointers advance by ``N`` (the neuron count) each step, so offsets never multiply ``t·N`` in 32-bit arithmetic.
 """
 
@@ -84,6 +89,11 @@ def _param_loads(sig: KernelSignature, pr: TritonPrinter) -> list[str]:
     return out
 
 
+def _storage_round(name: str) -> str:
+    """Round a compute-dtype value through the tensors' storage dtype (a no-op for fp32 and fp64)."""
+    return f"{name}.to(x_ptr.dtype.element_ty).to(CDT)"
+
+
 def _block(expr: Expr, pr: TritonPrinter, block_names: set[str]) -> str:
     """Print ``expr``; if it reads no per-neuron value (a literal, or surrogate parameters only) broadcast it."""
     text = pr.expr(expr)
@@ -106,10 +116,14 @@ def forward_source(program: dict, sig: KernelSignature) -> list[str]:
               f"{I1}hseq_p = hseq_ptr + offs", *(f"{I1}seq_{a}_p = seq_{a} + offs" for a in sig.aux)]
     lines.append(f"{I1}for _ in range(T):")
     lines.append(f"{I2}{pr.symbol('x')} = {_load('x_p')}")
-    lines += pr.bindings(program["forward"], I2)
+    for name, expr in program["forward"]:
+        lines += pr.bindings([[name, expr]], I2)
+        if name == "h":  # fire on the h that backward will read back (see module docstring)
+            lines.append(f"{I2}{pr.symbol('h')} = {_storage_round(pr.symbol('h'))}")
     block = {"x", *sig.states, *sig.params, *(n for n, _ in program["forward"])}
     new = {s: f"new_{s}" for s in sig.states}
     lines += [f"{I2}{new[s]} = {_block(program['forward_out'][s], pr, block)}" for s in sig.states]
+    lines += [f"{I2}{new[a]} = {_storage_round(new[a])}" for a in sig.aux]
     lines.append(f"{I2}tl.store(spike_p, {_block(program['forward_out']['s'], pr, block)}, mask=mask)")
     lines += [f"{I2}if STORE_V:", f"{I3}tl.store(vseq_p, {new['v']}, mask=mask)", f"{I3}vseq_p += N",
               f"{I2}if SAVE:", f"{I3}tl.store(hseq_p, {pr.symbol('h')}, mask=mask)", f"{I3}hseq_p += N"]
