@@ -98,15 +98,18 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def compile_source(source: str, filename: str, arch: int, kind: str = "ptx") -> bytes:
+def compile_source(source: str, filename: str, arch: int, kind: str = "ptx", extra_options: tuple[str, ...] = ()
+                   ) -> bytes:
     """Compile one translation unit for ``sm_<arch>``: ``kind="ptx"`` (``compute_<arch>``) or ``"cubin"``.
 
-    Returns the PTX text (as bytes) or the CUBIN image. Raises :class:`KernelCompileError` on a compile error.
+    ``filename`` names the unit in NVRTC's messages and the cache (no extension). ``extra_options`` are appended to
+    the NVRTC options (and key the cache). Returns the PTX text (as bytes) or the CUBIN image. Raises
+    :class:`KernelCompileError` on a compile error.
     """
     if kind not in ("ptx", "cubin"):
         raise ValueError(f"kind must be 'ptx' or 'cubin', got {kind!r}")
     gpu = f"--gpu-architecture={'compute' if kind == 'ptx' else 'sm'}_{arch}"
-    options = (gpu, *OPTIONS)
+    options = (gpu, *OPTIONS, *extra_options)
     version = nvrtc_version()
     digest = hashlib.sha256("\0".join((source, *options, repr(version))).encode()).hexdigest()[:32]
     key = f"{filename}-{digest}-{'sm' if kind == 'cubin' else 'compute'}_{arch}.{kind}"
