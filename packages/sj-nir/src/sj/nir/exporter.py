@@ -29,6 +29,7 @@ from sj.neuron.node import BaseNode
 from sj.nir import modules
 from sj.nir.conventions import FORMAT
 from sj.nir.errors import NIRError, NIRSemanticsWarning
+from sj.nir.network import NIRNet
 from sj.nir.neurons import NIRCubaLIFNode, NIRIFNode, NIRLIFNode, _NIRNeuron
 
 
@@ -228,6 +229,8 @@ class _Builder:
             return preds
         if isinstance(m, layer.LinearRecurrentContainer):
             return self._recurrent(m, name, preds)
+        if isinstance(m, NIRNet):
+            return self._graph(m, name, preds)
         if isinstance(m, nn.Sequential):
             for child_name, child in m.named_children():
                 preds = self.walk(child, f"{name}.{child_name}" if name else child_name, preds)
@@ -244,6 +247,29 @@ class _Builder:
         self.nodes[name] = fn(m, Site(name, in_shape, out_shape, self.dt))
         self._connect(preds, name)
         return [name]
+
+    def _graph(self, m: NIRNet, name: str, preds: list[str]) -> list[str]:
+        """A loaded graph: its nodes (prefixed by ``name``) and edges; its Input/Output nodes dissolve."""
+        if len(m.inputs) != 1 or len(m.outputs) != 1:
+            raise NIRError(f"module {name!r} (NIRNet): only graphs with one input and one output can be nested, "
+                           f"this one has inputs {m.inputs} and outputs {m.outputs}")
+        prefix = f"{name}." if name else ""
+        for n in m.node_names:
+            if n not in m.inputs and n not in m.outputs:
+                if prefix + n in ("input", "output"):
+                    raise NIRError(f"node name {n!r} is reserved for the exported graph's own Input/Output node")
+                self.walk(m.module_for(n), prefix + n, [])
+
+        def src(a: str) -> list[str]:
+            return preds if a in m.inputs else [prefix + a]
+
+        outs: list[str] = []
+        for a, b in m.edges:
+            if b in m.outputs:
+                outs += src(a)
+            else:
+                self._connect(src(a), prefix + b)
+        return outs
 
     def _recurrent(self, m: layer.LinearRecurrentContainer, name: str, preds: list[str]) -> list[str]:
         w, n_in = m.rc.weight, m.in_features
