@@ -7,6 +7,7 @@ import _triton_env  # noqa: F401 - sets TRITON_INTERPRET=1 when there is no GPU
 import pytest
 import torch
 from _triton_env import DEVICE, DISCONTINUOUS_SURROGATES, ON_GPU
+
 from sj.testing import check_case, conformance_cases
 
 FULL = conformance_cases()  # float32 and float64

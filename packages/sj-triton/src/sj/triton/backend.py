@@ -61,6 +61,9 @@ class TritonBackend(Backend):
             return (f"device {device} is not a GPU (tensors must be on cuda; CPU tensors run only under "
                     "TRITON_INTERPRET=1)")
         prog, sprog = spec.program, spec.surrogate_program
+        if len(spec.surrogate_params) != len(sprog["params"]):
+            return (f"surrogate {spec.surrogate!r} takes {len(sprog['params'])} surrogate parameters "
+                    f"{[p.removeprefix('sp_') for p in sprog['params']]}, got {len(spec.surrogate_params)}")
         exprs = [e for _, e in prog["forward"] + prog["backward"] + sprog["derivative"]]
         exprs += [*prog["forward_out"].values(), *prog["backward_out"].values(), prog["reset"],
                   sprog["derivative_out"]]
