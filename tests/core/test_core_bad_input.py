@@ -62,7 +62,7 @@ def test_wrong_rank_and_dtype_at_forward():
         node(torch.rand(3))
     with pytest.raises(TypeError, match="floating point"):
         node(torch.ones(3, 2, dtype=torch.int64))
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
         node([[1.0]])
 
 
@@ -93,7 +93,7 @@ def test_op_argument_checks():
 
 def test_unknown_backend_names_the_known_ones():
     node = neuron.LIFNode(step_mode="m", backend="cuda_magic")
-    with pytest.raises(BackendError, match="unknown backend 'cuda_magic'.*'torch'"):
+    with pytest.raises(BackendError, match=r"unknown backend 'cuda_magic'.*'torch'"):
         node(torch.rand(2, 2))
 
 

@@ -34,17 +34,28 @@ def _backend(name: str, spec: MultiStepSpec, x: Tensor):
     return get_backend(name)
 
 
-@torch.library.custom_op("sj::multistep_fwd", mutates_args=())
-def _fwd_op(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
-            detach_reset: bool, store_v_seq: bool, save: bool, x_seq: Tensor, state_init: list[Tensor],
-            params: list[Tensor]) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
+# Defined with the low-level Library API: ops from torch.library.custom_op import torch._dynamo (~3 s) on their
+# first eager call, which would dominate a neuron's first forward.
+_LIB = torch.library.Library("sj", "DEF")
+_LIB.define("multistep_fwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
+            "bool detach_reset, bool store_v_seq, bool save, Tensor x_seq, Tensor[] state_init, Tensor[] params) "
+            "-> (Tensor, Tensor[], Tensor, Tensor[])")
+_LIB.define("multistep_bwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
+            "bool detach_reset, bool store_v_seq, Tensor[] saved, Tensor x_seq, Tensor[] state_init, "
+            "Tensor[] params, bool[] params_need_grad, Tensor grad_spike, Tensor[] grad_states_last, "
+            "Tensor? grad_v_seq) -> (Tensor, Tensor[], Tensor[])")
+
+
+def _fwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
+              detach_reset: bool, store_v_seq: bool, save: bool, x_seq: Tensor, state_init: list[Tensor],
+              params: list[Tensor]) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
     spike, last, v_seq, saved = _backend(backend, spec, x_seq).forward(spec, x_seq, list(state_init), list(params),
                                                                        save)
     return spike, last, (v_seq if v_seq is not None else x_seq.new_empty(0)), saved
 
 
-@_fwd_op.register_fake
+@torch.library.register_fake("sj::multistep_fwd")
 def _fwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, save, x_seq,
               state_init, params):
     shape = x_seq.shape[1:]
@@ -54,8 +65,7 @@ def _fwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
     return x_seq.new_empty(x_seq.shape), last, v_seq, saved
 
 
-@torch.library.custom_op("sj::multistep_bwd", mutates_args=())
-def _bwd_op(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
+def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
             detach_reset: bool, store_v_seq: bool, saved: list[Tensor], x_seq: Tensor, state_init: list[Tensor],
             params: list[Tensor], params_need_grad: list[bool], grad_spike: Tensor, grad_states_last: list[Tensor],
             grad_v_seq: Tensor | None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
@@ -67,7 +77,7 @@ def _bwd_op(backend: str, neuron: str, surrogate: str, surrogate_params: list[fl
     return grad_x, grad_init, [g if g is not None else empty.clone() for g in grad_params]
 
 
-@_bwd_op.register_fake
+@torch.library.register_fake("sj::multistep_bwd")
 def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, saved, x_seq,
               state_init, params, params_need_grad, grad_spike, grad_states_last, grad_v_seq):
     h = saved[0]
@@ -104,7 +114,7 @@ def _backward(ctx, grad_spike, grad_states_last, grad_v_seq, grad_saved):
     grad_states = [g if g is not None else h.new_zeros(shape) for g in grad_states_last]
     if grad_v_seq is not None and grad_v_seq.numel() == 0:
         grad_v_seq = None
-    grad_x, grad_init, grad_params = _bwd_op(
+    grad_x, grad_init, grad_params = torch.ops.sj.multistep_bwd(
         *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
         ctx.params_need_grad, grad_spike.contiguous(), [g.contiguous() for g in grad_states],
         grad_v_seq.contiguous() if grad_v_seq is not None else None)
@@ -113,7 +123,9 @@ def _backward(ctx, grad_spike, grad_states_last, grad_v_seq, grad_saved):
     return (None,) * 8 + (grad_x, grad_init, reduced)
 
 
-_fwd_op.register_autograd(_backward, setup_context=_setup_context)
+_LIB.impl("multistep_fwd", _fwd_impl, "CompositeExplicitAutograd")
+_LIB.impl("multistep_bwd", _bwd_impl, "CompositeExplicitAutograd")
+torch.library.register_autograd("sj::multistep_fwd", _backward, setup_context=_setup_context)
 
 
 def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: Sequence[Tensor | float], *,
@@ -143,9 +155,9 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
         if reason is not None:
             raise BackendError(reason)
     save = torch.is_grad_enabled() and (x_seq.requires_grad or any(t.requires_grad for t in (*states, *tensors)))
-    spike, last, v_seq, _ = _fwd_op(backend, spec.neuron, spec.surrogate, list(spec.surrogate_params),
-                                    spec.soft_reset, spec.detach_reset, spec.store_v_seq, save,
-                                    x_seq.contiguous(), states, tensors)
+    spike, last, v_seq, _ = torch.ops.sj.multistep_fwd(
+        backend, spec.neuron, spec.surrogate, list(spec.surrogate_params), spec.soft_reset, spec.detach_reset,
+        spec.store_v_seq, save, x_seq.contiguous(), states, tensors)
     return spike, list(last), (v_seq if spec.store_v_seq else None)
 
 
@@ -186,10 +198,6 @@ def _check_tensor(what: str, t: Tensor, x_seq: Tensor, shape: torch.Size) -> Non
         raise ValueError(f"{what} is on {t.device} but x_seq is on {x_seq.device}")
     if t.dtype != x_seq.dtype:
         raise TypeError(f"{what} has dtype {t.dtype} but x_seq has {x_seq.dtype}")
-    try:
-        torch.broadcast_shapes(t.shape, shape)
-    except RuntimeError:
-        raise ValueError(f"{what} of shape {tuple(t.shape)} does not broadcast to the neuron shape {tuple(shape)}"
-                         ) from None
-    if torch.broadcast_shapes(t.shape, shape) != shape:
-        raise ValueError(f"{what} of shape {tuple(t.shape)} is larger than the neuron shape {tuple(shape)}")
+    # Checked by hand: torch.broadcast_shapes imports sympy (~0.5 s) on first use.
+    if t.dim() > len(shape) or any(a not in (1, b) for a, b in zip(reversed(t.shape), reversed(shape))):
+        raise ValueError(f"{what} of shape {tuple(t.shape)} does not broadcast to the neuron shape {tuple(shape)}")

@@ -53,6 +53,7 @@ class ConformanceCase:
     per_neuron: bool
     noncontiguous: bool
     seed: int
+    param_values: tuple[tuple[str, float], ...] = ()
 
     def __str__(self) -> str:
         dt = str(self.dtype).replace("torch.", "")
@@ -64,15 +65,18 @@ class ConformanceCase:
 
 def conformance_cases(*, neurons: list[str] | None = None, surrogates: list[str] | None = None,
                       dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64), exhaustive: bool = False,
-                      max_T: int = 8, max_numel: int = 1024) -> list[ConformanceCase]:
+                      max_T: int = 8, max_numel: int = 1024,
+                      param_values: dict[str, float] | None = None) -> list[ConformanceCase]:
     """The cases a backend must pass.
 
     Default (covering) set: every neuron × every surrogate once, with reset/detach/store/dtype/shape/per-neuron/
     strided options cycling; plus every neuron × all 8 reset/detach/store combinations × every dtype. Each option
     value is thereby paired with every neuron and every surrogate. ``exhaustive=True`` takes the full product
     instead (large). ``neurons`` defaults to the built-ins plus :data:`CUSTOM_NEURON`; ``surrogates`` to all
-    built-ins. Shapes are cut to ``T <= max_T`` and ``numel(S) <= max_numel``.
+    built-ins. Shapes are cut to ``T <= max_T`` and ``numel(S) <= max_numel``. ``param_values`` gives values
+    for the parameters of neurons the kit does not know (your own declarations), e.g. ``{"tau": 2.0}``.
     """
+    pv = tuple(sorted((param_values or {}).items()))
     neurons = list(neurons) if neurons is not None else [*BUILTIN_NEURONS, CUSTOM_NEURON.name]
     surrogates = list(surrogates) if surrogates is not None else list(BUILTIN_SURROGATES)
     shapes = [s for s in SHAPES if s[0] <= max_T and _numel(s[1:]) <= max_numel] or [(min(4, max_T), 7)]
@@ -81,19 +85,19 @@ def conformance_cases(*, neurons: list[str] | None = None, surrogates: list[str]
     if exhaustive:
         for i, (n, sg, (soft, det, store), dt, shp) in enumerate(
                 itertools.product(neurons, surrogates, combos, dtypes, shapes)):
-            cases.append(ConformanceCase(n, sg, soft, det, store, dt, shp, i % 2 == 0, i % 3 == 0, i))
+            cases.append(ConformanceCase(n, sg, soft, det, store, dt, shp, i % 2 == 0, i % 3 == 0, i, pv))
         return cases
     i = 0
     for n in neurons:
         for sg in surrogates:
             soft, det, store = combos[i % len(combos)]
             cases.append(ConformanceCase(n, sg, soft, det, store, dtypes[i % len(dtypes)], shapes[i % len(shapes)],
-                                         i % 3 == 0, i % 4 == 1, i))
+                                         i % 3 == 0, i % 4 == 1, i, pv))
             i += 1
         for (soft, det, store), dt in itertools.product(combos, dtypes):
             sg = surrogates[i % len(surrogates)]
             cases.append(ConformanceCase(n, sg, soft, det, store, dt, shapes[i % len(shapes)], i % 2 == 0,
-                                         i % 3 == 0, i))
+                                         i % 3 == 0, i, pv))
             i += 1
     return cases
 

@@ -47,13 +47,14 @@ def make_inputs(case: ConformanceCase) -> dict:
     scale = INPUT_SCALE.get(case.neuron, 1.0)
     x = _quantised(g, (T, *S), -1.0 * scale, 2.0 * scale)
     states = [_quantised(g, S, -0.5, 0.5) if n == "v" else _quantised(g, S, -0.25, 0.25) for n in decl.state_names]
-    base = dict(PARAMS.get(case.neuron, {}))
+    base = {**PARAMS.get(case.neuron, {}), **dict(case.param_values)}
     base["v_threshold"] = 1.0
     base["v_reset"] = 0.0 if case.soft_reset else -0.125
     params = []
     for name in decl.param_names:
         if name not in base:
-            raise KeyError(f"no conformance value for parameter {name!r} of {case.neuron!r}; add it to PARAMS")
+            raise KeyError(f"no conformance value for parameter {name!r} of {case.neuron!r}; pass "
+                           "param_values={...} to conformance_cases")
         v = base[name]
         if case.per_neuron and not (case.soft_reset and name == "v_reset"):
             spread = max(abs(v) * 0.25, 0.125)
