@@ -86,11 +86,18 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_data(path: str) -> nir.NIRGraphData:
+    try:
+        return nir.read_data(path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise NIRError(f"{path}: not a nir.write_data file ({type(exc).__name__}: {exc})") from exc
+
+
 def _run(args: argparse.Namespace) -> int:
     net = _load(args)
     graph = read(args.file)
     shapes = {name: tuple(_shape(graph.nodes[name], "input_type") or ()) for name in net.inputs}
-    data = nir.read_data(args.expected) if args.expected else golden.attached(args.file)
+    data = _read_data(args.expected) if args.expected else golden.attached(args.file)
     if args.input:
         x = torch.from_numpy(np.load(args.input)).float()
         if tuple(x.shape[2:]) != shapes[net.inputs[0]] or len(net.inputs) != 1:
