@@ -64,14 +64,28 @@ def _function(ks: KernelSource, index: int):
     return fn
 
 
+class _StreamRef:
+    """A raw ``cudaStream_t`` in the CUDA stream protocol (``__cuda_stream__``), for ``Stream.from_external``."""
+
+    def __init__(self, ptr: int) -> None:
+        self.ptr = ptr
+
+    def __cuda_stream__(self) -> tuple[int, int]:
+        return (0, self.ptr)
+
+
 def _stream(device: torch.device, index: int):
+    """torch's current stream on ``device`` as a CuPy stream object (cached per stream pointer)."""
     ptr = torch.cuda.current_stream(device).cuda_stream
     key = (ptr, index)
     s = _streams.get(key)
     if s is None:
         import cupy
 
-        s = cupy.cuda.ExternalStream(ptr, index)
+        if hasattr(cupy.cuda.Stream, "from_external"):  # CuPy >= 14 (ExternalStream is deprecated there)
+            s = cupy.cuda.Stream.from_external(_StreamRef(ptr))
+        else:
+            s = cupy.cuda.ExternalStream(ptr, index)
         with _lock:
             _streams.setdefault(key, s)
     return s
