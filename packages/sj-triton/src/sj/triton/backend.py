@@ -45,11 +45,13 @@ class TritonBackend(Backend):
         version = _triton_version()
         if version is None:
             return ""
-        from sj.triton.loader import IMPLEMENTATION_HASH, interpreting, kernel_dir
+        from sj.triton.loader import IMPLEMENTATION_HASH, autotuning, interpreting, kernel_dir
 
         where = "interpreter (TRITON_INTERPRET=1), CPU tensors" if interpreting() else (
             torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU")
-        return f"triton {version}, {where}, implementation {IMPLEMENTATION_HASH}, kernel cache {kernel_dir()}"
+        tune = "autotuned block size" if autotuning() else "fixed block size"
+        return (f"triton {version}, {where}, {tune}, implementation {IMPLEMENTATION_HASH}, "
+                f"kernel cache {kernel_dir()}")
 
     def supports(self, spec, device: torch.device, dtype: torch.dtype) -> str | None:
         from sj.triton.loader import interpreting

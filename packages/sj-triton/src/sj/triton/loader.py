@@ -4,10 +4,11 @@ A module's file is ``<cache>/triton/<sha256 of its source>.py`` (``$SJ_CACHE_DIR
 atomically; Triton needs a real file to read a ``@triton.jit`` function's source. The source embeds
 :data:`IMPLEMENTATION_HASH` (a hash of this package's code generators and Triton's version), so changing the
 generator changes every file name and, because Triton keys its own compile cache on the kernel source, every
-compiled binary too. Imported kernels are kept in memory per (source, interpreter mode).
+compiled binary too. Imported kernels are kept in memory per (source, interpreter mode, autotuning).
 
-Block size is autotuned over :data:`CONFIGS` per neuron count ``N``; under ``TRITON_INTERPRET=1`` a single
-configuration is used (autotuning there would only multiply test time).
+Block size is autotuned over :data:`CONFIGS` per neuron count ``N`` (and tensor dtypes). A single configuration
+(``BLOCK = 1024``, 4 warps) is used under ``TRITON_INTERPRET=1`` (autotuning there would only multiply test time)
+and when ``SJ_TRITON_AUTOTUNE=0`` (test suites that compile hundreds of kernel variants; throughput may be lower).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ IMPLEMENTATION_HASH = _implementation_hash()
 
 # (BLOCK, num_warps) candidates on a GPU; each program loops over T, so blocks stay moderate.
 CONFIGS = ((256, 2), (512, 4), (1024, 4), (1024, 8), (2048, 8))
-INTERPRETER_BLOCK = 1024
+SINGLE_BLOCK = 1024
 
 
 def interpreting() -> bool:
@@ -62,16 +63,21 @@ class Kernels:
 
 
 _lock = threading.Lock()
-_loaded: dict[tuple[str, bool], Kernels] = {}
+_loaded: dict[tuple[str, bool, bool], Kernels] = {}
 
 
 def kernel_dir() -> Path:
     return cache_dir() / "triton"
 
 
-def _configs(interpret: bool) -> list:
-    if interpret:
-        return [triton.Config({"BLOCK": INTERPRETER_BLOCK}, num_warps=4)]
+def autotuning() -> bool:
+    """Whether block sizes are autotuned (not under the interpreter, not with ``SJ_TRITON_AUTOTUNE=0``)."""
+    return not interpreting() and os.environ.get("SJ_TRITON_AUTOTUNE", "1") != "0"
+
+
+def _configs(tune: bool) -> list:
+    if not tune:
+        return [triton.Config({"BLOCK": SINGLE_BLOCK}, num_warps=4)]
     return [triton.Config({"BLOCK": b}, num_warps=w) for b, w in CONFIGS]
 
 
@@ -90,16 +96,16 @@ def load(program: dict, surrogate_program: dict) -> Kernels:
     to the cache and imported on first use)."""
     source = module_source(program, surrogate_program, IMPLEMENTATION_HASH)
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    interpret = interpreting()
-    key = (digest, interpret)
+    interpret, tune = interpreting(), autotuning()
+    key = (digest, interpret, tune)
     with _lock:
         if key in _loaded:
             return _loaded[key]
     path = kernel_dir() / f"{digest}.py"
     if not path.exists() or path.read_text() != source:
         atomic_write_text(path, source)
-    module = _import(path, f"sj_triton_generated_{digest}_{int(interpret)}", interpret)
-    configs = _configs(interpret)
+    module = _import(path, f"sj_triton_generated_{digest}_{int(interpret)}{int(tune)}", interpret)
+    configs = _configs(tune)
     fwd = triton.autotune(configs=configs, key=["N"])(triton.jit(module.forward_kernel))
     bwd = triton.autotune(configs=configs, key=["N"])(triton.jit(module.backward_kernel))
     kernels = Kernels(fwd, bwd, signature(program, surrogate_program), path)
