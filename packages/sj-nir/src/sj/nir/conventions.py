@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import nir
 import numpy as np
 
+import nir
 from sj.nir.errors import NIRError
 
 FORMAT = "sj-nir/1"
@@ -169,6 +169,10 @@ def resolve(graph: nir.NIRGraph, profile: str, dt: float | None) -> Conventions:
         raise NIRError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}")
     if profile == "auto":
         guessed, reason = guess_profile(graph)
+        if guessed and PROFILES[guessed].tau_field != "tau":
+            raise NIRError(f"this graph looks like an export of {guessed!r} ({reason}), whose τ fields do not hold τ: "
+                           f"its time constants are implausible as written. Load it with profile={guessed!r} to "
+                           "apply that producer's reading, or pass dt= and fix the file")
         if guessed is None and dt is None:
             raise NIRError(f"cannot tell how to discretise this graph ({reason}) and it carries no sj metadata: pass "
                            f"dt= (seconds per step; NIR's own semantics are then used) or profile= one of "
