@@ -134,3 +134,22 @@ def test_torch_compile_fullgraph() -> None:
     out = compiled(x, tau)
     cx, ct = torch.autograd.grad(out, [x, tau])
     assert torch.allclose(out, eager) and torch.allclose(cx, gx) and torch.allclose(ct, gt)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_saved_h_keeps_the_forward_spike(dtype) -> None:
+    """H = 1 - 2^-(m+1) (no spike against v_threshold = 1; 2^-m is the dtype's spacing below 1.0) rounds to 1.0
+    when saved in the 16-bit dtype; backward must still see no spike there (else dv/dh loses its (1 - s) = 1 term
+    and the gradient is off by about 1)."""
+    m = 11 if dtype == torch.float16 else 8  # 2^-m: the spacing just below 1.0
+    x = torch.tensor([[1 - 2.0 ** -m], [2.0 ** -(m + 1)]], dtype=torch.float64)  # h1 = 1 - 2^-m, h2 = 1 - 2^-(m+1)
+    assert x.to(dtype).double().equal(x) and torch.tensor(1 - 2.0 ** -(m + 1)).to(dtype).item() == 1.0
+    grads = {}
+    for backend, device, dt in (("cupy", "cuda", dtype), ("torch", "cpu", torch.float64)):
+        xd = x.to(device, dt).requires_grad_()
+        spike, (v,), _ = multistep("if_", xd, [torch.zeros(1, device=device, dtype=dt)], [1.0, 0.0],
+                                   surrogate="ATan", surrogate_params=(2.0,), backend=backend)
+        assert spike.sum().item() == 0
+        (gx,) = torch.autograd.grad(v.sum(), [xd])
+        grads[backend] = gx.double().cpu()
+    assert torch.allclose(grads["cupy"], grads["torch"], atol=2e-2), grads

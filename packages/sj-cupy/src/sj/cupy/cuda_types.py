@@ -62,6 +62,27 @@ def preferred_vec(dtype: torch.dtype) -> int:
     return 2 if cuda_type(dtype).itemsize == 2 else 1
 
 
+def _saved_h(ct: CudaType) -> list[str]:
+    """``sj_saved_h(h, vth, s)``: H as it is saved for backward, which recomputes the spike as ``h - vth >= 0``.
+
+    Stored in the tensor's dtype, a 16-bit H just below a (representable) threshold can round up onto it and the
+    backward would see a spike the forward did not fire. Rounding is monotonic, so only that case exists; it is
+    stored as the largest value below the threshold instead (one unit in the last place away from nearest).
+    """
+    if ct.itemsize >= 4:
+        return ["static __device__ __forceinline__ ct_t sj_saved_h(ct_t h, ct_t vth, ct_t s) { return h; }"]
+    return [
+        "static __device__ __forceinline__ ct_t sj_saved_h(ct_t h, ct_t vth, ct_t s) {",
+        "    const ct_t hr = sj_ld1(sj_st1(h));",
+        "    if ((hr - vth >= (ct_t)0) == (s != (ct_t)0)) return hr;",
+        "    const st_t t = sj_st1(vth);",
+        "    if (s != (ct_t)0) return sj_ld1(t);  /* unreachable for a representable threshold */",
+        "    /* next value below the threshold: 16-bit sign-magnitude, +-0 steps to the smallest negative */",
+        "    return sj_ld1((t & 0x7fffu) == 0u ? (st_t)0x8001u : (t & 0x8000u) ? (st_t)(t + 1u) : (st_t)(t - 1u));",
+        "}",
+    ]
+
+
 def prelude(ct: CudaType, vec: int) -> str:
     """Type definitions and the ``sj_load``/``sj_store`` helpers of one (dtype, vec) translation unit."""
     if vec not in VECS:
@@ -80,6 +101,7 @@ def prelude(ct: CudaType, vec: int) -> str:
         f"static __device__ __forceinline__ ct_t sj_ld1(st_t u) {{ {ct.to_compute} }}",
         f"static __device__ __forceinline__ st_t sj_st1(ct_t f) {{\n    {ct.to_storage}\n}}",
         "static __device__ __forceinline__ ct_t sj_sign(ct_t a) { return (ct_t)((a > (ct_t)0) - (a < (ct_t)0)); }",
+        *_saved_h(ct),
     ]
     if vec == 1:
         lines += [

@@ -5,7 +5,8 @@ printed from sj-core's derived programs (``spec.program``, ``spec.surrogate_prog
 same semantics as the ``torch`` reference backend:
 
 - forward: ``h, z, s`` and the aux updates from ``program["forward"]``; new states from ``forward_out``; writes the
-  spikes, optionally V after every step (``store_v_seq``) and, when saving for backward, H and the aux states.
+  spikes, optionally V after every step (``store_v_seq``) and, when saving for backward, H and the aux states
+  (a 16-bit H is rounded so that backward recomputes the same spike: see ``sj_saved_h`` in :mod:`.cuda_types`).
 - backward: walks ``t = T-1 … 0``; the previous V is recomputed from the previous saved H with ``program["reset"]``
   (the initial states at ``t = 0``), the step gradient comes from ``program["backward"]`` with the surrogate
   inlined, parameter gradients are accumulated per neuron over time (the contract's shape ``S``).
@@ -176,7 +177,7 @@ def forward_kernel(spec: MultiStepSpec, ctype: CudaType, vec: int, save: bool) -
     _param_consts(w, params, 3)
     w.bind(prog["forward"], 3)
     w(f"out_s[k] = {w.pr.expr(prog['forward_out']['s'])};", 3)
-    w(f"out_h[k] = {w.pr.symbol('h')};", 3)
+    w(f"out_h[k] = sj_saved_h({w.pr.symbol('h')}, {w.pr.symbol('v_threshold')}, {w.pr.symbol('s')});", 3)
     for s in states:
         w(f"sv_{s}[k] = {w.pr.expr(prog['forward_out'][s])};", 3)
     w("}", 2)
