@@ -300,7 +300,7 @@ SUPPORTED = (*sorted(t.__name__ for t in NODE_LOADERS), "Input", "Output", "NIRG
 
 
 def _check_types(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]]) -> None:
-    """Edges must connect equal shapes wherever both ends declare one."""
+    """Edges must connect equal shapes wherever both ends declare one (a 0-d node, scalar parameters, broadcasts)."""
     def shape(node, key):
         t = getattr(node, key, None) or {}
         v = next(iter(t.values()), None) if isinstance(t, dict) and len(t) == 1 else None
@@ -308,7 +308,7 @@ def _check_types(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]]) ->
 
     for a, b in edges:
         out, inp = shape(nodes[a], "output_type"), shape(nodes[b], "input_type")
-        if out is not None and inp is not None and out != inp and np.prod(out) != 0 and np.prod(inp) != 0:
+        if out and inp and out != inp and np.prod(out) != 0 and np.prod(inp) != 0:
             raise NIRError(f"edge {a!r} → {b!r}: {a!r} ({type(nodes[a]).__name__}) outputs shape {list(out)} but "
                            f"{b!r} ({type(nodes[b]).__name__}) takes shape {list(inp)}")
 
