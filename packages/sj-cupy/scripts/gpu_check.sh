@@ -14,7 +14,7 @@ export PYTHONPATH=/tmp/site
 nvidia-smi -L
 python3 -c "import cupy, torch, triton; print('cupy', cupy.__version__, 'torch', torch.__version__, 'triton', triton.__version__)"
 python3 -m sj.cli.main backends 2>&1 | tee "$OUT/backends.log"
-timeout "${TEST_TIMEOUT:-330}" python3 -m pytest -q -p no:cacheprovider -n "${WORKERS:-12}" tests/cupy -rs --maxfail=25 \
+timeout "${TEST_TIMEOUT:-330}" python3 -m pytest -q -p no:cacheprovider -n "${WORKERS:-12}" tests/cupy -rs --maxfail="${MAXFAIL:-25}" \
   --ignore=tests/cupy/test_cupy_compile.py 2>&1 | tee "$OUT/tests.log" | tail -40
 timeout "${BENCH_TIMEOUT:-150}" python3 packages/sj-cupy/benchmarks/bench_multistep.py 2>&1 | tee "$OUT/bench.log"
 timeout 60 python3 packages/sj-cupy/benchmarks/bench_multistep.py --dtype float16 --T 16 64 --backends triton cupy \
