@@ -1,4 +1,4 @@
-"""Subcommands sj-core contributes itself: ``sj backends``."""
+"""Subcommands sj-core contributes itself: ``sj backends``, ``sj demo``, ``sj bench``, ``sj info``."""
 
 from __future__ import annotations
 
@@ -36,5 +36,7 @@ def _backends_run(args: argparse.Namespace) -> int:
 
 @hookimpl
 def sj_cli_commands() -> list[Command]:
+    from sj.cli import bench, demo, info
+
     return [Command("backends", "list multi-step backends and whether each is available", _backends_args,
-                    _backends_run)]
+                    _backends_run), demo.COMMAND, bench.COMMAND, info.COMMAND]

@@ -1,0 +1,52 @@
+"""``sj demo``: train a small conv SNN on scikit-learn's digits and print test accuracy and wall time."""
+
+from __future__ import annotations
+
+import argparse
+
+from sj.cli.command import Command
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    from sj.demo.train import DemoConfig
+
+    d = DemoConfig()
+    p.add_argument("--backend", default=None,
+                   help="multi-step backend (default: time every available backend that supports the net here and "
+                        "use the fastest; see `sj backends`)")
+    p.add_argument("--T", type=int, default=d.T, help=f"time steps (default {d.T})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--encoding", choices=("direct", "poisson"), default=d.encoding,
+                   help="input encoding (default direct: the image is the input current at every step)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--subset", type=int, default=None, help="use only the first N of the 1797 samples (quick runs)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (split, init, shuffling)")
+    p.add_argument("--plot", default=None, metavar="OUT.png", help="save a spike raster of a test sample")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sj.demo.train import DemoConfig, run_demo
+
+    for name in ("T", "epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"sj demo: --{name.replace('_', '-')} must be ≥ 1")
+    cfg = DemoConfig(T=args.T, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, encoding=args.encoding,
+                     backend=args.backend, device=args.device, subset=args.subset, seed=args.seed, plot=args.plot,
+                     progress=not args.no_progress)
+    r = run_demo(cfg)
+    if r.backend_report:
+        timings = ", ".join(f"{k} {v * 1e3:.1f} ms" if isinstance(v, float) else f"{k} ({v})"
+                            for k, v in r.backend_report.items())
+        print(f"backend timings per training step: {timings}")
+    print(f"backend: {r.backend} on {r.device}; T={cfg.T}, {cfg.epochs} epochs, {cfg.encoding} encoding")
+    print(f"test accuracy: {r.accuracy * 100:.2f} %")
+    print(f"wall time: {r.wall_time_s:.1f} s")
+    if cfg.plot is not None:
+        print(f"raster saved to {cfg.plot}")
+    return 0
+
+
+COMMAND = Command("demo", "train a small conv SNN on scikit-learn's digits (needs sj-core[demo])", _args, _run)

@@ -1,0 +1,126 @@
+"""Training loop of the demo."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from sj.demo.backend_choice import fastest_backend
+from sj.demo.data import load_digits_split
+from sj.demo.model import DigitsSNN
+from sj.functional import reset_net, set_backend
+
+
+@dataclass
+class DemoConfig:
+    """Options of :func:`run_demo` (the ``sj demo`` flags)."""
+
+    T: int = 4
+    epochs: int = 6
+    batch_size: int = 16
+    lr: float = 1e-2
+    encoding: str = "direct"
+    backend: str | None = None  # None: the fastest supporting backend, timed on this machine
+    device: str | None = None  # None: cuda if available, else cpu
+    subset: int | None = None
+    seed: int = 0
+    plot: str | Path | None = None
+    progress: bool = True
+
+
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` measured."""
+
+    accuracy: float
+    wall_time_s: float
+    backend: str
+    device: str
+    backend_report: dict[str, float | str] = field(default_factory=dict)
+    epoch_losses: list[float] = field(default_factory=list)
+
+
+def _progress(iterable, enabled: bool, **kw):
+    if not enabled:
+        return iterable
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError("the demo's progress bar needs tqdm: pip install 'sj-core[demo]' (or pass --no-progress)"
+                          ) from exc
+    return tqdm(iterable, **kw)
+
+
+@torch.no_grad()
+def evaluate(net: DigitsSNN, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    """Test accuracy in ``[0, 1]``."""
+    net.eval()
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        reset_net(net)
+        correct += (net(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+    reset_net(net)
+    return correct / len(x)
+
+
+def run_demo(cfg: DemoConfig) -> DemoResult:
+    """Train :class:`~sj.demo.model.DigitsSNN` on digits and return the test accuracy and wall time."""
+    t_start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    x_tr, y_tr, x_te, y_te = (t.to(device) for t in load_digits_split(seed=cfg.seed, subset=cfg.subset))
+    net = DigitsSNN(cfg.T, encoding_kind=cfg.encoding).to(device)
+    report: dict[str, float | str] = {}
+    if cfg.backend is None:
+        backend, report = fastest_backend(net, x_tr[: cfg.batch_size])
+    else:
+        backend = cfg.backend
+    set_backend(net, backend)  # raises, naming the neuron and the reason, if it cannot run here
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
+    losses = []
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for epoch in _progress(range(cfg.epochs), cfg.progress, desc=f"training ({backend})", unit="epoch"):
+        net.train()
+        order = torch.randperm(len(x_tr), generator=gen).to(device)
+        total = 0.0
+        for i in range(0, len(x_tr), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            reset_net(net)
+            rate = net(x_tr[idx])
+            loss = F.mse_loss(rate, F.one_hot(y_tr[idx], 10).to(rate.dtype))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        losses.append(total / len(x_tr))
+        del epoch
+    accuracy = evaluate(net, x_te, y_te)
+    if cfg.plot is not None:
+        plot_test_sample(net, x_te[:1], int(y_te[0]), cfg.plot)
+    return DemoResult(accuracy, time.perf_counter() - t_start, backend, str(device), report, losses)
+
+
+def plot_test_sample(net: DigitsSNN, x: torch.Tensor, label: int, path: str | Path) -> None:
+    """Save a spike raster (hidden layer 2's first 48 neurons and the 10 outputs, over T) of one test sample."""
+    from sj.monitor import OutputMonitor
+    from sj.visualizing import plot_1d_spikes
+
+    layers = net.spike_layers()
+    mon = OutputMonitor(net, type(layers[0]))
+    try:
+        reset_net(net)
+        with torch.no_grad():
+            pred = int(net(x).argmax(1))
+        hidden, out = mon.records[1][:, 0].flatten(1)[:, :48], mon.records[2][:, 0]
+    finally:
+        mon.remove_hooks()
+        reset_net(net)
+    spikes = torch.cat((hidden, out), dim=1)
+    plot_1d_spikes(spikes, title=f"test sample: label {label}, predicted {pred} (top 10 rows: output neurons)",
+                   savefig_path=path)
