@@ -3,7 +3,8 @@
 #   bash benchmarks/gpu_check.sh [RESULTS_DIR]
 # RESULTS_DIR defaults to $OUT (the device tool's output folder), else ./gpu_check_results.
 #
-# 1. makes every packages/* importable with its entry points: `pip install --no-deps --no-build-isolation -e`
+# 1. makes every packages/* (and the test-only packages tests/*/*/pyproject.toml) importable with its entry
+#    points: `pip install --no-deps --no-build-isolation -e`
 #    when the build backend (hatchling) is installed, else a no-network shim (src/ folders on PYTHONPATH plus a
 #    generated .dist-info with each package's entry points), since the GPU machine has no package index;
 # 2. `sj backends`; 3. tests/core (CUDA where the tests use it), tests/cupy if present, tests/triton on CUDA
@@ -40,7 +41,7 @@ step() {  # step NAME LIMIT_S LOG COMMAND...
 install_packages() {
     if "$PY" -c "import hatchling" 2>/dev/null; then
         local args=()
-        for p in packages/*/; do args+=(-e "$p"); done
+        for p in packages/*/ tests/*/*/pyproject.toml; do args+=(-e "${p%pyproject.toml}"); done
         "$PY" -m pip install --no-deps --no-build-isolation --no-index -q "${args[@]}" && return 0
         echo "pip install failed; using the shim"
     fi
@@ -50,7 +51,8 @@ install_packages() {
 import pathlib, sys, tomllib
 shim = pathlib.Path(sys.argv[1])
 paths = []
-for pyproject in sorted(pathlib.Path("packages").glob("*/pyproject.toml")):
+projects = sorted(pathlib.Path("packages").glob("*/pyproject.toml")) + sorted(pathlib.Path("tests").glob("*/*/pyproject.toml"))
+for pyproject in projects:
     meta = tomllib.loads(pyproject.read_text())["project"]
     name, version = meta["name"], meta.get("version", "0")
     info = shim / f"{name.replace('-', '_')}-{version}.dist-info"
@@ -86,10 +88,10 @@ PYTEST=("$PY" -m pytest -q -p no:cacheprovider -W ignore::RuntimeWarning)
 
 step "tests/core" 90 core.log "${PYTEST[@]}" "${XDIST[@]}" tests/core
 if [ -d tests/cupy ]; then
-    step "tests/cupy" 70 cupy.log "${PYTEST[@]}" tests/cupy
+    step "tests/cupy" 120 cupy.log "${PYTEST[@]}" tests/cupy
 fi
-step "tests/triton (CUDA)" 180 triton.log env SJ_TRITON_AUTOTUNE=0 "${PYTEST[@]}" "${XDIST_WIDE[@]}" tests/triton
-step "benchmark" 150 bench.log "$PY" benchmarks/bench_gpu_multistep.py --out "$RES/bench.json" --warmup 2 --reps 5
+step "tests/triton (CUDA)" 120 triton.log env SJ_TRITON_AUTOTUNE=0 "${PYTEST[@]}" "${XDIST_WIDE[@]}" tests/triton
+step "benchmark" 100 bench.log "$PY" benchmarks/bench_gpu_multistep.py --out "$RES/bench.json" --warmup 2 --reps 5
 
 note "total $(( $(date +%s) - T0 ))s, status $status"
 exit $status
