@@ -27,7 +27,7 @@ class ThresholdDependentBatchNorm1d(_ThresholdDependent, stateless.BatchNorm1d):
     Args:
         alpha: scale factor (1 for most layers, 1/√2 before a residual sum).
         v_th: the threshold of the neurons it feeds.
-        *args, **kwargs: as :class:`torch.nn.BatchNorm1d` (``num_features`` first); ``step_mode`` defaults to 'm'.
+        args, kwargs: as :class:`torch.nn.BatchNorm1d` (``num_features`` first); ``step_mode`` defaults to 'm'.
     """
 
 
