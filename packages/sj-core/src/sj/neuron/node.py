@@ -20,6 +20,8 @@ from sj.neuron.declaration import NeuronDecl
 from sj.ops import MultiStepSpec, multistep
 from sj.surrogate import Sigmoid, SurrogateFunction
 
+_EXTRA_STATE_FORMAT = 1
+
 Number = int | float
 ParamValue = Number | torch.Tensor
 
@@ -159,6 +161,63 @@ class BaseNode(MemoryModule):
         if self.store_v_seq:
             self.v_seq = v_seq
         return spike
+
+    # ------------------------------------------------------------------------------------------------ checkpoints
+    def get_extra_state(self) -> dict:
+        """Hyper-parameters that are not tensors, saved in ``state_dict`` under ``<prefix>_extra_state``: the
+        declaration name, reset mode, ``detach_reset`` and the surrogate (name, parameters, spiking). ``step_mode``,
+        ``backend`` and ``store_v_seq`` are how the neuron is run, not what it computes, and are not saved."""
+        sg = self.surrogate_function
+        return {"format": _EXTRA_STATE_FORMAT, "decl": self.decl.name, "soft_reset": self.soft_reset,
+                "detach_reset": self.detach_reset, "surrogate": sg.name, "surrogate_params": list(sg.param_values),
+                "surrogate_spiking": sg.spiking}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # Validate before torch copies any tensor, so a mismatching checkpoint changes nothing in this neuron.
+        key = prefix + "_extra_state"
+        if key in state_dict:
+            self._check_extra_state(state_dict[key], prefix)
+        v_reset = self.v_reset.clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if not torch.equal(self.v_reset, v_reset):  # v starts at the loaded v_reset from now on (this resets v)
+            self.register_memory("v", None if self.v_reset.dim() > 0 else float(self.v_reset))
+
+    def _check_extra_state(self, state, prefix: str = "") -> SurrogateFunction:
+        """The surrogate module ``state`` describes; raises ``ValueError`` if ``state`` does not fit this neuron."""
+        where = f"{type(self).__name__}" + (f" at {prefix[:-1]!r}" if prefix else "")
+        keys = {"format", "decl", "soft_reset", "detach_reset", "surrogate", "surrogate_params", "surrogate_spiking"}
+        if not isinstance(state, dict) or set(state) != keys or state["format"] != _EXTRA_STATE_FORMAT:
+            raise ValueError(f"{where}: the checkpoint's neuron hyper-parameters are not an sj neuron extra state "
+                             f"(format {_EXTRA_STATE_FORMAT} with keys {sorted(keys)}), got {state!r}")
+        if state["decl"] != self.decl.name:
+            raise ValueError(f"{where}: the checkpoint holds a {state['decl']!r} neuron but this module computes "
+                             f"{self.decl.name!r}; build the model with the same neuron type (and decay_input) as "
+                             "the one that was saved")
+        sg = self.surrogate_function
+        params = tuple(float(p) for p in state["surrogate_params"])
+        if (state["surrogate"], params, bool(state["surrogate_spiking"])) == (sg.name, sg.param_values, sg.spiking):
+            return sg
+        import sj.surrogate as surrogates
+
+        cls = type(sg) if state["surrogate"] == sg.name else getattr(surrogates, state["surrogate"], None)
+        if not (isinstance(cls, type) and issubclass(cls, SurrogateFunction)):
+            raise ValueError(f"{where}: the checkpoint's surrogate {state['surrogate']!r} has no class in "
+                             "sj.surrogate; build the neuron with that surrogate_function before loading")
+        new = cls.__new__(cls)
+        try:
+            names = surrogates.surrogates.get(cls.decl_name or cls.__name__).params
+            SurrogateFunction.__init__(new, bool(state["surrogate_spiking"]), **dict(zip(names, params, strict=True)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: the checkpoint's surrogate {state['surrogate']}{params} is invalid: {exc}"
+                             ) from exc
+        return new
+
+    def set_extra_state(self, state) -> None:
+        """Restore what :meth:`get_extra_state` saved (after the tensors were loaded): the checkpoint wins over the
+        constructor arguments, and a checkpoint of another neuron type raises ``ValueError``."""
+        self.surrogate_function = self._check_extra_state(state)
+        self.soft_reset = bool(state["soft_reset"])
+        self.detach_reset = bool(state["detach_reset"])
 
     def extra_repr(self) -> str:
         parts = [f"v_threshold={_fmt(self.v_threshold)}",
