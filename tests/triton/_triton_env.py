@@ -16,6 +16,8 @@ if not ON_GPU:
 DEVICE = "cuda" if ON_GPU else "cpu"
 
 # Surrogates whose derivative jumps (Rect at |z| = 1/(2α), PiecewiseLeakyReLU at |z| = w, LeakyKReLU and
-# LogTailedReLU at z = 0): with bf16 storage (8-bit mantissa) the saved h moves z across the jump for some neurons,
-# so the surrogate value, hence the gradient, legitimately differs from the float64 reference there.
+# LogTailedReLU at z = 0): with fp16/bf16 storage the saved h moves z across the jump for some neurons (the
+# conformance inputs sit on a 1/32 grid, so z = 0 exactly is common), so the surrogate value, hence the gradient,
+# legitimately differs from the float64 reference there. Seen on an H200 in fp16 (LogTailedReLU) and under the
+# interpreter in bf16 (all four). Their half-precision forward is still checked; their gradients in fp32/fp64.
 DISCONTINUOUS_SURROGATES = ("Rect", "PiecewiseLeakyReLU", "LeakyKReLU", "LogTailedReLU")

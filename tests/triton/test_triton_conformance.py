@@ -11,10 +11,11 @@ from _triton_env import DEVICE, DISCONTINUOUS_SURROGATES, ON_GPU
 from sj.testing import check_case, conformance_cases
 
 FULL = conformance_cases()  # float32 and float64
-HALF = conformance_cases(dtypes=(torch.float16,))
-BF16 = [c for c in conformance_cases(dtypes=(torch.bfloat16,)) if c.surrogate not in DISCONTINUOUS_SURROGATES]
-if not ON_GPU:  # the interpreter is slow: every neuron and surrogate still appears in the half-precision thirds
-    HALF, BF16 = HALF[::3], BF16[1::3]
+HALF = [c for c in conformance_cases(dtypes=(torch.float16, torch.bfloat16))
+        if c.surrogate not in DISCONTINUOUS_SURROGATES]
+HALF_DISCONTINUOUS = [c for c in conformance_cases(dtypes=(torch.float16,)) if c.surrogate in DISCONTINUOUS_SURROGATES]
+if not ON_GPU:  # the interpreter is slow: every neuron and surrogate still appears in the half-precision third
+    HALF, HALF_DISCONTINUOUS = HALF[::3], HALF_DISCONTINUOUS[::3]
 
 
 @pytest.mark.parametrize("case", FULL, ids=str)
@@ -22,9 +23,29 @@ def test_conformance(case):
     check_case("triton", case, device=DEVICE)
 
 
-@pytest.mark.parametrize("case", HALF + BF16, ids=str)
+@pytest.mark.parametrize("case", HALF, ids=str)
 def test_conformance_half(case):
     check_case("triton", case, device=DEVICE)
+
+
+@pytest.mark.parametrize("case", HALF_DISCONTINUOUS, ids=str)
+def test_conformance_half_discontinuous_surrogate_forward(case):
+    """fp16 with a surrogate whose derivative jumps: the gradient may legitimately differ where rounding moves z
+    across the jump (see _triton_env), but spikes, voltages and last states must still match."""
+    from sj.testing import TOLERANCES
+    from sj.testing.check import make_inputs, run
+
+    tol = TOLERANCES[case.dtype]
+    inputs = make_inputs(case)
+    got = run("triton", case, inputs, torch.device(DEVICE), case.dtype)
+    ref = run("torch", case, inputs, torch.device("cpu"), torch.float64)
+    if not torch.equal(got["spike"], ref["spike"]):
+        pytest.skip("spike decided by rounding (see check_case)")
+    pairs = [("v_seq", got["v_seq"], ref["v_seq"])] if case.store_v_seq else []
+    pairs += [(f"last state {i}", a, b) for i, (a, b) in enumerate(zip(got["last"], ref["last"]))]
+    for name, a, b in pairs:
+        bound = tol.atol * max(1.0, b.abs().max().item()) + tol.rtol * b.abs()
+        assert ((a - b).abs() <= bound).all(), f"[{case}] {name}: max error {(a - b).abs().max().item():.3g}"
 
 
 def test_suite_covers_the_issue():
@@ -35,4 +56,5 @@ def test_suite_covers_the_issue():
     assert {c.neuron for c in FULL} >= {"if_", "lif", "lif_nodecay", "plif", "qif", "eif", "izhikevich",
                                         "cuba_lif", "sj_testing_tanh_lif"}
     assert len({c.surrogate for c in FULL}) == 14
-    assert {c.neuron for c in HALF + BF16} == {c.neuron for c in FULL}
+    assert {c.neuron for c in HALF} == {c.neuron for c in FULL}
+    assert {c.dtype for c in HALF} == {torch.float16, torch.bfloat16}

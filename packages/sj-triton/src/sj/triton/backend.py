@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from sj.backends.base import Backend, BackwardInputs
@@ -16,6 +18,21 @@ def _triton_version() -> str | None:
     except ImportError:
         return None
     return triton.__version__
+
+
+@lru_cache(maxsize=1024)
+def _program_reason(neuron_hash: str, soft: bool, detach: bool, surrogate_hash: str, spec) -> str | None:
+    """Why the printer cannot spell a neuron × surrogate program (memoised on the programs' content hashes; ``spec``
+    only supplies the programs)."""
+    from sj.triton.printer import unsupported_ops
+
+    prog, sprog = spec.program, spec.surrogate_program
+    exprs = [e for _, e in prog["forward"] + prog["backward"] + sprog["derivative"]]
+    exprs += [*prog["forward_out"].values(), *prog["backward_out"].values(), prog["reset"], sprog["derivative_out"]]
+    bad = unsupported_ops(exprs)
+    if bad:
+        return f"the declaration uses IR operations the Triton printer cannot spell: {sorted(bad)}"
+    return None
 
 
 class TritonBackend(Backend):
@@ -55,7 +72,6 @@ class TritonBackend(Backend):
 
     def supports(self, spec, device: torch.device, dtype: torch.dtype) -> str | None:
         from sj.triton.loader import interpreting
-        from sj.triton.printer import unsupported_ops
 
         if dtype not in DTYPES:
             return f"dtype {dtype} is not one of {[str(d) for d in DTYPES]}"
@@ -66,13 +82,7 @@ class TritonBackend(Backend):
         if len(spec.surrogate_params) != len(sprog["params"]):
             return (f"surrogate {spec.surrogate!r} takes {len(sprog['params'])} surrogate parameters "
                     f"{[p.removeprefix('sp_') for p in sprog['params']]}, got {len(spec.surrogate_params)}")
-        exprs = [e for _, e in prog["forward"] + prog["backward"] + sprog["derivative"]]
-        exprs += [*prog["forward_out"].values(), *prog["backward_out"].values(), prog["reset"],
-                  sprog["derivative_out"]]
-        bad = unsupported_ops(exprs)
-        if bad:
-            return f"the declaration uses IR operations the Triton printer cannot spell: {sorted(bad)}"
-        return None
+        return _program_reason(prog["hash"], prog["soft_reset"], prog["detach_reset"], sprog["hash"], spec)
 
     def forward(self, spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
                 ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:

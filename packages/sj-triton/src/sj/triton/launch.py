@@ -11,15 +11,24 @@ import triton
 import triton.language as tl
 from sj.backends.base import BackwardInputs
 from sj.triton.kernels import is_constexpr
-from sj.triton.loader import Kernels, load
+from sj.triton.loader import Kernels, autotuning, interpreting, load
 
 Tensor = torch.Tensor
 MAX_NEURONS = 2**31 - 4096  # block offsets are 32-bit
 
 
+_by_spec: dict[tuple, Kernels] = {}
+
+
 def kernels_for(spec) -> Kernels:
-    """The generated kernels of a :class:`sj.ops.spec.MultiStepSpec`."""
-    return load(spec.program, spec.surrogate_program)
+    """The generated kernels of a :class:`sj.ops.spec.MultiStepSpec` (memoised per declaration content, reset mode,
+    surrogate and Triton mode, so a call does not regenerate and hash the source)."""
+    prog, sprog = spec.program, spec.surrogate_program
+    key = (prog["hash"], prog["soft_reset"], prog["detach_reset"], sprog["hash"], interpreting(), autotuning())
+    found = _by_spec.get(key)
+    if found is None:
+        found = _by_spec.setdefault(key, load(prog, sprog))
+    return found
 
 
 def compute_dtype(dtype: torch.dtype):
