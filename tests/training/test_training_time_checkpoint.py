@@ -110,7 +110,7 @@ def test_bad_arguments():
     for bad in (0, -1, 2.0, True):
         with pytest.raises(ValueError, match="segment_length"):
             TimeCheckpoint(net, bad)
-    with pytest.raises(TypeError, match="nn.Module"):
+    with pytest.raises(TypeError, match=r"nn\.Module"):
         TimeCheckpoint(lambda x: x, 2)
     wrapped = TimeCheckpoint(net, 2)
     with pytest.raises(StepModeError, match=r"\[T, N, \*\]"):

@@ -10,8 +10,9 @@
 from sj.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sj.training.determinism import deterministic_mode, seed_everything
 from sj.training.memory import PeakMemory
-from sj.training.spike_save import PackedSpikes, compress_spikes, is_binary
+from sj.training.spike_save import PackedSpikes, compress_spikes, is_binary, spike_hooks
 from sj.training.time_checkpoint import TimeCheckpoint
 
 __all__ = ["PackedSpikes", "PeakMemory", "TimeCheckpoint", "compress_spikes", "deterministic_mode", "is_binary",
-           "load_checkpoint", "rng_state", "save_checkpoint", "seed_everything", "set_rng_state"]
+           "load_checkpoint", "rng_state", "save_checkpoint", "seed_everything", "set_rng_state",
+           "spike_hooks"]

@@ -10,7 +10,7 @@ bit-identical to an uncompressed run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -68,19 +68,9 @@ def pack(t: torch.Tensor, storage: str = "bits") -> PackedSpikes:
     return PackedSpikes(data, t.shape, t.dtype, storage)
 
 
-@contextmanager
-def compress_spikes(storage: str = "bits", min_numel: int = 1024) -> Iterator[None]:
-    """Within the block, tensors saved for backward that are binary are stored packed (see the module docstring).
-
-    Args:
-        storage: ``"bits"`` (1 bit per element) or ``"bool"`` (1 byte per element, cheaper to pack).
-        min_numel: tensors with fewer elements are saved as they are (not worth the check).
-
-    Checking costs one comparison pass per saved floating-point tensor, and packing one more for the binary ones.
-    Saved-tensor hooks do not apply inside ``torch.utils.checkpoint`` regions (including
-    :class:`~sj.training.TimeCheckpoint` segments), which install their own; nesting the two compresses what is saved
-    outside the checkpointed region.
-    """
+def spike_hooks(storage: str = "bits", min_numel: int = 1024) -> tuple[Callable, Callable]:
+    """The ``(pack_hook, unpack_hook)`` pair :func:`compress_spikes` installs, for use with other saved-tensor hooks
+    (e.g. chained with an offloading hook). Arguments as :func:`compress_spikes`."""
     if storage not in STORAGES:
         raise ValueError(f"compress_spikes: storage must be one of {STORAGES}, got {storage!r}")
     if isinstance(min_numel, bool) or not isinstance(min_numel, int) or min_numel < 0:
@@ -94,5 +84,21 @@ def compress_spikes(storage: str = "bits", min_numel: int = 1024) -> Iterator[No
     def unpack_hook(obj):
         return obj.unpack() if isinstance(obj, PackedSpikes) else obj
 
-    with torch.autograd.graph.saved_tensors_hooks(pack_hook, unpack_hook):
+    return pack_hook, unpack_hook
+
+
+@contextmanager
+def compress_spikes(storage: str = "bits", min_numel: int = 1024) -> Iterator[None]:
+    """Within the block, tensors saved for backward that are binary are stored packed (see the module docstring).
+
+    Args:
+        storage: ``"bits"`` (1 bit per element) or ``"bool"`` (1 byte per element, cheaper to pack).
+        min_numel: tensors with fewer elements are saved as they are (not worth the check).
+
+    Checking costs one comparison pass per saved floating-point tensor, and packing one more for the binary ones.
+    Saved-tensor hooks do not apply inside ``torch.utils.checkpoint`` regions (including
+    :class:`~sj.training.TimeCheckpoint` segments), which install their own; nesting the two compresses what is saved
+    outside the checkpointed region.
+    """
+    with torch.autograd.graph.saved_tensors_hooks(*spike_hooks(storage, min_numel)):
         yield
