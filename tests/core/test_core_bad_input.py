@@ -113,3 +113,12 @@ def test_nan_input_propagates_to_the_membrane_not_hidden():
     x[1, 0] = math.nan
     node(x)
     assert math.isnan(node.v[0].item()) and not math.isnan(node.v[1].item())
+
+
+def test_surrogate_parameters_default_and_count():
+    x = torch.rand(3, 2, requires_grad=True)
+    s, _, _ = multistep("lif", x, [torch.zeros(2)], [1.0, 0.0, 2.0], surrogate="ATan")
+    s.sum().backward()  # defaults (alpha=2) filled in; backward works
+    assert x.grad is not None
+    with pytest.raises(ValueError, match="takes 2 parameters"):
+        multistep("lif", x, [torch.zeros(2)], [1.0, 0.0, 2.0], surrogate="S2NN", surrogate_params=[1.0])

@@ -102,3 +102,13 @@ def test_multi_step_forward_and_seq_to_ann_forward():
     torch.testing.assert_close(functional.multi_step_forward(x, lin), lin(x))
     with pytest.raises(StepModeError):
         functional.seq_to_ann_forward(torch.rand(3), lin)
+
+
+def test_set_step_mode_keeps_children_of_step_by_step_containers():
+    from sj import layer
+
+    inner = neuron.LIFNode(step_mode="s")
+    net = torch.nn.Sequential(layer.MultiStepContainer(inner), neuron.LIFNode(step_mode="s"))
+    functional.set_step_mode(net, "m")
+    assert net[0].step_mode == "m" and net[1].step_mode == "m" and inner.step_mode == "s"
+    assert net(torch.rand(4, 2, 3)).shape == (4, 2, 3)

@@ -25,13 +25,24 @@ def detach_net(net: nn.Module) -> None:
             m.detach()
 
 
+def _step_modules(m: nn.Module):
+    """Step-mode modules of ``m``'s tree, not descending into containers that run their children step by step."""
+    if isinstance(m, StepModule):
+        yield m
+    if getattr(m, "keeps_children_step_mode", False):
+        return
+    for child in m.children():
+        yield from _step_modules(child)
+
+
 def set_step_mode(net: nn.Module, step_mode: str) -> None:
     """Set ``step_mode`` (``'s'`` or ``'m'``) on every step-mode module in ``net``.
 
-    Raises :class:`~sj.base.StepModeError` naming the first module that does not support it (nothing is changed
-    then).
+    Children of containers that run them one step at a time (``keeps_children_step_mode``: the time containers and
+    recurrent containers of :mod:`sj.layer`) keep their mode. Raises :class:`~sj.base.StepModeError` naming the
+    first module that does not support ``step_mode`` (nothing is changed then).
     """
-    mods = [m for m in net.modules() if isinstance(m, StepModule)]
+    mods = list(_step_modules(net))
     for m in mods:
         if step_mode not in m.supported_step_modes():
             raise StepModeError(f"{type(m).__name__} does not support step_mode={step_mode!r}; nothing was changed")

@@ -28,6 +28,8 @@ def _check_children_single_step(owner: nn.Module) -> None:
 class _TimeContainer(nn.Sequential, StepModule):
     """Sequential children; in ``'m'`` they are applied to the folded batch (``fold``) or looped over time."""
 
+    keeps_children_step_mode = True  # functional.set_step_mode leaves the single-step children alone
+
     def __init__(self, *modules: nn.Module, fold: bool, step_mode: str = "m") -> None:
         super().__init__(*modules)
         self._fold = fold

@@ -14,6 +14,8 @@ from sj.layer.container import _check_children_single_step
 class _RecurrentBase(MemoryModule):
     """``y[t] = sub_module(combine(x[t], y[t−1]))`` with ``y[−1] = 0``; 'm' loops the single step."""
 
+    keeps_children_step_mode = True  # functional.set_step_mode leaves the single-step sub-module alone
+
     def __init__(self, sub_module: nn.Module, step_mode: str) -> None:
         super().__init__(step_mode)
         if not isinstance(sub_module, nn.Module):

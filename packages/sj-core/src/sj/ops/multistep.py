@@ -140,15 +140,22 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
         state_init: one tensor per state (``v`` first, then the declaration's aux states), each broadcastable to ``S``.
         params: one value per parameter in ``declaration.param_names`` order (``v_threshold``, ``v_reset``, own
             params); numbers or tensors broadcastable to ``S``. Tensors that require grad receive gradients.
-        surrogate: surrogate declaration name (e.g. ``"ATan"``); ``surrogate_params`` its parameter values.
+        surrogate: surrogate declaration name (e.g. ``"ATan"``); ``surrogate_params`` its parameter values
+            (empty: the declaration's defaults).
         soft_reset / detach_reset / store_v_seq: see :class:`~sj.ops.spec.MultiStepSpec`.
         backend: registered backend name (``sj backends`` lists them).
 
     Returns:
         ``(spike_seq [T, *S], states_last [[*S], ...], v_seq [T, *S] or None)``.
     """
-    spec = _spec(neuron, surrogate, tuple(float(p) for p in surrogate_params), bool(soft_reset),
-                 bool(detach_reset), bool(store_v_seq))
+    from sj.surrogate.declarations import surrogates
+
+    sdecl = surrogates.get(surrogate)
+    sparams = tuple(float(p) for p in surrogate_params) if len(surrogate_params) else sdecl.defaults
+    if len(sparams) != len(sdecl.params):
+        raise ValueError(f"surrogate {surrogate!r} takes {len(sdecl.params)} parameters {sdecl.params}, "
+                         f"got {len(sparams)}")
+    spec = _spec(neuron, surrogate, sparams, bool(soft_reset), bool(detach_reset), bool(store_v_seq))
     states, tensors = _prepare(spec, x_seq, state_init, params)
     if not torch.compiler.is_compiling():
         reason = unsupported_reason(backend, spec, x_seq.device, x_seq.dtype)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sj.neuron import declaration
-from sj.neuron.declaration import NeuronDecl
-from sj.neuron.derived import neuron_program, surrogate_program
+if TYPE_CHECKING:
+    from sj.neuron.declaration import NeuronDecl
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,22 @@ class MultiStepSpec:
     # torch.compile cannot trace.
     @property
     def decl(self) -> NeuronDecl:
+        from sj.neuron import declaration  # lazily: sj.neuron imports sj.ops
+
         return declaration.get(self.neuron)
 
     @property
     def program(self) -> dict:
         """The neuron's derived programs for this reset mode (see :func:`sj.neuron.derive.derive_neuron`)."""
+        from sj.neuron.derived import neuron_program
+
         return neuron_program(self.neuron, self.soft_reset, self.detach_reset)
 
     @property
     def surrogate_program(self) -> dict:
         """The surrogate's derived programs (see :func:`sj.neuron.derive.derive_surrogate`)."""
+        from sj.neuron.derived import surrogate_program
+
         return surrogate_program(self.surrogate)
 
     def describe(self) -> str:

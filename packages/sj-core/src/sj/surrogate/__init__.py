@@ -152,23 +152,23 @@ def _alpha_class(name: str, default: float, doc: str, bound: float | None = 0.0)
                                                "bounds": bounds, "__module__": __name__})
 
 
-Sigmoid = _alpha_class("Sigmoid", 4.0, "g'(z) = α·σ(αz)(1 − σ(αz)); g(z) = σ(αz).")
-ATan = _alpha_class("ATan", 2.0, "g'(z) = α / (2(1 + (π/2·αz)²)); g(z) = atan(π/2·αz)/π + 1/2.")
+Sigmoid = _alpha_class("Sigmoid", 4.0, "``g'(z) = α·σ(αz)(1 − σ(αz)); g(z) = σ(αz).``")
+ATan = _alpha_class("ATan", 2.0, "``g'(z) = α / (2(1 + (π/2·αz)²)); g(z) = atan(π/2·αz)/π + 1/2.``")
 PiecewiseQuadratic = _alpha_class("PiecewiseQuadratic", 1.0,
-                                  "g'(z) = −α²|z| + α for |z| ≤ 1/α, else 0 (triangle).")
-PiecewiseExp = _alpha_class("PiecewiseExp", 1.0, "g'(z) = α/2·exp(−α|z|).")
-SoftSign = _alpha_class("SoftSign", 2.0, "g'(z) = α / (2(1 + |αz|)²); g(z) = (αz/(1 + |αz|) + 1)/2.")
-SuperSpike = _alpha_class("SuperSpike", 1.0, "g'(z) = α / (|z| + 1)².")
-Erf = _alpha_class("Erf", 2.0, "g'(z) = α/√π·exp(−α²z²); g(z) = erfc(−αz)/2.")
-Rect = _alpha_class("Rect", 1.0, "g'(z) = α for |z| < 1/(2α), else 0; g(z) = clamp(αz + 1/2, 0, 1).")
-QPseudoSpike = _alpha_class("QPseudoSpike", 2.0, "g'(z) = (1 + 2|z|/(α − 1))^(−α), α > 1 (q-PseudoSpike).",
+                                  "``g'(z) = −α²|z| + α for |z| ≤ 1/α, else 0 (triangle).``")
+PiecewiseExp = _alpha_class("PiecewiseExp", 1.0, "``g'(z) = α/2·exp(−α|z|).``")
+SoftSign = _alpha_class("SoftSign", 2.0, "``g'(z) = α / (2(1 + |αz|)²); g(z) = (αz/(1 + |αz|) + 1)/2.``")
+SuperSpike = _alpha_class("SuperSpike", 1.0, "``g'(z) = α / (|z| + 1)².``")
+Erf = _alpha_class("Erf", 2.0, "``g'(z) = α/√π·exp(−α²z²); g(z) = erfc(−αz)/2.``")
+Rect = _alpha_class("Rect", 1.0, "``g'(z) = α for |z| < 1/(2α), else 0; g(z) = clamp(αz + 1/2, 0, 1).``")
+QPseudoSpike = _alpha_class("QPseudoSpike", 2.0, "``g'(z) = (1 + 2|z|/(α − 1))^(−α), α > 1 (q-PseudoSpike).``",
                             bound=1.0)
-LogTailedReLU = _alpha_class("LogTailedReLU", 0.0, "g'(z) = α for z ≤ 0, 1 for 0 < z ≤ 1, 1/z for z > 1.",
+LogTailedReLU = _alpha_class("LogTailedReLU", 0.0, "``g'(z) = α for z ≤ 0, 1 for 0 < z ≤ 1, 1/z for z > 1.``",
                              bound=None)
 
 
 class FakeNumericalGradient(SurrogateFunction):
-    """g'(z) = min((2Θ(z) − 1)/z, α); no primitive, so spiking only."""
+    """``g'(z) = min((2Θ(z) − 1)/z, α)``; no primitive, so spiking only."""
 
     decl_name = "FakeNumericalGradient"
     bounds: ClassVar[dict[str, float]] = {"alpha": 0.0}
@@ -178,7 +178,7 @@ class FakeNumericalGradient(SurrogateFunction):
 
 
 class PiecewiseLeakyReLU(SurrogateFunction):
-    """g'(z) = 1/(2w) for |z| < w, else c."""
+    """``g'(z) = 1/(2w) for |z| < w, else c``."""
 
     decl_name = "PiecewiseLeakyReLU"
     bounds: ClassVar[dict[str, float]] = {"w": 0.0}
@@ -188,7 +188,7 @@ class PiecewiseLeakyReLU(SurrogateFunction):
 
 
 class S2NN(SurrogateFunction):
-    """g'(z) = α·σ(αz)(1 − σ(αz)) for z < 0, β/(z + 1) for z ≥ 0."""
+    """``g'(z) = α·σ(αz)(1 − σ(αz))`` for z < 0, ``β/(z + 1)`` for z ≥ 0."""
 
     decl_name = "S2NN"
     bounds: ClassVar[dict[str, float]] = {"alpha": 0.0, "beta": 0.0}
@@ -198,7 +198,7 @@ class S2NN(SurrogateFunction):
 
 
 class LeakyKReLU(SurrogateFunction):
-    """g'(z) = k for z ≥ 0, leak for z < 0."""
+    """``g'(z) = k`` for z ≥ 0, ``leak`` for z < 0."""
 
     decl_name = "LeakyKReLU"
 
