@@ -42,13 +42,14 @@ def _surrogate_key(decl) -> str:
     return f"surrogate-{decl.name}-{decl.content_hash}"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename, so concurrent
+    readers see either the old file or the whole new one (shared by every on-disk cache of sj and its plug-ins)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; caches and shipped data are meant to be readable
         os.replace(tmp, path)
     except BaseException:
@@ -68,7 +69,7 @@ def _lookup(key: str, derive) -> dict:
         except (OSError, ValueError):  # absent or torn: derive again and overwrite
             found = derive()
             try:
-                atomic_write_text(path, json.dumps(found))
+                atomic_write(path, json.dumps(found))
             except OSError:
                 pass  # read-only home: the derivation still works, it is only not cached on disk
     with _lock:
@@ -122,6 +123,6 @@ def builtin_derivations() -> dict[str, dict]:
 
 def write_builtin_cache() -> Path:
     """Regenerate ``derived_builtin.json`` (run ``python -m sj.neuron.derive`` after changing a declaration)."""
-    atomic_write_text(_BUILTIN, json.dumps(builtin_derivations(), indent=0, sort_keys=True) + "\n")
+    atomic_write(_BUILTIN, json.dumps(builtin_derivations(), indent=0, sort_keys=True) + "\n")
     _builtin.cache_clear()
     return _BUILTIN

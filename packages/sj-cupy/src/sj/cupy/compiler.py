@@ -17,11 +17,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 
-from sj.neuron.derived import cache_dir
+from sj.neuron.derived import atomic_write, cache_dir
 
 DISK_CACHE_ENV = "SJ_CUPY_DISK_CACHE"
 OPTIONS = ("-std=c++14",)
@@ -85,19 +84,6 @@ def _disk_path(key: str) -> Path | None:
     return cache_dir() / "cupy" / key
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def compile_source(source: str, filename: str, arch: int, kind: str = "ptx", extra_options: tuple[str, ...] = ()
                    ) -> bytes:
     """Compile one translation unit for ``sm_<arch>``: ``kind="ptx"`` (``compute_<arch>``) or ``"cubin"``.
@@ -127,7 +113,7 @@ def compile_source(source: str, filename: str, arch: int, kind: str = "ptx", ext
         binary = _compile(source, filename, options, kind)
         if path is not None:
             try:
-                _write_atomic(path, binary)
+                atomic_write(path, binary)
             except OSError:
                 pass  # a read-only cache folder only costs a recompilation next process
     with _lock:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import triton
-from sj.neuron.derived import atomic_write_text, cache_dir
+from sj.neuron.derived import atomic_write, cache_dir
 from sj.triton import tlmath
 from sj.triton.kernels import KernelSignature, module_source, signature
 
@@ -103,7 +103,7 @@ def load(program: dict, surrogate_program: dict) -> Kernels:
             return _loaded[key]
     path = kernel_dir() / f"{digest}.py"
     if not path.exists() or path.read_text() != source:
-        atomic_write_text(path, source)
+        atomic_write(path, source)
     module = _import(path, f"sj_triton_generated_{digest}_{int(interpret)}{int(tune)}", interpret)
     configs = _configs(tune)
     fwd = triton.autotune(configs=configs, key=["N"])(triton.jit(module.forward_kernel))
