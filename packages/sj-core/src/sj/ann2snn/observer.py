@@ -3,8 +3,8 @@
 Modes (SpikingJelly's names):
 
 - ``'max'``: λ = the largest activation of a batch (MaxNorm).
-- ``'p%'`` such as ``'99.9%'``: λ = the p-th percentile of a batch's activations (RobustNorm); outliers above it are
-  clipped, which usually lowers the latency of the SNN.
+- ``'p%'`` such as ``'99.9%'``: λ = the p-th percentile of a batch's activations (RobustNorm; nearest rank: the
+  smallest value that is ≥ p % of them); outliers above it are clipped, which usually lowers the SNN's latency.
 - a float ``f`` in ``(0, 1]``: λ = ``f`` × the batch maximum.
 
 Per batch statistics are combined with ``momentum``: ``None`` → their plain mean over batches; a float ``m`` in

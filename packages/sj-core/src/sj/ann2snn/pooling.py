@@ -2,9 +2,9 @@
 
 Max pooling does not commute with time averaging: the mean of per-step maxima over-estimates the maximum of the
 means. :class:`AccumulatedMaxPool` instead passes, at every step and for every pooling window, the input of the
-position whose *accumulated* input so far is the largest (Rueckauer et al., 2017, "Conversion of continuous-valued
-deep networks to efficient event-driven networks"). As T grows the selected position settles on the one with the
-largest mean, so the output's time average tends to the max of the input's time averages.
+position whose input accumulated over the previous steps is the largest (Rueckauer et al., 2017, "Conversion of
+continuous-valued deep networks to efficient event-driven networks"). As T grows the selected position settles on the
+one with the largest mean, so the output's time average tends to the max of the input's time averages.
 """
 
 from __future__ import annotations
@@ -51,15 +51,16 @@ class AccumulatedMaxPool(MemoryModule):
         tn = x.shape[0]
         if tn % self.T:
             raise StepModeError(f"AccumulatedMaxPool: the folded batch {tn} is not a multiple of T={self.T}")
-        seq = x.unflatten(0, (self.T, tn // self.T))
+        seq = x.detach().unflatten(0, (self.T, tn // self.T))
         total = seq.cumsum(0)
         if self.total is not None:
             if self.total.shape != seq.shape[1:]:
                 raise StepModeError(f"AccumulatedMaxPool: state has shape {tuple(self.total.shape)} but this input "
                                     f"step has shape {tuple(seq.shape[1:])}; call sj.functional.reset_net first")
             total = total + self.total
-        self.total = total[-1].detach()
-        _, idx = self.pool(total.flatten(0, 1).detach())
+        self.total = total[-1]
+        # gate step t by the sum of the steps before it: including step t would favour whichever input just spiked
+        _, idx = self.pool((total - seq).flatten(0, 1))
         return x.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
 
     def extra_repr(self) -> str:
