@@ -27,7 +27,6 @@ from collections.abc import Callable
 
 import torch
 
-from sj.backends.torch_codegen import step_fns
 from sj.base import StepModeError
 from sj.neuron import builtin
 from sj.neuron.node import BaseNode, ParamValue
@@ -202,11 +201,7 @@ class LIAFNode(LIFNode):
         self.threshold_related = bool(threshold_related)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_rank(x, multi=False)
-        states = self._states(x)
-        _s, *new, h = step_fns(self.spec())["autograd_step"](x, *states, *self._params(x), self.surrogate_function)
-        for name, value in zip(self.decl.state_names, new):
-            setattr(self, name, value)
+        h = self.advance(x)[1]
         return self.act(h - self.v_threshold.to(h.dtype) if self.threshold_related else h)
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:

@@ -138,14 +138,18 @@ class BaseNode(MemoryModule):
             raise TypeError(f"{type(self).__name__}: input must be floating point, got {x.dtype}")
 
     # ------------------------------------------------------------------------------------------------ forward
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One step: ``x`` ``[N, *]`` → spikes ``[N, *]``; updates ``v`` (and aux states)."""
+    def advance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One differentiable step of the pure step function: updates the states, returns ``(spike, h)``."""
         self._check_rank(x, multi=False)
         states = self._states(x)
-        s, *new, _h = step_fns(self.spec())["autograd_step"](x, *states, *self._params(x), self.surrogate_function)
+        s, *new, h = step_fns(self.spec())["autograd_step"](x, *states, *self._params(x), self.surrogate_function)
         for name, value in zip(self.decl.state_names, new):
             setattr(self, name, value)
-        return s
+        return s, h
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One step: ``x`` ``[N, *]`` → spikes ``[N, *]``; updates ``v`` (and aux states)."""
+        return self.advance(x)[0]
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """``x_seq`` ``[T, N, *]`` → spikes ``[T, N, *]`` through the fused multi-step op on ``self.backend``."""
