@@ -1,0 +1,152 @@
+"""Find a C compiler and turn generated C source into a shared library (torch-free: the build hook uses it too).
+
+Run-time compilation (:func:`cached_library`) keys the library by the hash of its source under
+``<sj cache>/cpu/``; a file lock serialises concurrent first uses across processes, and the library is written to a
+temporary name and renamed into place, so no process ever loads a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+CC_ENV = "SJ_CPU_CC"
+CFLAGS = ("-O3", "-std=c11", "-fPIC", "-shared", "-fopenmp", "-fno-math-errno", "-fno-trapping-math",
+          "-ffp-contract=off")
+WERROR = ("-Wall", "-Wextra", "-Werror")
+NATIVE = ("-march=native",)
+
+
+class CompileError(RuntimeError):
+    """The C compiler is missing or rejected the generated source."""
+
+
+def library_suffix() -> str:
+    """File name ending of shared libraries on this platform (``.so``, ``.dylib``, ``.dll``)."""
+    if sys.platform == "darwin":
+        return ".dylib"
+    if sys.platform == "win32":
+        return ".dll"
+    return ".so"
+
+
+def find_compiler() -> list[str] | None:
+    """The C compiler command: ``$SJ_CPU_CC`` (``none`` disables compiling), else ``$CC``, ``cc``, ``gcc``,
+    ``clang`` on PATH; ``None`` when there is none."""
+    env = os.environ.get(CC_ENV)
+    if env is not None:
+        if env.strip().lower() in ("", "none", "0"):
+            return None
+        cmd = shlex.split(env)
+        return cmd if shutil.which(cmd[0]) else None
+    for cand in (os.environ.get("CC"), sysconfig.get_config_var("CC"), "cc", "gcc", "clang"):
+        if cand:
+            cmd = shlex.split(cand)
+            if shutil.which(cmd[0]):
+                return cmd
+    return None
+
+
+def compiler_reason() -> str:
+    """Why no compiler is used (for messages), or the compiler command."""
+    cmd = find_compiler()
+    if cmd is not None:
+        return " ".join(cmd)
+    if os.environ.get(CC_ENV) is not None:
+        return f"no C compiler: {CC_ENV}={os.environ[CC_ENV]!r}"
+    return "no C compiler found (set $CC or $SJ_CPU_CC; tried cc, gcc, clang)"
+
+
+def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = False, native: bool = False,
+                    compiler: list[str] | None = None, jobs: int = 1) -> None:
+    """Compile C ``sources`` (in parallel, ``jobs`` at a time) and link them into the shared library ``output``.
+
+    ``native`` targets this machine's instruction set (run-time compilation); wheels stay portable without it.
+    """
+    cmd = compiler or find_compiler()
+    if cmd is None:
+        raise CompileError(compiler_reason())
+    flags = [*CFLAGS, *(WERROR if werror else ()), *(NATIVE if native else ())]
+    objects = [src.with_suffix(".o") for src in sources]
+    procs: list[tuple[subprocess.Popen, Path]] = []
+
+    def wait(p: subprocess.Popen, src: Path) -> None:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            raise CompileError(f"{' '.join(cmd)} failed on {src} (exit {p.returncode}):\n{err[-4000:]}")
+
+    for src, obj in zip(sources, objects):
+        if len(procs) >= max(1, jobs):
+            wait(*procs.pop(0))
+        c = [*cmd, *[f for f in flags if f != "-shared"], "-c", str(src), "-o", str(obj)]
+        procs.append((subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), src))
+    for p, src in procs:
+        wait(p, src)
+    link = [*cmd, *flags, *map(str, objects), "-o", str(output)]
+    res = subprocess.run(link, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise CompileError(f"linking {output} failed (exit {res.returncode}):\n{res.stderr[-4000:]}")
+
+
+class _FileLock:
+    """An exclusive advisory lock on ``path`` (fcntl on POSIX; msvcrt on Windows), held inside ``with``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def __enter__(self) -> _FileLock:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(self.fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self.fd is not None
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        self.fd = None
+
+
+def cached_library(source: str, key: str, cache: Path, log: Path | None = None) -> Path:
+    """The shared library compiled from ``source``, as ``cache/<key><suffix>``; compiled once across processes.
+
+    ``log`` (tests, diagnostics) receives one line per actual compilation.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / f"{key}{library_suffix()}"
+    if target.exists():
+        return target
+    with _FileLock(cache / f"{key}.lock"):
+        if target.exists():  # another process compiled it while we waited for the lock
+            return target
+        with tempfile.TemporaryDirectory(dir=cache, prefix=f"{key}.build.") as tmp:
+            src = Path(tmp) / f"{key}.c"
+            src.write_text(source)
+            out = Path(tmp) / f"{key}{library_suffix()}"
+            try:
+                compile_objects([src], out, native=True)
+            except CompileError:  # a compiler that rejects -march=native still builds portable code
+                compile_objects([src], out)
+            os.chmod(out, 0o755)
+            os.replace(out, target)
+        if log is not None:
+            with open(log, "a") as f:
+                f.write(f"{os.getpid()} compiled {key}\n")
+    return target

@@ -1,0 +1,114 @@
+"""Load compiled kernels through ctypes: the prebuilt library shipped in the wheel, or libraries compiled at run time.
+
+The C ABI (see :mod:`sj.cpu.codegen`): ``int kernel(const args *, int threads)`` where ``args`` is
+:class:`FwdArgs` or :class:`BwdArgs` (pointers only, so one layout serves float32 and float64).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from sj.cpu import codegen, compiler, prebuilt
+
+LIBRARY_ENV = "SJ_CPU_LIBRARY"
+_PTR = ctypes.c_void_p
+_PTRS = ctypes.POINTER(ctypes.c_void_p)
+_I64S = ctypes.POINTER(ctypes.c_int64)
+
+
+class FwdArgs(ctypes.Structure):
+    _fields_ = [("T", ctypes.c_int64), ("N", ctypes.c_int64), ("x", _PTR), ("state_init", _PTRS),
+                ("params", _PTRS), ("param_strides", _I64S), ("spike", _PTR), ("states_last", _PTRS),
+                ("v_seq", _PTR), ("saved", _PTRS)]
+
+
+class BwdArgs(ctypes.Structure):
+    _fields_ = [("T", ctypes.c_int64), ("N", ctypes.c_int64), ("saved", _PTRS), ("x", _PTR), ("state_init", _PTRS),
+                ("params", _PTRS), ("param_strides", _I64S), ("sparams", _PTR), ("grad_spike", _PTR),
+                ("grad_states_last", _PTRS), ("grad_v_seq", _PTR), ("grad_x", _PTR), ("grad_state_init", _PTRS),
+                ("grad_params", _PTRS)]
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """The forward and backward kernels of one (neuron program, surrogate, scalar type) and where they came from."""
+
+    forward: ctypes._CFuncPtr
+    backward: ctypes._CFuncPtr
+    origin: str
+
+
+def _bind(lib: ctypes.CDLL, name: str, argtype) -> ctypes._CFuncPtr:
+    fn = getattr(lib, name)
+    fn.argtypes = [ctypes.POINTER(argtype), ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def default_library_path() -> Path:
+    """Where the wheel's build hook puts the prebuilt library (``$SJ_CPU_LIBRARY`` overrides)."""
+    env = os.environ.get(LIBRARY_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).with_name("_lib") / prebuilt.library_name()
+
+
+class Loader:
+    """Finds kernels: prebuilt library first, then run-time compilation into the cache, else a reason why not."""
+
+    def __init__(self, cache_dir: Path, library_path: Path | None = None) -> None:
+        self.cache_dir = cache_dir
+        self.library_path = library_path or default_library_path()
+        self._lock = threading.Lock()
+        self._prebuilt: ctypes.CDLL | None = None
+        self._prebuilt_reason: str | None = None
+        self._loaded = False
+        self._jit: dict[str, ctypes.CDLL] = {}
+
+    def prebuilt(self) -> tuple[ctypes.CDLL | None, str | None]:
+        """The prebuilt library, or ``None`` and why it is not used."""
+        with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                self._prebuilt, self._prebuilt_reason = self._open_prebuilt()
+            return self._prebuilt, self._prebuilt_reason
+
+    def _open_prebuilt(self) -> tuple[ctypes.CDLL | None, str | None]:
+        path = self.library_path
+        if not path.exists():
+            return None, f"prebuilt kernel library {path} is absent (package built without a compiler?)"
+        try:
+            lib = ctypes.CDLL(str(path))
+            version = lib.sj_cpu_abi_version()
+        except (OSError, AttributeError) as exc:
+            return None, f"prebuilt kernel library {path} cannot be loaded: {exc}"
+        if version != codegen.ABI_VERSION:
+            return None, f"prebuilt kernel library {path} has ABI {version}, this sj-cpu expects {codegen.ABI_VERSION}"
+        return lib, None
+
+    def kernels(self, program: dict, surrogate: dict, suffix: str) -> Kernels:
+        """Kernels for ``program`` × ``surrogate`` in ``suffix``; raises :class:`compiler.CompileError` when they are
+        neither prebuilt nor compilable here."""
+        fwd = codegen.forward_symbol(program, suffix)
+        bwd = codegen.backward_symbol(program, surrogate, suffix)
+        lib, _ = self.prebuilt()
+        if lib is not None:
+            try:
+                return Kernels(_bind(lib, fwd, FwdArgs), _bind(lib, bwd, BwdArgs), "prebuilt")
+            except AttributeError:
+                pass  # not a built-in variant (user-declared neuron or surrogate, or changed declaration)
+        source = codegen.translation_unit([(program, [surrogate])], (suffix,))
+        key = codegen.source_hash(source)
+        with self._lock:
+            jit = self._jit.get(key)
+        if jit is None:
+            log = os.environ.get("SJ_CPU_JIT_LOG")
+            path = compiler.cached_library(source, key, self.cache_dir, Path(log) if log else None)
+            jit = ctypes.CDLL(str(path))
+            with self._lock:
+                self._jit[key] = jit
+        return Kernels(_bind(jit, fwd, FwdArgs), _bind(jit, bwd, BwdArgs), f"compiled at run time ({key})")
