@@ -101,3 +101,13 @@ def run_ann2snn_demo(T_values: tuple[int, ...] = DEFAULT_T_VALUES, epochs: int =
     snn = Converter(mode=mode, momentum=None, channelwise=channelwise, backend=backend, progress=progress)(ann, batches)
     snn_acc = accuracy_over_time(snn, x_te, y_te, T_values)
     return Ann2SnnDemoResult(ann_acc, snn_acc, mode, time.perf_counter() - t0, losses)
+
+
+def run_from_cli(backend: str | None = None, device: str | None = None, seed: int = 0, progress: bool = True) -> int:
+    """``sj demo --ann2snn``: run :func:`run_ann2snn_demo` and print the accuracy table; returns the exit code."""
+    r = run_ann2snn_demo(backend=backend or "torch", device=device, seed=seed, progress=progress)
+    print(f"digits test split, ANN converted with mode={r.mode!r} (IF neurons, soft reset, backend "
+          f"{backend or 'torch'})")
+    print(r.table())
+    print(f"wall time: {r.wall_time_s:.1f} s")
+    return 0

@@ -25,9 +25,16 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (split, init, shuffling)")
     p.add_argument("--plot", default=None, metavar="OUT.png", help="save a spike raster of a test sample")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--ann2snn", action="store_true",
+                   help="instead: train a small CNN, convert it to an SNN (sj.ann2snn) and report ANN vs SNN "
+                        "accuracy over T in {8, 16, 32, 64}")
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.ann2snn:
+        from sj.ann2snn.demo import run_from_cli
+
+        return run_from_cli(backend=args.backend, device=args.device, seed=args.seed, progress=not args.no_progress)
     from sj.demo.train import DemoConfig, run_demo
 
     for name in ("T", "epochs", "batch_size"):
