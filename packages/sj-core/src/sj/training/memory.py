@@ -51,8 +51,12 @@ class PeakMemory(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         self._sweep()
+        # outputs aliasing an input (views, in-place results) are not new memory, whether or not the input is tracked
+        inputs = {StorageWeakRef(t.untyped_storage()).cdata for t in tree_leaves((args, kwargs))
+                  if isinstance(t, torch.Tensor) and t.device.type != "meta"}
         for t in tree_leaves(out):
-            if isinstance(t, torch.Tensor) and t.device.type != "meta":
+            if isinstance(t, torch.Tensor) and t.device.type != "meta" and \
+                    StorageWeakRef(t.untyped_storage()).cdata not in inputs:
                 self._track(t)
         self.peak = max(self.peak, self.current)
         return out
