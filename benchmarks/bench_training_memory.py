@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "training"))
-from training_nets import conv_snn, loss_fn
+from _training_nets import conv_snn, loss_fn
 
 from sj.functional import reset_net
 from sj.training import PeakMemory, TimeCheckpoint, compress_spikes

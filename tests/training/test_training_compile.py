@@ -6,7 +6,7 @@ import os
 
 import pytest
 import torch
-from training_nets import conv_snn, loss_fn
+from _training_nets import conv_snn, loss_fn
 
 from sj import neuron, surrogate
 from sj.backends.registry import status, unsupported_reason

@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from training_nets import conv_snn, loss_fn
+from _training_nets import conv_snn, loss_fn
 
 from sj import encoding
 from sj.training import deterministic_mode, seed_everything

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from ddp_worker import N, batches, model
-from training_nets import loss_fn
+from _training_ddp_worker import N, batches, model
+from _training_nets import loss_fn
 
 from sj.functional import reset_net
 
@@ -31,7 +31,7 @@ def _free_port() -> int:
 def ranks(tmp_path_factory) -> list[dict]:
     out = tmp_path_factory.mktemp("ddp")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc-per-node={WORLD}",
-           "--master-addr=127.0.0.1", f"--master-port={_free_port()}", str(HERE / "ddp_worker.py"), str(out)]
+           "--master-addr=127.0.0.1", f"--master-port={_free_port()}", str(HERE / "_training_ddp_worker.py"), str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=HERE, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

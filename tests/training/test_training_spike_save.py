@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
+from _training_nets import conv_snn, loss_fn
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from training_nets import conv_snn, loss_fn
 
 from sj.training import compress_spikes, is_binary, spike_hooks
 from sj.training.spike_save import pack

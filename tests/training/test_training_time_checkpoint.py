@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from training_nets import conv_snn, loss_fn
+from _training_nets import conv_snn, loss_fn
 
 from sj import layer, neuron
 from sj.base import StepModeError

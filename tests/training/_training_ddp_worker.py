@@ -1,7 +1,7 @@
 """Worker for test_training_distributed.py, launched by torchrun: trains a conv SNN for two steps under DDP and
 then under FSDP2 (``fully_shard``) on the gloo backend and saves what each rank saw to ``<out>/rank<r>.pt``.
 
-Run: torchrun --nnodes=1 --nproc-per-node=2 --master-addr=127.0.0.1 --master-port=PORT ddp_worker.py OUT_DIR
+Run: torchrun --nnodes=1 --nproc-per-node=2 --master-addr=127.0.0.1 --master-port=PORT _training_ddp_worker.py OUT_DIR
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from functools import partial
 
 import torch
 import torch.distributed as dist
+from _training_nets import conv_snn, loss_fn
 from torch.nn.parallel import DistributedDataParallel
-from training_nets import conv_snn, loss_fn
 
 from sj import neuron
 from sj.functional import reset_net
