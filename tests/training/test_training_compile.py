@@ -27,13 +27,6 @@ NEURONS = {
 }
 
 
-# sj-core bug (reported, not ours to edit): BaseNode's single-step path looks its generated step function up through
-# caches guarded by threading.Lock (sj.backends.torch_codegen.step_fns, sj.surrogate.torch_functions, the declaration
-# registry), and dynamo cannot trace `with lock:`, so fullgraph=True fails. strict: passes loudly once fixed.
-SINGLE_STEP_XFAIL = pytest.mark.xfail(reason="single-step forward takes a threading.Lock inside step_fns: graph break",
-                                      raises=torch._dynamo.exc.Unsupported, strict=True)
-
-
 @functools.cache
 def backends() -> list[str]:
     """Available backends; triton only under its CPU interpreter (TRITON_INTERPRET=1)."""
@@ -44,9 +37,9 @@ def backends() -> list[str]:
 def _matrix():
     for name in NEURONS:
         # single-step mode always runs the torch step function, whatever the backend
-        yield pytest.param(name, "s", "torch", id=f"{name}-s", marks=SINGLE_STEP_XFAIL)
+        yield pytest.param(name, "s", "torch", id=f"{name}-s")
         if name == "LIAF":  # torch backend only; its 'm' mode loops the single-step function
-            yield pytest.param(name, "m", "torch", id=f"{name}-m-torch", marks=SINGLE_STEP_XFAIL)
+            yield pytest.param(name, "m", "torch", id=f"{name}-m-torch")
             continue
         for b in backends():
             yield pytest.param(name, "m", b, id=f"{name}-m-{b}")

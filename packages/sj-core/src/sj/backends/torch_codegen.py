@@ -13,14 +13,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import torch
 
 from sj.codegen.ir import inline_surrogate, rename
 from sj.codegen.torch_printer import TorchPrinter, compile_source
 
-_lock = threading.Lock()
 _cache: dict[tuple, dict] = {}
 
 
@@ -77,9 +74,9 @@ def step_fns(spec, smooth: bool = False) -> dict:
     """
     key = (spec.neuron, spec.decl.content_hash, spec.soft_reset, spec.detach_reset, spec.surrogate,
            spec.surrogate_params if smooth else None)
-    with _lock:
-        if key in _cache:
-            return _cache[key]
+    found = _cache.get(key)  # no lock on the hit path: torch.compile traces it (single-step mode)
+    if found is not None:
+        return found
     src = _source(spec.program, spec.surrogate_program)
     extra = {}
     if smooth:
@@ -90,6 +87,4 @@ def step_fns(spec, smooth: bool = False) -> dict:
                                                       spec.surrogate_params))
     fns = compile_source(src, f"{spec.neuron}/{spec.surrogate}", extra)
     fns["__source__"] = src
-    with _lock:
-        _cache[key] = fns
-    return fns
+    return _cache.setdefault(key, fns)  # atomic; a race only generates twice

@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 from functools import cache
 from pathlib import Path
 
 from sj.neuron import declaration
 
 _BUILTIN = Path(__file__).with_name("derived_builtin.json")
-_lock = threading.Lock()
 _memory: dict[str, dict] = {}
 
 
@@ -58,9 +56,9 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 
 def _lookup(key: str, derive) -> dict:
-    with _lock:
-        if key in _memory:
-            return _memory[key]
+    hit = _memory.get(key)  # no lock: dict operations are atomic and torch.compile traces this path
+    if hit is not None:
+        return hit
     found = _builtin().get(key)
     if found is None:
         path = cache_dir() / "derived" / f"{key}.json"
@@ -72,9 +70,7 @@ def _lookup(key: str, derive) -> dict:
                 atomic_write(path, json.dumps(found))
             except OSError:
                 pass  # read-only home: the derivation still works, it is only not cached on disk
-    with _lock:
-        _memory[key] = found
-    return found
+    return _memory.setdefault(key, found)
 
 
 def neuron_program(name: str, soft_reset: bool, detach_reset: bool) -> dict:

@@ -116,6 +116,9 @@ class BaseNode(MemoryModule):
         for name in self.decl.state_names:
             value = getattr(self, name)
             if isinstance(value, torch.Tensor):
+                if value.device != like.device:
+                    raise ValueError(f"{type(self).__name__}: state {name!r} is on device {value.device} but the input "
+                                     f"is on device {like.device}; move the module with .to() or call reset_net")
                 if value.shape != like.shape:
                     raise StateShapeError(
                         f"{type(self).__name__}: state {name!r} has shape {tuple(value.shape)} from the previous call"
@@ -131,6 +134,8 @@ class BaseNode(MemoryModule):
     def _check_rank(self, x: torch.Tensor, multi: bool) -> None:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__}: input must be a torch.Tensor, got {type(x).__name__}")
+        if multi and x.dim() >= 1 and x.shape[0] == 0:
+            raise ValueError(f"{type(self).__name__}: the input sequence has 0 time steps; need T >= 1")
         if multi and x.dim() < 2:
             raise StepModeError(f"{type(self).__name__} in step_mode='m' needs input [T, N, *], got shape "
                                 f"{tuple(x.shape)}")

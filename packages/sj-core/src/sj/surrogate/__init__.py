@@ -8,7 +8,6 @@ in backward (``spiking=True``), or applies the smooth primitive (``spiking=False
 from __future__ import annotations
 
 import math
-import threading
 from typing import ClassVar
 
 import torch
@@ -19,16 +18,15 @@ from sj.surrogate.declarations import BUILTIN_SURROGATES, SurrogateDecl, surroga
 __all__ = ["BUILTIN_SURROGATES", "SurrogateDecl", "SurrogateFunction", "heaviside", "torch_functions",
            *BUILTIN_SURROGATES]
 
-_lock = threading.Lock()
 _compiled: dict[str, dict] = {}
 
 
 def torch_functions(name: str) -> dict:
     """Generated torch functions of surrogate ``name``: ``derivative(z, *params)`` and, if declared,
     ``primitive(z, *params)`` (params as tensors or floats broadcastable with ``z``)."""
-    with _lock:
-        if name in _compiled:
-            return _compiled[name]
+    found = _compiled.get(name)  # no lock on the hit path: torch.compile traces it
+    if found is not None:
+        return found
     from sj.neuron.derived import surrogate_program  # here: sj.neuron imports this module
 
     prog = surrogate_program(name)
@@ -40,9 +38,7 @@ def torch_functions(name: str) -> dict:
     if prog["primitive"] is not None:
         lines += [f"def primitive({args}):", f"    return {pr.expr(prog['primitive'])}"]
     fns = compile_source("\n".join(lines) + "\n", f"surrogate {name}")
-    with _lock:
-        _compiled[name] = fns
-    return fns
+    return _compiled.setdefault(name, fns)  # atomic; a race only generates twice
 
 
 def heaviside(z: torch.Tensor) -> torch.Tensor:
