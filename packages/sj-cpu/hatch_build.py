@@ -4,7 +4,8 @@ sj-core is found as the sibling source tree (``../sj-core/src``, the monorepo) o
 package; only its torch-free modules (``sj.codegen``) and its shipped ``derived_builtin.json`` are used, so the
 isolated build environment needs neither torch nor sympy. A C compiler with OpenMP is required
 (``$SJ_CPU_CC``/``$CC``/``cc``); ``SJ_CPU_SKIP_BUILD=1`` builds without kernels (every call then compiles at run time
-or falls back to the reference backend, as ``sj backends`` reports).
+or falls back to the reference backend, as ``sj backends`` reports). ``SJ_CPU_MARCH=native`` (or e.g. ``x86-64-v3``)
+builds for that instruction set instead of the portable baseline: about 2× faster kernels, for local installs.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class CustomBuildHook(BuildHookInterface):
         jobs = max(1, min(os.cpu_count() or 1, 8))
         self.app.display_info(f"sj-cpu: generating and compiling kernels from {derived} ({jobs} jobs)")
         with tempfile.TemporaryDirectory(prefix="sj-cpu-build-") as tmp:
-            prebuilt.build_library(derived, out, Path(tmp), jobs=jobs)
+            prebuilt.build_library(derived, out, Path(tmp), jobs=jobs, march=os.environ.get("SJ_CPU_MARCH") or None)
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         if version != "editable":  # an editable install loads the library from the source tree

@@ -13,13 +13,13 @@ import threading
 import warnings
 
 import torch
+
 from sj.backends.base import Backend, BackwardInputs
 from sj.backends.torch_backend import TorchBackend
-from sj.neuron.derived import cache_dir
-
 from sj.cpu import compiler, library
 from sj.cpu.codegen import CodegenError
 from sj.cpu.pool import BufferPool
+from sj.neuron.derived import cache_dir
 
 Tensor = torch.Tensor
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}

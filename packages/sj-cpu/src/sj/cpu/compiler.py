@@ -21,7 +21,6 @@ CC_ENV = "SJ_CPU_CC"
 CFLAGS = ("-O3", "-std=c11", "-fPIC", "-shared", "-fopenmp", "-fno-math-errno", "-fno-trapping-math",
           "-ffp-contract=off")
 WERROR = ("-Wall", "-Wextra", "-Werror")
-NATIVE = ("-march=native",)
 
 
 class CompileError(RuntimeError):
@@ -64,16 +63,16 @@ def compiler_reason() -> str:
     return "no C compiler found (set $CC or $SJ_CPU_CC; tried cc, gcc, clang)"
 
 
-def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = False, native: bool = False,
+def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = False, march: str | None = None,
                     compiler: list[str] | None = None, jobs: int = 1) -> None:
     """Compile C ``sources`` (in parallel, ``jobs`` at a time) and link them into the shared library ``output``.
 
-    ``native`` targets this machine's instruction set (run-time compilation); wheels stay portable without it.
+    ``march`` (e.g. ``"native"``, ``"x86-64-v3"``) selects an instruction set; without it the code is portable.
     """
     cmd = compiler or find_compiler()
     if cmd is None:
         raise CompileError(compiler_reason())
-    flags = [*CFLAGS, *(WERROR if werror else ()), *(NATIVE if native else ())]
+    flags = [*CFLAGS, *(WERROR if werror else ()), *((f"-march={march}",) if march else ())]
     objects = [src.with_suffix(".o") for src in sources]
     procs: list[tuple[subprocess.Popen, Path]] = []
 
@@ -141,7 +140,7 @@ def cached_library(source: str, key: str, cache: Path, log: Path | None = None) 
             src.write_text(source)
             out = Path(tmp) / f"{key}{library_suffix()}"
             try:
-                compile_objects([src], out, native=True)
+                compile_objects([src], out, march="native")
             except CompileError:  # a compiler that rejects -march=native still builds portable code
                 compile_objects([src], out)
             os.chmod(out, 0o755)

@@ -50,10 +50,12 @@ def write_sources(derived: dict, outdir: Path) -> list[Path]:
     return paths
 
 
-def build_library(derived_json: Path, output: Path, workdir: Path, *, jobs: int = 1, werror: bool = True) -> Path:
-    """Generate and compile the prebuilt library from ``derived_json`` into ``output``."""
+def build_library(derived_json: Path, output: Path, workdir: Path, *, jobs: int = 1, werror: bool = True,
+                  march: str | None = None) -> Path:
+    """Generate and compile the prebuilt library from ``derived_json`` into ``output`` (``march``: see
+    :func:`sj.cpu.compiler.compile_objects`)."""
     derived = json.loads(derived_json.read_text())
     sources = write_sources(derived, workdir)
     output.parent.mkdir(parents=True, exist_ok=True)
-    compiler.compile_objects(sources, output, werror=werror, jobs=jobs)
+    compiler.compile_objects(sources, output, werror=werror, jobs=jobs, march=march)
     return output

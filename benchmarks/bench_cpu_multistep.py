@@ -1,0 +1,179 @@
+"""Multi-step IF/LIF/PLIF on CPU: the ``cpu`` backend vs the ``torch`` backend vs the memory floor (and, when they
+are installed, SpikingJelly's ``LIFNode(step_mode='m')`` and snnTorch's looped ``Leaky``).
+
+The floor is one read-once/write-once pass over the same ``[T, N]`` data into a warm buffer
+(``torch.add(x, 1, out=y)``). Forward runs under ``no_grad``; forward+backward runs ``spike.backward(g)`` with ``x``
+(and PLIF's ``w``) requiring grad. Every figure is the median of repeated runs in this one process; ratios are
+time / floor time, and speed-ups are the other framework's time / ours.
+
+Run: ``python benchmarks/bench_cpu_multistep.py [--quick] [--json out.json]`` (about 4 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+
+import torch
+
+from sj.ops import multistep
+
+NEURONS = {"if_": [], "lif": [2.0], "plif": ["w"]}  # own params after v_threshold, v_reset
+SURROGATE, ALPHA = "ATan", 2.0
+
+
+def timed(fn, budget_s: float = 1.0, min_reps: int = 3, max_reps: int = 50) -> float:
+    """Median seconds of ``fn()`` after one warm-up, repeated until ``budget_s`` or ``max_reps``."""
+    fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < budget_s and len(times) < max_reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def sj_call(backend: str, neuron: str, x: torch.Tensor, w: torch.Tensor):
+    params = [1.0, 0.0, *(w if p == "w" else p for p in NEURONS[neuron])]
+    v0 = torch.zeros(x.shape[1:])
+    return multistep(neuron, x, [v0], params, surrogate=SURROGATE, surrogate_params=[ALPHA], backend=backend)[0]
+
+
+def sj_runner(backend: str, neuron: str, x: torch.Tensor, g: torch.Tensor, backward: bool):
+    w = torch.tensor(0.0, requires_grad=backward)
+    if not backward:
+        def run():
+            with torch.no_grad():
+                sj_call(backend, neuron, x, w)
+        return run
+    xg = x.detach().requires_grad_()
+
+    def run_bwd():
+        xg.grad = None
+        w.grad = None
+        sj_call(backend, neuron, xg, w).backward(g)
+    return run_bwd
+
+
+def spikingjelly_runner(neuron: str, x: torch.Tensor, g: torch.Tensor, backward: bool):
+    from spikingjelly.activation_based import neuron as sjn
+    from spikingjelly.activation_based import surrogate
+
+    sg = surrogate.ATan(alpha=ALPHA)
+    kw = dict(v_threshold=1.0, v_reset=0.0, surrogate_function=sg, step_mode="m", backend="torch")
+    node = {"if_": lambda: sjn.IFNode(**kw), "lif": lambda: sjn.LIFNode(tau=2.0, **kw),
+            "plif": lambda: sjn.ParametricLIFNode(init_tau=2.0, **kw)}[neuron]()
+    return _module_runner(node, x, g, backward, reset=node.reset)
+
+
+def snntorch_runner(neuron: str, x: torch.Tensor, g: torch.Tensor, backward: bool):
+    import snntorch as snn
+    from snntorch import surrogate
+
+    beta = {"if_": 1.0, "lif": 0.5, "plif": 0.5}[neuron]
+    cell = snn.Leaky(beta=beta, threshold=1.0, spike_grad=surrogate.atan(alpha=ALPHA), learn_beta=neuron == "plif",
+                     reset_mechanism="zero")
+
+    class Looped(torch.nn.Module):
+        def forward(self, xs):
+            mem = cell.init_leaky()
+            out = []
+            for t in range(xs.shape[0]):
+                spk, mem = cell(xs[t], mem)
+                out.append(spk)
+            return torch.stack(out)
+
+    return _module_runner(Looped(), x, g, backward, reset=lambda: None)
+
+
+def _module_runner(module, x, g, backward: bool, reset):
+    if not backward:
+        def run():
+            reset()
+            with torch.no_grad():
+                module(x)
+        return run
+    xg = x.detach().requires_grad_()
+
+    def run_bwd():
+        reset()
+        xg.grad = None
+        module.zero_grad(set_to_none=True)
+        module(xg).backward(g)
+    return run_bwd
+
+
+def optional_runners() -> dict:
+    found = {}
+    for name, fn, module in (("spikingjelly", spikingjelly_runner, "spikingjelly.activation_based.neuron"),
+                             ("snntorch", snntorch_runner, "snntorch")):
+        try:
+            __import__(module)
+        except Exception as exc:
+            print(f"# {name} not measured: {type(exc).__name__}: {exc}")
+        else:
+            found[name] = fn
+    return found
+
+
+def first_call_seconds() -> float:
+    x = torch.rand(4, 1 << 14)
+    t0 = time.perf_counter()
+    sj_call("cpu", "lif", x, torch.tensor(0.0))
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="T in {4, 16}, N in {2^14, 2^18}, LIF only")
+    ap.add_argument("--budget", type=float, default=0.6, help="seconds of repeats per measurement")
+    ap.add_argument("--json", help="also write the rows to this JSON file")
+    args = ap.parse_args()
+    first = first_call_seconds()
+    print(f"# first cpu call (library load + kernel lookup + run, T=4, N=2^14): {first * 1e3:.1f} ms")
+    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, float32, {SURROGATE}(alpha={ALPHA})")
+    others = optional_runners()
+    Ts = (4, 16) if args.quick else (4, 16, 64)
+    Ns = (14, 18) if args.quick else (14, 18, 20)
+    neurons = ["lif"] if args.quick else list(NEURONS)
+    cols = ["cpu", "torch", *others]
+    print("| neuron | T | N | pass | floor ms | " + " | ".join(f"{c} ×floor" for c in cols)
+          + " | " + " | ".join(f"cpu speed-up vs {c}" for c in cols[1:]) + " |")
+    print("|" + "---|" * (5 + 2 * len(cols) - 1))
+    rows = []
+    for neuron in neurons:
+        for T in Ts:
+            for logn in Ns:
+                N = 1 << logn
+                torch.manual_seed(0)
+                x = torch.rand(T, N) * 1.5
+                g = torch.randn(T, N)
+                y = torch.empty_like(x)
+                floor = timed(lambda x=x, y=y: torch.add(x, 1, out=y), args.budget)
+                for backward in (False, True):
+                    res = {"cpu": timed(sj_runner("cpu", neuron, x, g, backward), args.budget)}
+                    budget = args.budget if T * N <= (1 << 22) else 0.1
+                    res["torch"] = timed(sj_runner("torch", neuron, x, g, backward), budget, min_reps=2)
+                    for name, fn in others.items():
+                        res[name] = timed(fn(neuron, x, g, backward), budget, min_reps=2)
+                    kind = "fwd+bwd" if backward else "fwd"
+                    ratios = [res[c] / floor for c in cols]
+                    speed = [res[c] / res["cpu"] for c in cols[1:]]
+                    print(f"| {neuron} | {T} | 2^{logn} | {kind} | {floor * 1e3:.3f} | "
+                          + " | ".join(f"{r:.2f}" for r in ratios) + " | "
+                          + " | ".join(f"{s:.1f}" for s in speed) + " |", flush=True)
+                    rows.append({"neuron": neuron, "T": T, "N": N, "pass": kind, "floor_s": floor,
+                                 **{f"{c}_s": res[c] for c in cols}})
+    geo = {c: math.exp(statistics.mean(math.log(r[f"{c}_s"] / r["floor_s"]) for r in rows)) for c in cols}
+    print("# geometric mean ×floor: " + ", ".join(f"{c} {v:.2f}" for c, v in geo.items()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"first_call_s": first, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
