@@ -1,0 +1,42 @@
+"""The generated C source compiles with warnings as errors (build-hook source and run-time source)."""
+
+import json
+
+import pytest
+
+import sj.neuron.builtin  # noqa: F401
+from sj.cpu import codegen, compiler, prebuilt
+from sj.neuron.derived import _BUILTIN
+from sj.ops.spec import MultiStepSpec
+from sj.testing import CUSTOM_NEURON
+
+pytestmark = pytest.mark.skipif(compiler.find_compiler() is None, reason="no C compiler")
+
+
+def test_build_hook_sources_compile_with_werror(tmp_path):
+    paths = prebuilt.write_sources(json.loads(_BUILTIN.read_text()), tmp_path / "src")
+    names = {p.name for p in paths}
+    assert {"abi.c", "lif_f32.c", "plif_f64.c", "if__f32.c"} <= names
+    assert not any(n.startswith(("izhikevich", "cuba_lif")) for n in names)  # multi-state: compiled on first use
+    picked = [p for p in paths if p.name in ("abi.c", "plif_f32.c")]
+    compiler.compile_objects(picked, tmp_path / "lib.so", werror=True, jobs=2)
+    assert (tmp_path / "lib.so").stat().st_size > 0
+
+
+@pytest.mark.parametrize("neuron", ["izhikevich", "cuba_lif", "klif", "eif", CUSTOM_NEURON.name])
+def test_runtime_sources_compile_with_werror(tmp_path, neuron):
+    units = []
+    for soft in (False, True):
+        for detach, sg, sp in ((False, "Sigmoid", (4.0,)), (True, "PiecewiseLeakyReLU", (1.0, 0.01))):
+            spec = MultiStepSpec(neuron, sg, sp, soft, detach, False)
+            units.append((spec.program, [spec.surrogate_program]))
+    src = tmp_path / "k.c"
+    src.write_text(codegen.translation_unit(units))
+    compiler.compile_objects([src], tmp_path / "k.so", werror=True)
+
+
+def test_reserved_names_are_rejected():
+    spec = MultiStepSpec("lif", "ATan", (2.0,), False, False, False)
+    prog = dict(spec.program, params=[*spec.program["params"], "sjr_h"])
+    with pytest.raises(codegen.CodegenError, match="reserved"):
+        codegen.kernels_source(prog, [spec.surrogate_program], "f32")

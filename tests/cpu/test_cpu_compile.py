@@ -1,0 +1,24 @@
+"""torch.compile(fullgraph=True) around the cpu backend (the op is a custom op with a fake implementation)."""
+
+import torch
+
+from sj.ops import multistep
+
+
+def _net(x, w):
+    s, last, _ = multistep("lif", x * w, [torch.zeros(x.shape[1:])], [1.0, 0.0, 2.0], surrogate="ATan",
+                           surrogate_params=[2.0], backend="cpu")
+    return s.sum() + last[0].sum()
+
+
+def test_compile_fullgraph_forward_backward():
+    torch.manual_seed(0)
+    x = torch.rand(4, 50) * 2
+    w = torch.tensor(1.1, requires_grad=True)
+    compiled = torch.compile(_net, fullgraph=True, backend="aot_eager")
+    got = compiled(x, w)
+    (gw,) = torch.autograd.grad(got, [w])
+    ref = _net(x, w)
+    (rw,) = torch.autograd.grad(ref, [w])
+    torch.testing.assert_close(got, ref)
+    torch.testing.assert_close(gw, rw)
