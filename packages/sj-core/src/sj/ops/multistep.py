@@ -90,6 +90,8 @@ def _setup_context(ctx, inputs, output) -> None:
     (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, _save, x_seq, state_init,
      params) = inputs
     ctx.config = (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq)
+    # Unused outputs (the saved H, often v_seq and the last states) must not get [T, *S] zero gradients filled in.
+    ctx.set_materialize_grads(False)
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
     ctx.needs_x = spec.program["needs_x"]
     ctx.n_states = len(state_init)
