@@ -122,3 +122,25 @@ def test_surrogate_parameters_default_and_count():
     assert x.grad is not None
     with pytest.raises(ValueError, match="takes 2 parameters"):
         multistep("lif", x, [torch.zeros(2)], [1.0, 0.0, 2.0], surrogate="S2NN", surrogate_params=[1.0])
+
+
+def test_opt_in_finite_check():
+    from sj.base import set_check_finite
+
+    node = neuron.LIFNode(step_mode="m")
+    node(torch.rand(3, 2))
+    v = node.v.clone()
+    x = torch.rand(3, 2)
+    x[2, 1] = math.inf
+    previous = set_check_finite(True)
+    try:
+        with pytest.raises(ValueError, match=r"non-finite.*index \(2, 1\)"):
+            node(x)
+        assert torch.equal(node.v, v)  # nothing changed
+        single = neuron.IFNode()
+        with pytest.raises(ValueError, match="non-finite"):
+            single(torch.tensor([math.nan, 0.0]))
+    finally:
+        set_check_finite(previous)
+    node(x)  # off again: propagates
+    assert not torch.isfinite(node.v).all()

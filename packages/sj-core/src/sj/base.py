@@ -10,12 +10,33 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import torch
 from torch import nn
 
 STEP_MODES = ("s", "m")
+
+_check_finite = os.environ.get("SJ_CHECK_FINITE", "0") == "1"
+
+
+def set_check_finite(enabled: bool) -> bool:
+    """Turn the finite-input check of neurons on or off; returns the previous setting.
+
+    Off by default (it costs one pass over every input and a host sync): NaN and ±inf then propagate into the
+    membrane (IEEE), visible in ``v`` and the loss, never replaced. On (or ``SJ_CHECK_FINITE=1``), a neuron fed a
+    non-finite value raises ``ValueError`` naming the module and the first bad index, before any state changes.
+    Skipped while ``torch.compile`` traces (a data-dependent check would break the graph).
+    """
+    global _check_finite
+    previous, _check_finite = _check_finite, bool(enabled)
+    return previous
+
+
+def check_finite_enabled() -> bool:
+    """Whether :func:`set_check_finite` is on."""
+    return _check_finite
 
 
 class StepModeError(ValueError):

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from sj.backends.torch_codegen import step_fns
-from sj.base import MemoryModule, StateShapeError, StepModeError
+from sj.base import MemoryModule, StateShapeError, StepModeError, check_finite_enabled
 from sj.neuron.declaration import NeuronDecl
 from sj.ops import MultiStepSpec, multistep
 from sj.surrogate import Sigmoid, SurrogateFunction
@@ -141,6 +141,12 @@ class BaseNode(MemoryModule):
                                 f"{tuple(x.shape)}")
         if not x.dtype.is_floating_point:
             raise TypeError(f"{type(self).__name__}: input must be floating point, got {x.dtype}")
+        if check_finite_enabled() and not torch.compiler.is_compiling():
+            bad = ~torch.isfinite(x)
+            if bad.any():
+                idx = tuple(int(i) for i in bad.nonzero()[0])
+                raise ValueError(f"{type(self).__name__}: input contains {int(bad.sum())} non-finite value(s); "
+                                 f"first at index {idx}: {x[idx].item()} (sj.base.set_check_finite is on)")
 
     # ------------------------------------------------------------------------------------------------ forward
     def advance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
