@@ -43,8 +43,8 @@ def main() -> None:
                        "EIF": neuron.EIFNode, "Izhikevich": neuron.IzhikevichNode}.items():
         x = torch.rand(a.T, a.N, requires_grad=True)
         multi, single = make(step_mode="m"), make(step_mode="s")
-        fused = saved_bytes(lambda m=multi: m(x))
-        looped = saved_bytes(lambda s=single: torch.stack([s(xt) for xt in x]))
+        fused = saved_bytes(lambda m=multi, x=x: m(x))
+        looped = saved_bytes(lambda s=single, x=x: torch.stack([s(xt) for xt in x]))
         reset_net(multi)
         reset_net(single)
         print(f"{name:<12}{fused / unit:>12.2f}{looped / unit:>20.2f}{looped / fused:>8.1f}x")

@@ -32,16 +32,6 @@ def _plot_surrogates(app) -> None:
     plot_all(HERE / "_static" / "surrogates.png")
 
 
-# pages other packages contribute; listed in the index toctree when present
-OPTIONAL_PAGES = ("cpu", "triton", "cupy", "performance", "datasets", "nir")
-
-
-def _optional_pages(app, docname: str, source: list[str]) -> None:
-    if docname == "index":
-        present = [p for p in OPTIONAL_PAGES if (HERE / f"{p}.md").exists() or (HERE / f"{p}.rst").exists()]
-        source[0] = source[0].replace("OPTIONAL_PAGES", "\n".join(present))
-
 
 def setup(app):
     app.connect("builder-inited", _plot_surrogates)
-    app.connect("source-read", _optional_pages)
