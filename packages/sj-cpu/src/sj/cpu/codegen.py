@@ -296,12 +296,22 @@ def _size_chunk(e: _Emitter, start: int) -> int:
 
 
 def _dispatch(e: _Emitter, fn: str, kind: str, n_params: int, chunks: dict[str, int]) -> None:
-    """The exported kernel: the all-scalar-parameter chunk function when every stride is 0, else the general one."""
+    """The exported kernel: the all-scalar-parameter chunk function when every stride is 0, else the general one;
+    in backward, the variant accumulating parameter gradients only when one is requested."""
     e.emit(f"SJ_EXPORT int {fn}(const sj_{kind}_args_{e.s} *a, int threads) {{", 0)
     e.emit("int scalar = 1;", 1)
     e.emit(f"for (int k = 0; k < {n_params}; ++k) if (a->param_strides[k]) scalar = 0;", 1)
-    e.emit(f"if (a->N > 0 && scalar) sj_parallel({fn}_chunk_s, a, a->T, a->N, {chunks['s']}, threads);", 1)
-    e.emit(f"if (a->N > 0 && !scalar) sj_parallel({fn}_chunk_v, a, a->T, a->N, {chunks['v']}, threads);", 1)
+    if kind == "bwd":
+        e.emit("int pgrad = 0;", 1)
+        e.emit(f"for (int k = 0; k < {n_params}; ++k) if (a->grad_params[k]) pgrad = 1;", 1)
+        for variant in ("s", "v", "sp", "vp"):
+            cond = ("scalar" if variant[0] == "s" else "!scalar") + (" && pgrad" if variant.endswith("p") else
+                                                                     " && !pgrad")
+            e.emit(f"if (a->N > 0 && {cond}) sj_parallel({fn}_chunk_{variant}, a, a->T, a->N, {chunks[variant]}, "
+                   "threads);", 1)
+    else:
+        e.emit(f"if (a->N > 0 && scalar) sj_parallel({fn}_chunk_s, a, a->T, a->N, {chunks['s']}, threads);", 1)
+        e.emit(f"if (a->N > 0 && !scalar) sj_parallel({fn}_chunk_v, a, a->T, a->N, {chunks['v']}, threads);", 1)
     e.emit("return 0;", 1)
     e.emit("}", 0)
 
@@ -373,23 +383,27 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
     fn = backward_symbol(program, surrogate, suffix)
     sparams = surrogate["params"]
     out_names = ["x", *states, *params]
-    outs = [program["backward_out"][n] for n in out_names]
-    bindings = _prune(inline_surrogate(program["backward"], surrogate), outs)
+    all_outs = [program["backward_out"][n] for n in out_names]
+    full = _prune(inline_surrogate(program["backward"], surrogate), all_outs)
     hoister = _Hoister(set(params) | set(sparams))
-    bindings = hoister.program(bindings)
-    outs = [hoister.lift(x) for x in outs]
+    full = hoister.program(full)
+    all_outs = [hoister.lift(x) for x in all_outs]
     # the previous step's v recomputed from its saved h: z, s and the reset expression over sjr_* names
     prev = [["sjr_z", ["+", "sjr_h", ["neg", "v_threshold"]]], ["sjr_s", ["heaviside", "sjr_z"]],
             [states[0], rename(program["reset"], {"h": "sjr_h", "s": "sjr_s", "z": "sjr_z"})]]
     prev = _prune(prev, [states[0]])
     prev_body = hoister.program(prev)
-    loop_bodies = bindings + prev_body
-    hoisted = _prune(hoister.hoisted, [*outs, *(b[1] for b in loop_bodies)])
 
     chunks = {}
-    for mode in "sv":  # s: every parameter a scalar (registers); v: per-neuron parameters possible
+    # s: every parameter a scalar (registers); v: per-neuron parameters possible. p: some parameter needs its
+    # gradient; without p the parameter-gradient expressions (often divisions) are not computed at all.
+    for mode, pgrad in (("s", False), ("v", False), ("s", True), ("v", True)):
+        outs = all_outs if pgrad else all_outs[:1 + len(states)]
+        bindings = _prune(full, outs)
+        hoisted = _prune(hoister.hoisted, [*outs, *(b[1] for b in bindings + prev_body)])
         start = len(e.lines)
-        e.emit(f"SJ_CLONES static void {fn}_chunk_{mode}(const void *args_, int64_t i0, int64_t n) {{", 0)
+        kind = mode + ("p" if pgrad else "")
+        e.emit(f"SJ_CLONES static void {fn}_chunk_{kind}(const void *args_, int64_t i0, int64_t n) {{", 0)
         e.emit(f"const sj_bwd_args_{suffix} *a = (const sj_bwd_args_{suffix} *)args_;", 1)
         e.emit("const int64_t T = a->T, N = a->N;", 1)
         sources = e.params(program, "a", mode == "s", 1)
@@ -399,7 +413,7 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
         for k, st in enumerate(states):
             e.emit(f"{t} g_{st}[SJ_CHUNK];", 1)
             e.emit(f"for (int64_t j = 0; j < n; ++j) g_{st}[j] = a->grad_states_last[{k}][i0 + j];", 1)
-        for p in params:
+        for p in params if pgrad else ():
             e.emit(f"{t} acc_{p}[SJ_CHUNK];", 1)
             e.emit(f"for (int64_t j = 0; j < n; ++j) acc_{p}[j] = 0;", 1)
         e.emit(f"{t} zeros[SJ_CHUNK];", 1)
@@ -450,17 +464,17 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             e.emit(f"gx[j] = {pr.expr(outs[0])};", 3)
             for k, st in enumerate(states):
                 e.emit(f"g_{st}[j] = {pr.expr(outs[1 + k])};", 3)
-            for k, p in enumerate(params):
+            for k, p in enumerate(params if pgrad else ()):
                 e.emit(f"acc_{p}[j] += {pr.expr(outs[1 + len(states) + k])};", 3)
             e.emit("}", 2)
             e.emit("}", 1)
         for k, st in enumerate(states):
             e.emit(f"for (int64_t j = 0; j < n; ++j) a->grad_state_init[{k}][i0 + j] = g_{st}[j];", 1)
-        for k, p in enumerate(params):
+        for k, p in enumerate(params if pgrad else ()):
             e.emit(f"if (a->grad_params[{k}]) for (int64_t j = 0; j < n; ++j) "
                    f"a->grad_params[{k}][i0 + j] = acc_{p}[j];", 1)
         e.emit("}", 0)
-        chunks[mode] = _size_chunk(e, start)
+        chunks[kind] = _size_chunk(e, start)
     _dispatch(e, fn, "bwd", len(params), chunks)
     return "\n".join(e.lines) + "\n"
 
