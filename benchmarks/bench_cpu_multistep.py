@@ -132,13 +132,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="T in {4, 16}, N in {2^14, 2^18}, LIF only")
     ap.add_argument("--budget", type=float, default=0.6, help="seconds of repeats per measurement")
     ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads (the cpu backend follows it)")
+    ap.add_argument("--shape", action="append", metavar="T,LOG2N", help="only this shape (repeatable), e.g. 64,20")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     first = first_call_seconds()
     print(f"# first cpu call (library load + kernel lookup + run, T=4, N=2^14): {first * 1e3:.1f} ms")
     print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, float32, {SURROGATE}(alpha={ALPHA})")
     others = optional_runners()
     Ts = (4, 16) if args.quick else (4, 16, 64)
     Ns = (14, 18) if args.quick else (14, 18, 20)
+    shapes = {tuple(int(v) for v in sh.split(",")) for sh in args.shape} if args.shape else None
     neurons = ["lif"] if args.quick else list(NEURONS)
     cols = ["cpu", "torch", *others]
     print("| neuron | T | N | pass | floor ms | " + " | ".join(f"{c} ×floor" for c in cols)
@@ -148,6 +153,8 @@ def main() -> None:
     for neuron in neurons:
         for T in Ts:
             for logn in Ns:
+                if shapes is not None and (T, logn) not in shapes:
+                    continue
                 N = 1 << logn
                 torch.manual_seed(0)
                 x = torch.rand(T, N) * 1.5
