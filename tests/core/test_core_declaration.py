@@ -50,6 +50,11 @@ def test_invalid_declarations_are_rejected_with_the_reason():
         NeuronDecl("bad2", "v + x", post=(("w", "w + s"),))
     with pytest.raises(DeclarationError, match="identifier"):
         NeuronDecl("bad name", "v + x")
+    for clash in ("cse0", "grad_v", "sp_alpha"):  # would alias names the derivation generates
+        with pytest.raises(DeclarationError, match="not a usable"):
+            NeuronDecl("bad3", "v + x * k", params=(clash,))
+    with pytest.raises(DeclarationError, match="not a usable"):
+        NeuronDecl("bad4", "v + x", params=("a_1",), aux_states=("a",), post=(("a", "a + s"),))
     declare("test_taken", "v + x")
     with pytest.raises(DeclarationError, match="already registered"):
         declare("test_taken", "v + 2 * x")

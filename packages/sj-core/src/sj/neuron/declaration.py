@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 from sj.decl_registry import DeclarationError, DeclRegistry
 
 BASE_PARAMS = ("v_threshold", "v_reset")
 RESERVED = frozenset({"x", "v", "h", "s", "z", "sg", *BASE_PARAMS})
+# Prefixes of names the derivation and the code generators create (CSE temporaries, gradients, surrogate parameters,
+# recomputed previous-step values): a user name starting with one could silently alias a generated one.
+RESERVED_PREFIXES = ("cse", "grad_", "sp_", "sgc", "sjr_")
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,11 @@ class NeuronDecl:
             raise DeclarationError(f"neuron name must be an identifier, got {self.name!r}")
         names = list(self.params) + list(self.aux_states)
         for n in names:
-            if not n.isidentifier() or n in RESERVED:
+            if not n.isidentifier() or n in RESERVED or n.startswith(RESERVED_PREFIXES) or any(
+                    re.fullmatch(rf"{re.escape(a)}_\d+", n) for a in self.aux_states):
                 raise DeclarationError(f"neuron {self.name!r}: {n!r} is not a usable parameter/state name "
-                                       f"(reserved: {sorted(RESERVED)})")
+                                       f"(reserved: {sorted(RESERVED)}, prefixes {RESERVED_PREFIXES}, and "
+                                       "<aux state>_<number>)")
         if len(set(names)) != len(names):
             raise DeclarationError(f"neuron {self.name!r}: duplicate names in params/aux_states {names}")
         for stage, updates in (("pre", self.pre), ("post", self.post)):
