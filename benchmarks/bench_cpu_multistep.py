@@ -40,7 +40,8 @@ def timed(fn, budget_s: float = 1.0, min_reps: int = 3, max_reps: int = 50) -> f
 def sj_call(backend: str, neuron: str, x: torch.Tensor, w: torch.Tensor):
     params = [1.0, 0.0, *(w if p == "w" else p for p in NEURONS[neuron])]
     v0 = torch.zeros(x.shape[1:])
-    return multistep(neuron, x, [v0], params, surrogate=SURROGATE, surrogate_params=[ALPHA], backend=backend)[0]
+    sparams = [ALPHA] if SURROGATE == "ATan" else []  # other surrogates: their declared defaults
+    return multistep(neuron, x, [v0], params, surrogate=SURROGATE, surrogate_params=sparams, backend=backend)[0]
 
 
 def sj_runner(backend: str, neuron: str, x: torch.Tensor, g: torch.Tensor, backward: bool):
@@ -134,13 +135,19 @@ def main() -> None:
     ap.add_argument("--json", help="also write the rows to this JSON file")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (the cpu backend follows it)")
     ap.add_argument("--shape", action="append", metavar="T,LOG2N", help="only this shape (repeatable), e.g. 64,20")
+    ap.add_argument("--surrogate", default="ATan",
+                    help="surrogate of the sj runs (default ATan, alpha=2; others use their defaults and skip the "
+                         "SpikingJelly/snnTorch comparison, which is defined with ATan)")
     args = ap.parse_args()
+    global SURROGATE
+    SURROGATE = args.surrogate
     if args.threads:
         torch.set_num_threads(args.threads)
     first = first_call_seconds()
     print(f"# first cpu call (library load + kernel lookup + run, T=4, N=2^14): {first * 1e3:.1f} ms")
-    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, float32, {SURROGATE}(alpha={ALPHA})")
-    others = optional_runners()
+    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, float32, "
+          f"{SURROGATE}({'alpha=2.0' if SURROGATE == 'ATan' else 'defaults'})")
+    others = optional_runners() if SURROGATE == "ATan" else {}
     Ts = (4, 16) if args.quick else (4, 16, 64)
     Ns = (14, 18) if args.quick else (14, 18, 20)
     shapes = {tuple(int(v) for v in sh.split(",")) for sh in args.shape} if args.shape else None
