@@ -12,6 +12,7 @@ Run: ``python benchmarks/bench_cpu_multistep.py [--quick] [--json out.json]`` (a
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import statistics
@@ -65,7 +66,9 @@ def spikingjelly_runner(neuron: str, x: torch.Tensor, g: torch.Tensor, backward:
     from spikingjelly.activation_based import surrogate
 
     sg = surrogate.ATan(alpha=ALPHA)
-    kw = dict(v_threshold=1.0, v_reset=0.0, surrogate_function=sg, step_mode="m", backend="torch")
+    kw = dict(v_threshold=1.0, v_reset=0.0, surrogate_function=sg, step_mode="m")
+    if "backend" in inspect.signature(sjn.LIFNode.__init__).parameters:  # 0.0.0.0.14 has it; 2.0 dropped it
+        kw["backend"] = "torch"
     node = {"if_": lambda: sjn.IFNode(**kw), "lif": lambda: sjn.LIFNode(tau=2.0, **kw),
             "plif": lambda: sjn.ParametricLIFNode(init_tau=2.0, **kw)}[neuron]()
     return _module_runner(node, x, g, backward, reset=node.reset)
