@@ -12,6 +12,7 @@ from torch import nn
 
 from sj.ann2snn.converter import Converter
 from sj.ann2snn.evaluate import accuracy_over_time
+from sj.demo.train import train_epoch
 
 DEFAULT_T_VALUES = (8, 16, 32, 64)
 
@@ -34,18 +35,8 @@ def train_ann(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 15
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
     losses = []
     for _ in range(epochs):
-        net.train()
-        order = torch.randperm(len(x), generator=gen).to(x.device)
-        total = 0.0
-        for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
-            loss = F.cross_entropy(net(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+        losses.append(train_epoch(net, x, y, F.cross_entropy, opt, batch_size, gen))
         sched.step()
-        losses.append(total / len(x))
     return losses
 
 

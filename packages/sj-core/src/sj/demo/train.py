@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,30 @@ from sj.demo.backend_choice import fastest_backend
 from sj.demo.data import load_digits_split
 from sj.demo.model import DigitsSNN
 from sj.functional import reset_net, set_backend
+
+
+def train_epoch(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], opt: torch.optim.Optimizer,
+                batch_size: int, gen: torch.Generator) -> float:
+    """One epoch over ``(x, y)`` in a random order drawn from ``gen``, resetting the network's state before each
+    batch (a no-op for an ANN); returns the mean of ``loss_of(net(batch), labels)`` over the samples."""
+    net.train()
+    order = torch.randperm(len(x), generator=gen).to(x.device)
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        idx = order[i:i + batch_size]
+        reset_net(net)
+        loss = loss_of(net(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+    return total / len(x)
+
+
+def _rate_loss(rate: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """MSE between output firing rates and one-hot labels (SpikingJelly's tutorial loss)."""
+    return F.mse_loss(rate, F.one_hot(labels, 10).to(rate.dtype))
 
 
 @dataclass
@@ -84,22 +109,9 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
     losses = []
     gen = torch.Generator().manual_seed(cfg.seed)
-    for epoch in _progress(range(cfg.epochs), cfg.progress, desc=f"training ({backend})", unit="epoch"):
-        net.train()
-        order = torch.randperm(len(x_tr), generator=gen).to(device)
-        total = 0.0
-        for i in range(0, len(x_tr), cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
-            reset_net(net)
-            rate = net(x_tr[idx])
-            loss = F.mse_loss(rate, F.one_hot(y_tr[idx], 10).to(rate.dtype))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+    for _ in _progress(range(cfg.epochs), cfg.progress, desc=f"training ({backend})", unit="epoch"):
+        losses.append(train_epoch(net, x_tr, y_tr, _rate_loss, opt, cfg.batch_size, gen))
         sched.step()
-        losses.append(total / len(x_tr))
-        del epoch
     accuracy = evaluate(net, x_te, y_te)
     if cfg.plot is not None:
         plot_test_sample(net, x_te[:1], int(y_te[0]), cfg.plot)
