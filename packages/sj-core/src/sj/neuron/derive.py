@@ -6,6 +6,8 @@ surrogates ship their derivations in ``derived_builtin.json``; regenerate it wit
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from sj.codegen.ir import Expr
@@ -274,8 +276,6 @@ def derive_surrogate(decl) -> dict:
 
 
 def _replace_word(text: str, old: str, new: str) -> str:
-    import re
-
     return re.sub(rf"\b{re.escape(old)}\b", new, text)
 
 

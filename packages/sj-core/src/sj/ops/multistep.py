@@ -17,6 +17,7 @@ import torch
 from sj.backends.base import BackwardInputs
 from sj.backends.registry import BackendError, get_backend, unsupported_reason
 from sj.ops.spec import MultiStepSpec
+from sj.surrogate.declarations import surrogates
 
 Tensor = torch.Tensor
 
@@ -150,8 +151,6 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
     Returns:
         ``(spike_seq [T, *S], states_last [[*S], ...], v_seq [T, *S] or None)``.
     """
-    from sj.surrogate.declarations import surrogates
-
     sdecl = surrogates.get(surrogate)
     sparams = tuple(float(p) for p in surrogate_params) if len(surrogate_params) else sdecl.defaults
     if len(sparams) != len(sdecl.params):
