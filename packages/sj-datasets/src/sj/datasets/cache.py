@@ -176,6 +176,7 @@ class FrameCache:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and can still write (a zombie — killed, not yet reaped — cannot)."""
     if pid == os.getpid():
         return True
     try:
@@ -184,4 +185,8 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: a killed worker stays a zombie until reaped, which a container's init may never do
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
