@@ -77,16 +77,20 @@ def _sj_step(backend: str, neuron: str, x: torch.Tensor, grad: torch.Tensor) -> 
 
 
 def _spikingjelly_step(x: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
-    """SpikingJelly's Triton LIF with the same settings (raises ImportError when SpikingJelly is absent)."""
-    from spikingjelly.activation_based import functional, neuron, surrogate
+    """SpikingJelly's Triton LIF with the same settings (raises ImportError when SpikingJelly is absent).
 
-    node = neuron.LIFNode(tau=2.0, decay_input=True, v_threshold=1.0, v_reset=0.0,
-                          surrogate_function=surrogate.ATan(alpha=ALPHA), detach_reset=False, step_mode="m",
-                          backend="triton").to(x.device)
+    SpikingJelly 2.0 picks its kernel from the tensors: its Triton LIF runs only when the state ``v`` is fp32 (a
+    ``LIFNode`` fed fp16/bf16 makes an fp16/bf16 state and silently takes its torch reference path), so the
+    functional form is called with an fp32 initial state — SpikingJelly at its fastest.
+    """
+    from spikingjelly.activation_based import functional, surrogate
+
+    v0 = torch.zeros(x.shape[1:], device=x.device, dtype=torch.float32)
+    fn = surrogate.ATan(alpha=ALPHA)
 
     def step() -> None:
-        functional.reset_net(node)
-        torch.autograd.grad(node(x), [x], grad)
+        spike, _, _ = functional.lif_multi_step(x, v0, 2.0, True, 1.0, 0.0, fn, False, False)
+        torch.autograd.grad(spike, [x], grad)
 
     return step
 

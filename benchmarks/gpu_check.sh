@@ -13,6 +13,8 @@
 # Each step has a time limit; a step that fails or times out is reported and the next one still runs.
 # Files written (at most 8): summary.txt, install.log, backends.txt, core.log, cupy.log, triton.log, bench.log,
 # bench.json. Exit status: 0 when every step passed.
+# GPU_CHECK_STEPS (default "core cupy triton bench") picks steps; BENCH_ARGS replaces the benchmark's default
+# arguments (e.g. BENCH_ARGS="--T 4 32 --dtypes fp16 --neurons lif" for a short run).
 set -u
 RES="${1:-${OUT:-gpu_check_results}}"
 mkdir -p "$RES"
@@ -86,12 +88,16 @@ XDIST=() XDIST_WIDE=()
 "$PY" -c "import xdist" 2>/dev/null && XDIST=(-n 8) XDIST_WIDE=(-n 12)
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -W ignore::RuntimeWarning)
 
-step "tests/core" 90 core.log "${PYTEST[@]}" "${XDIST[@]}" tests/core
-if [ -d tests/cupy ]; then
+STEPS=" ${GPU_CHECK_STEPS:-core cupy triton bench} "
+[[ $STEPS == *" core "* ]] && step "tests/core" 90 core.log "${PYTEST[@]}" "${XDIST[@]}" tests/core
+if [[ $STEPS == *" cupy "* && -d tests/cupy ]]; then
     step "tests/cupy" 120 cupy.log "${PYTEST[@]}" tests/cupy
 fi
-step "tests/triton (CUDA)" 120 triton.log env SJ_TRITON_AUTOTUNE=0 "${PYTEST[@]}" "${XDIST_WIDE[@]}" tests/triton
-step "benchmark" 100 bench.log "$PY" benchmarks/bench_gpu_multistep.py --out "$RES/bench.json" --warmup 2 --reps 5
+[[ $STEPS == *" triton "* ]] && step "tests/triton (CUDA)" 120 triton.log env SJ_TRITON_AUTOTUNE=0 "${PYTEST[@]}" \
+    "${XDIST_WIDE[@]}" tests/triton
+read -r -a BENCH <<< "${BENCH_ARGS:---warmup 2 --reps 5}"
+[[ $STEPS == *" bench "* ]] && step "benchmark" 100 bench.log "$PY" benchmarks/bench_gpu_multistep.py \
+    --out "$RES/bench.json" "${BENCH[@]}"
 
 note "total $(( $(date +%s) - T0 ))s, status $status"
 exit $status
