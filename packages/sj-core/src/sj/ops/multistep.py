@@ -1,9 +1,9 @@
 """``sj::multistep_fwd`` / ``sj::multistep_bwd``: the multi-step neuron computation as ``torch.library`` custom ops.
 
-:func:`multistep` validates its inputs, then calls the forward op; autograd is registered once, here, and calls the
-backward op. Both ops dispatch to the backend named in the call (:mod:`sj.backends.registry`), so every backend gets
-autograd, ``torch.compile(fullgraph=True)`` support (fake implementations below) and parameter-gradient reduction
-without writing any of it.
+:func:`multistep` validates its inputs, then calls the forward op — through one ``torch.autograd.Function``, whose
+backward calls the backward op, when anything requires grad. Both ops dispatch to the backend named in the call
+(:mod:`sj.backends.registry`), so every backend gets autograd, ``torch.compile(fullgraph=True)`` support (fake
+implementations below) and parameter-gradient reduction without writing any of it.
 """
 
 from __future__ import annotations
@@ -87,48 +87,54 @@ def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
             [h.new_empty(shape) if need else h.new_empty(0) for need in params_need_grad])
 
 
-def _setup_context(ctx, inputs, output) -> None:
-    (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, _save, x_seq, state_init,
-     params) = inputs
-    ctx.config = (backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq)
-    # Unused outputs (the saved H, often v_seq and the last states) must not get [T, *S] zero gradients filled in.
-    ctx.set_materialize_grads(False)
-    spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
-    ctx.needs_x = spec.program["needs_x"]
-    ctx.n_states = len(state_init)
-    ctx.param_shapes = [p.shape for p in params]
-    ctx.params_need_grad = [p.requires_grad for p in params]
-    saved = output[3]
-    ctx.save_for_backward(*saved, x_seq if ctx.needs_x else None, *state_init, *params)
-    ctx.n_saved = len(saved)
+class _MultiStepFunction(torch.autograd.Function):
+    """Autograd of the multi-step op: forward calls ``sj::multistep_fwd``, backward ``sj::multistep_bwd``.
 
+    A ``torch.autograd.Function`` rather than ``torch.library.register_autograd``: that wrapper flattens and checks
+    every argument on each call, which cost ~0.25 ms per forward + backward — more than the fused kernels themselves
+    at small sizes. Dynamo traces this Function (``torch.compile(fullgraph=True)`` works through it).
+    ``needs_x``: whether the backward program reads ``x_seq``. Inputs after ``x_seq``: the ``n_states`` initial
+    states, then the params. Outputs: spikes, ``v_seq`` (empty unless stored), the last states.
+    """
 
-def _backward(ctx, grad_spike, grad_states_last, grad_v_seq, grad_saved):
-    tensors = ctx.saved_tensors
-    n_saved, n_states = ctx.n_saved, ctx.n_states
-    saved = list(tensors[:n_saved])
-    x_seq = tensors[n_saved]
-    state_init = list(tensors[n_saved + 1:n_saved + 1 + n_states])
-    params = list(tensors[n_saved + 1 + n_states:])
-    h = saved[0]
-    shape = h.shape[1:]
-    if grad_spike is None:
-        grad_spike = torch.zeros_like(h)
-    grad_states = [g if g is not None else h.new_zeros(shape) for g in grad_states_last]
-    if grad_v_seq is not None and grad_v_seq.numel() == 0:
-        grad_v_seq = None
-    grad_x, grad_init, grad_params = torch.ops.sj.multistep_bwd(
-        *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
-        ctx.params_need_grad, grad_spike.contiguous(), [g.contiguous() for g in grad_states],
-        grad_v_seq.contiguous() if grad_v_seq is not None else None)
-    reduced = [g.sum_to_size(s) if need else None
-               for g, s, need in zip(grad_params, ctx.param_shapes, ctx.params_need_grad)]
-    return (None,) * 8 + (grad_x, grad_init, reduced)
+    @staticmethod
+    def forward(ctx, config: tuple, needs_x: bool, n_states: int, x_seq: Tensor, *tensors: Tensor):
+        state_init, params = list(tensors[:n_states]), list(tensors[n_states:])
+        spike, last, v_seq, saved = torch.ops.sj.multistep_fwd(*config, True, x_seq, state_init, params)
+        ctx.config, ctx.n_states, ctx.n_saved = config, n_states, len(saved)
+        # Unused outputs (often v_seq and the last states) must not get [T, *S] zero gradients filled in.
+        ctx.set_materialize_grads(False)
+        ctx.param_shapes = [p.shape for p in params]
+        ctx.params_need_grad = [p.requires_grad for p in params]
+        ctx.save_for_backward(*saved, x_seq if needs_x else None, *state_init, *params)
+        return spike, v_seq, *last
+
+    @staticmethod
+    def backward(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, *grad_states_last: Tensor | None):
+        tensors = ctx.saved_tensors
+        n_saved, n_states = ctx.n_saved, ctx.n_states
+        saved = list(tensors[:n_saved])
+        x_seq = tensors[n_saved]
+        state_init = list(tensors[n_saved + 1:n_saved + 1 + n_states])
+        params = list(tensors[n_saved + 1 + n_states:])
+        h = saved[0]
+        shape = h.shape[1:]
+        if grad_spike is None:
+            grad_spike = torch.zeros_like(h)
+        grad_states = [g.contiguous() if g is not None else h.new_zeros(shape) for g in grad_states_last]
+        if grad_v_seq is not None and grad_v_seq.numel() == 0:
+            grad_v_seq = None
+        grad_x, grad_init, grad_params = torch.ops.sj.multistep_bwd(
+            *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
+            ctx.params_need_grad, grad_spike.contiguous(), grad_states,
+            grad_v_seq.contiguous() if grad_v_seq is not None else None)
+        reduced = [g.sum_to_size(s) if need else None
+                   for g, s, need in zip(grad_params, ctx.param_shapes, ctx.params_need_grad)]
+        return None, None, None, grad_x, *grad_init, *reduced
 
 
 _LIB.impl("multistep_fwd", _fwd_impl, "CompositeExplicitAutograd")
 _LIB.impl("multistep_bwd", _bwd_impl, "CompositeExplicitAutograd")
-torch.library.register_autograd("sj::multistep_fwd", _backward, setup_context=_setup_context)
 
 
 def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: Sequence[Tensor | float], *,
@@ -162,10 +168,14 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
         reason = unsupported_reason(backend, spec, x_seq.device, x_seq.dtype)
         if reason is not None:
             raise BackendError(reason)
-    save = torch.is_grad_enabled() and (x_seq.requires_grad or any(t.requires_grad for t in (*states, *tensors)))
-    spike, last, v_seq, _ = torch.ops.sj.multistep_fwd(
-        backend, spec.neuron, spec.surrogate, list(spec.surrogate_params), spec.soft_reset, spec.detach_reset,
-        spec.store_v_seq, save, x_seq.contiguous(), states, tensors)
+    config = (backend, spec.neuron, spec.surrogate, list(spec.surrogate_params), spec.soft_reset, spec.detach_reset,
+              spec.store_v_seq)
+    x_seq = x_seq.contiguous()
+    if torch.is_grad_enabled() and (x_seq.requires_grad or any(t.requires_grad for t in (*states, *tensors))):
+        spike, v_seq, *last = _MultiStepFunction.apply(config, spec.program["needs_x"], len(states), x_seq, *states,
+                                                       *tensors)
+    else:  # nothing to differentiate: the op alone, nothing saved
+        spike, last, v_seq, _ = torch.ops.sj.multistep_fwd(*config, False, x_seq, states, tensors)
     return spike, list(last), (v_seq if spec.store_v_seq else None)
 
 
