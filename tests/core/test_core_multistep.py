@@ -1,5 +1,7 @@
 """The fused multi-step op equals a loop of single steps (forward and every gradient), for every neuron."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -86,3 +88,40 @@ def test_learnable_per_neuron_tau_gradient_matches_single_step():
     torch.stack([b(xt) for xt in x]).sum().backward()
     assert a.w.grad.shape == (3,)
     torch.testing.assert_close(a.w.grad, b.w.grad)
+
+
+def _lif_args(x: torch.Tensor, tau: torch.Tensor) -> tuple:
+    return ("torch", "lif", "ATan", [2.0], False, False, False, True, x, [torch.zeros(x.shape[1:], dtype=x.dtype)],
+            [torch.tensor(1.0, dtype=x.dtype), torch.tensor(0.0, dtype=x.dtype), tau])
+
+
+def test_direct_op_call_is_differentiable_like_multistep():
+    from sj.ops import multistep
+
+    torch.manual_seed(0)
+    x = (torch.rand(5, 7, dtype=torch.float64) * 2).requires_grad_()
+    tau = torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+    g = torch.rand(5, 7, dtype=torch.float64)
+    spike, _, _ = multistep("lif", x, [torch.zeros(7, dtype=torch.float64)], [1.0, 0.0, tau], surrogate="ATan",
+                            surrogate_params=[2.0])
+    expected = torch.autograd.grad(spike, [x, tau], g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "autograd kernel was not registered" warning
+        direct = torch.ops.sj.multistep_fwd(*_lif_args(x, tau))[0]
+        got = torch.autograd.grad(direct, [x, tau], g)
+    assert torch.equal(direct, spike)
+    assert all(torch.allclose(a, b, rtol=1e-12, atol=1e-12) for a, b in zip(got, expected))
+
+
+def test_number_parameters_made_under_inference_mode_can_be_saved_for_backward():
+    # number parameters become shared 0-d tensors; one first made under inference_mode must not be an inference
+    # tensor, or a later training call could not save it for backward
+    from sj.ops import multistep
+
+    value = 0.8125  # a threshold no other test uses, so this test makes the shared tensor first
+    with torch.inference_mode():
+        multistep("lif", torch.rand(3, 4), [torch.zeros(4)], [value, 0.0, 2.0], surrogate="ATan")
+    x = torch.rand(3, 4, requires_grad=True)
+    spike, _, _ = multistep("lif", x, [torch.zeros(4)], [value, 0.0, 2.0], surrogate="ATan")
+    (grad,) = torch.autograd.grad(spike.sum(), [x])
+    assert grad.shape == x.shape and torch.isfinite(grad).all()

@@ -87,11 +87,47 @@ def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
             [h.new_empty(shape) if need else h.new_empty(0) for need in params_need_grad])
 
 
-class _MultiStepFunction(torch.autograd.Function):
-    """Autograd of the multi-step op: forward calls ``sj::multistep_fwd``, backward ``sj::multistep_bwd``.
+def _save_context(ctx, config: tuple, needs_x: bool, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],
+                  saved: list[Tensor]) -> None:
+    """What the backward op needs, kept on an autograd context (shared by both autograd entries below)."""
+    ctx.config, ctx.n_states, ctx.n_saved = tuple(config), len(state_init), len(saved)
+    # Unused outputs (often v_seq and the last states) must not get [T, *S] zero gradients filled in.
+    ctx.set_materialize_grads(False)
+    ctx.param_shapes = [p.shape for p in params]
+    ctx.params_need_grad = [p.requires_grad for p in params]
+    ctx.save_for_backward(*saved, x_seq if needs_x else None, *state_init, *params)
 
-    A ``torch.autograd.Function`` rather than ``torch.library.register_autograd``: that wrapper flattens and checks
-    every argument on each call, which cost ~0.25 ms per forward + backward — more than the fused kernels themselves
+
+def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_states_last: Sequence[Tensor | None]
+               ) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    """Gradients of ``x_seq``, the initial states and the params (reduced to their shapes) through the backward op."""
+    tensors = ctx.saved_tensors
+    n_saved, n_states = ctx.n_saved, ctx.n_states
+    saved = list(tensors[:n_saved])
+    x_seq = tensors[n_saved]
+    state_init = list(tensors[n_saved + 1:n_saved + 1 + n_states])
+    params = list(tensors[n_saved + 1 + n_states:])
+    h = saved[0]
+    shape = h.shape[1:]
+    if grad_spike is None:
+        grad_spike = torch.zeros_like(h)
+    grad_states = [g.contiguous() if g is not None else h.new_zeros(shape) for g in grad_states_last]
+    if grad_v_seq is not None and grad_v_seq.numel() == 0:
+        grad_v_seq = None
+    grad_x, grad_init, grad_params = torch.ops.sj.multistep_bwd(
+        *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
+        ctx.params_need_grad, grad_spike.contiguous(), grad_states,
+        grad_v_seq.contiguous() if grad_v_seq is not None else None)
+    reduced = [g.sum_to_size(s) if need else None
+               for g, s, need in zip(grad_params, ctx.param_shapes, ctx.params_need_grad)]
+    return grad_x, list(grad_init), reduced
+
+
+class _MultiStepFunction(torch.autograd.Function):
+    """The autograd entry :func:`multistep` uses: forward calls ``sj::multistep_fwd``, backward ``sj::multistep_bwd``.
+
+    A ``torch.autograd.Function`` rather than the op's ``register_autograd`` entry: that wrapper flattens and checks
+    every argument on each call, which cost ~0.17 ms per forward + backward — more than the fused kernels themselves
     at small sizes. Dynamo traces this Function (``torch.compile(fullgraph=True)`` works through it).
     ``needs_x``: whether the backward program reads ``x_seq``. Inputs after ``x_seq``: the ``n_states`` initial
     states, then the params. Outputs: spikes, ``v_seq`` (empty unless stored), the last states.
@@ -101,40 +137,30 @@ class _MultiStepFunction(torch.autograd.Function):
     def forward(ctx, config: tuple, needs_x: bool, n_states: int, x_seq: Tensor, *tensors: Tensor):
         state_init, params = list(tensors[:n_states]), list(tensors[n_states:])
         spike, last, v_seq, saved = torch.ops.sj.multistep_fwd(*config, True, x_seq, state_init, params)
-        ctx.config, ctx.n_states, ctx.n_saved = config, n_states, len(saved)
-        # Unused outputs (often v_seq and the last states) must not get [T, *S] zero gradients filled in.
-        ctx.set_materialize_grads(False)
-        ctx.param_shapes = [p.shape for p in params]
-        ctx.params_need_grad = [p.requires_grad for p in params]
-        ctx.save_for_backward(*saved, x_seq if needs_x else None, *state_init, *params)
+        _save_context(ctx, config, needs_x, x_seq, state_init, params, saved)
         return spike, v_seq, *last
 
     @staticmethod
     def backward(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, *grad_states_last: Tensor | None):
-        tensors = ctx.saved_tensors
-        n_saved, n_states = ctx.n_saved, ctx.n_states
-        saved = list(tensors[:n_saved])
-        x_seq = tensors[n_saved]
-        state_init = list(tensors[n_saved + 1:n_saved + 1 + n_states])
-        params = list(tensors[n_saved + 1 + n_states:])
-        h = saved[0]
-        shape = h.shape[1:]
-        if grad_spike is None:
-            grad_spike = torch.zeros_like(h)
-        grad_states = [g.contiguous() if g is not None else h.new_zeros(shape) for g in grad_states_last]
-        if grad_v_seq is not None and grad_v_seq.numel() == 0:
-            grad_v_seq = None
-        grad_x, grad_init, grad_params = torch.ops.sj.multistep_bwd(
-            *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
-            ctx.params_need_grad, grad_spike.contiguous(), grad_states,
-            grad_v_seq.contiguous() if grad_v_seq is not None else None)
-        reduced = [g.sum_to_size(s) if need else None
-                   for g, s, need in zip(grad_params, ctx.param_shapes, ctx.params_need_grad)]
-        return None, None, None, grad_x, *grad_init, *reduced
+        grad_x, grad_init, grad_params = _gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
+        return None, None, None, grad_x, *grad_init, *grad_params
+
+
+def _op_setup_context(ctx, inputs, output) -> None:
+    """The op's own autograd (for code calling ``torch.ops.sj.multistep_fwd`` directly)."""
+    *config, _save, x_seq, state_init, params = inputs
+    needs_x = _spec(*config[1:3], tuple(config[3]), *config[4:]).program["needs_x"]
+    _save_context(ctx, config, needs_x, x_seq, list(state_init), list(params), list(output[3]))
+
+
+def _op_backward(ctx, grad_spike, grad_states_last, grad_v_seq, _grad_saved):
+    grad_x, grad_init, grad_params = _gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
+    return (None,) * 8 + (grad_x, grad_init, grad_params)
 
 
 _LIB.impl("multistep_fwd", _fwd_impl, "CompositeExplicitAutograd")
 _LIB.impl("multistep_bwd", _bwd_impl, "CompositeExplicitAutograd")
+torch.library.register_autograd("sj::multistep_fwd", _op_backward, setup_context=_op_setup_context)
 
 
 def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: Sequence[Tensor | float], *,
@@ -203,12 +229,23 @@ def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params) -> tuple[li
         if not isinstance(p, Tensor):
             if not math.isfinite(float(p)) and name != "v_threshold":
                 raise ValueError(f"parameter {name!r} must be finite, got {p}")
-            p = torch.tensor(float(p), dtype=x_seq.dtype, device=x_seq.device)
+            p = _constant(float(p), x_seq.dtype, x_seq.device)
         _check_tensor(f"parameter {name!r}", p, x_seq, shape)
         if p.dim() > 0 and p.shape != shape:
             p = p.expand(shape)
         tensors.append(p.contiguous())
     return states, tensors
+
+
+@lru_cache(maxsize=512)
+def _constant(value: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A number parameter as a 0-d tensor, made once per value, dtype and device and shared read-only by every call.
+
+    Making it per call cost a host-to-device copy on a GPU, and a copy from pageable memory waits for the stream:
+    every multi-step call stalled the GPU pipeline. Made outside inference mode, so graphs recorded later may save it.
+    """
+    with torch.inference_mode(False):
+        return torch.tensor(value, dtype=dtype, device=device)
 
 
 def _check_tensor(what: str, t: Tensor, x_seq: Tensor, shape: torch.Size) -> None:
