@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import warnings
+from functools import lru_cache
 
 import torch
 
@@ -44,6 +45,13 @@ def _strides(params: list[Tensor], numel: int) -> ctypes.Array:
             raise ValueError(f"parameter {i} has shape {tuple(p.shape)}; the cpu backend takes a 0-d tensor or a "
                              f"contiguous tensor of {numel} elements (the neuron shape)")
     return (ctypes.c_int64 * max(1, len(out)))(*out)
+
+
+@lru_cache(maxsize=256)
+def _surrogate_params(values: tuple[float, ...], dtype: torch.dtype) -> Tensor:
+    """The surrogate's parameters as a small tensor the kernels read (made once per values and dtype, read-only)."""
+    with torch.inference_mode(False):
+        return torch.tensor(list(values) or [0.0], dtype=dtype)
 
 
 class CpuBackend(Backend):
@@ -123,7 +131,7 @@ class CpuBackend(Backend):
         saved = [s.contiguous() for s in inputs.saved]
         x = inputs.x_seq.contiguous() if spec.program["needs_x"] else None
         params = inputs.params
-        sparams = torch.tensor(list(spec.surrogate_params) or [0.0], dtype=h.dtype)
+        sparams = _surrogate_params(spec.surrogate_params, h.dtype)
         grad_spike = inputs.grad_spike.contiguous()
         grad_last = [g.contiguous() for g in inputs.grad_states_last]
         grad_v_seq = inputs.grad_v_seq.contiguous() if inputs.grad_v_seq is not None else None

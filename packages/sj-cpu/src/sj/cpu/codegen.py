@@ -104,12 +104,19 @@ static inline float sj_expf(float x) {
 #endif
 typedef void (*sj_chunk_fn)(const void *args, int64_t i0, int64_t n);
 
-/* Run fn over [0, N) in chunks of `chunk` elements, shared by up to `threads` OpenMP threads. */
+/* Run fn over [0, N) in pieces of at most `chunk` elements, shared by up to `threads` OpenMP threads. The piece count
+   is a multiple of the thread count, so a small N is still split evenly among the threads. */
 static inline void sj_parallel(sj_chunk_fn fn, const void *args, int64_t T, int64_t N, int64_t chunk, int threads) {
-    const int64_t chunks = (N + chunk - 1) / chunk;
     int nt = threads < 1 ? 1 : threads;
-    if (nt > chunks) nt = (int)chunks;
     if (T * N < SJ_SERIAL_WORK) nt = 1;
+    int64_t chunks = (N + chunk - 1) / chunk;
+    chunks = (chunks + nt - 1) / nt * nt;
+    int64_t piece = (N + chunks - 1) / chunks;
+    piece = (piece + 15) / 16 * 16; /* whole SIMD vectors */
+    if (piece > chunk) piece = chunk;
+    chunk = piece;
+    chunks = (N + chunk - 1) / chunk;
+    if (nt > chunks) nt = (int)chunks;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
@@ -392,7 +399,7 @@ def _forward(program: dict, suffix: str) -> str:
         for k, st in enumerate(states):
             e.emit(f"for (int64_t j = 0; j < n; ++j) a->states_last[{k}][i0 + j] = st_{st}[j];", 1)
         e.emit("}", 0)
-        e.emit(f"static void {fn}_chunk_{mode}(const void *args_, int64_t i0, int64_t n) {{", 0)
+        e.emit(f"SJ_CLONES static void {fn}_chunk_{mode}(const void *args_, int64_t i0, int64_t n) {{", 0)
         e.emit(f"const sj_fwd_args_{suffix} *a = (const sj_fwd_args_{suffix} *)args_;", 1)
         e.emit("if (a->saved) {", 1)
         e.emit(f"if (a->v_seq) {fn}_body_{mode}(args_, i0, n, 1, 1); else {fn}_body_{mode}(args_, i0, n, 1, 0);", 2)

@@ -67,12 +67,14 @@ def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = Fal
                     compiler: list[str] | None = None, jobs: int = 1) -> None:
     """Compile C ``sources`` (in parallel, ``jobs`` at a time) and link them into the shared library ``output``.
 
-    ``march`` (e.g. ``"native"``, ``"x86-64-v3"``) selects an instruction set; without it the code is portable.
+    ``march`` (e.g. ``"native"``, ``"x86-64-v3"``) selects an instruction set; without it the code is portable, with
+    the kernels' chunk functions cloned for AVX2 where the toolchain supports it (x86-64 Linux, GCC or Clang: picked
+    at load time; ~2× faster when the data sits in cache, ~10 % when memory-bound).
     """
     cmd = compiler or find_compiler()
     if cmd is None:
         raise CompileError(compiler_reason())
-    flags = [*CFLAGS, *(WERROR if werror else ()), *((f"-march={march}",) if march else ())]
+    flags = [*CFLAGS, *(WERROR if werror else ()), *((f"-march={march}",) if march else ("-DSJ_TARGET_CLONES",))]
     objects = [src.with_suffix(".o") for src in sources]
     procs: list[tuple[subprocess.Popen, Path]] = []
 
