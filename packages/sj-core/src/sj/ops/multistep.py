@@ -87,6 +87,33 @@ def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
             [h.new_empty(shape) if need else h.new_empty(0) for need in params_need_grad])
 
 
+def _plain_eager() -> bool:
+    """No torch.compile, FX/JIT tracing, dispatch or function mode (e.g. FakeTensorMode) or profiler is watching."""
+    try:
+        return (not torch.compiler.is_compiling() and not torch._C._len_torch_dispatch_stack()
+                and not torch._C._is_torch_function_mode_enabled() and torch._C._get_tracing_state() is None
+                and not torch.autograd.profiler._is_profiler_enabled)
+    except AttributeError:  # a torch without one of these checks: assume something is watching
+        return False
+
+
+def _undispatched(x: Tensor) -> bool:
+    """Whether a call may run an op's implementation without the dispatcher (which costs ~25 µs per call): only
+    plain eager calls on real, unwrapped tensors; everything that must see the op itself gets it."""
+    return (type(x) is Tensor and x.device.type != "meta" and _plain_eager()
+            and not torch._C._functorch.is_functorch_wrapped_tensor(x))
+
+
+def _forward_op(*args):
+    """``sj::multistep_fwd`` (same arguments), through the dispatcher unless :func:`_undispatched` allows otherwise."""
+    return (_fwd_impl if _undispatched(args[8]) else torch.ops.sj.multistep_fwd)(*args)
+
+
+def _backward_op(*args):
+    """``sj::multistep_bwd`` (same arguments), through the dispatcher unless :func:`_undispatched` allows otherwise."""
+    return (_bwd_impl if _undispatched(args[12]) else torch.ops.sj.multistep_bwd)(*args)
+
+
 def _save_context(ctx, config: tuple, needs_x: bool, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],
                   saved: list[Tensor]) -> None:
     """What the backward op needs, kept on an autograd context (shared by both autograd entries below)."""
@@ -114,7 +141,7 @@ def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_s
     grad_states = [g.contiguous() if g is not None else h.new_zeros(shape) for g in grad_states_last]
     if grad_v_seq is not None and grad_v_seq.numel() == 0:
         grad_v_seq = None
-    grad_x, grad_init, grad_params = torch.ops.sj.multistep_bwd(
+    grad_x, grad_init, grad_params = _backward_op(
         *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
         ctx.params_need_grad, grad_spike.contiguous(), grad_states,
         grad_v_seq.contiguous() if grad_v_seq is not None else None)
@@ -136,7 +163,7 @@ class _MultiStepFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, config: tuple, needs_x: bool, n_states: int, x_seq: Tensor, *tensors: Tensor):
         state_init, params = list(tensors[:n_states]), list(tensors[n_states:])
-        spike, last, v_seq, saved = torch.ops.sj.multistep_fwd(*config, True, x_seq, state_init, params)
+        spike, last, v_seq, saved = _forward_op(*config, True, x_seq, state_init, params)
         _save_context(ctx, config, needs_x, x_seq, state_init, params, saved)
         return spike, v_seq, *last
 
@@ -201,7 +228,7 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
         spike, v_seq, *last = _MultiStepFunction.apply(config, spec.program["needs_x"], len(states), x_seq, *states,
                                                        *tensors)
     else:  # nothing to differentiate: the op alone, nothing saved
-        spike, last, v_seq, _ = torch.ops.sj.multistep_fwd(*config, False, x_seq, states, tensors)
+        spike, last, v_seq, _ = _forward_op(*config, False, x_seq, states, tensors)
     return spike, list(last), (v_seq if spec.store_v_seq else None)
 
 
@@ -229,7 +256,7 @@ def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params) -> tuple[li
         if not isinstance(p, Tensor):
             if not math.isfinite(float(p)) and name != "v_threshold":
                 raise ValueError(f"parameter {name!r} must be finite, got {p}")
-            p = _constant(float(p), x_seq.dtype, x_seq.device)
+            p = (_constant if _plain_eager() else _fresh_constant)(float(p), x_seq.dtype, x_seq.device)
         _check_tensor(f"parameter {name!r}", p, x_seq, shape)
         if p.dim() > 0 and p.shape != shape:
             p = p.expand(shape)
@@ -237,15 +264,21 @@ def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params) -> tuple[li
     return states, tensors
 
 
+def _fresh_constant(value: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A number parameter as a new 0-d tensor (under modes and tracing, where a shared one would leak out)."""
+    return torch.tensor(value, dtype=dtype, device=device)
+
+
 @lru_cache(maxsize=512)
 def _constant(value: float, dtype: torch.dtype, device: torch.device) -> Tensor:
     """A number parameter as a 0-d tensor, made once per value, dtype and device and shared read-only by every call.
 
     Making it per call cost a host-to-device copy on a GPU, and a copy from pageable memory waits for the stream:
-    every multi-step call stalled the GPU pipeline. Made outside inference mode, so graphs recorded later may save it.
+    every multi-step call stalled the GPU pipeline. Only made in plain eager mode (a tensor made under FakeTensorMode
+    would be fake), and outside inference mode, so graphs recorded later may save it.
     """
     with torch.inference_mode(False):
-        return torch.tensor(value, dtype=dtype, device=device)
+        return _fresh_constant(value, dtype, device)
 
 
 def _check_tensor(what: str, t: Tensor, x_seq: Tensor, shape: torch.Size) -> None:

@@ -54,13 +54,20 @@ def _device_guard(t: Tensor):
     return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()
 
 
+@lru_cache(maxsize=256)
+def _split(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A kernel's runtime (positional) and compile-time argument names; BLOCK is the autotuner's."""
+    return (tuple(a for a in names if not is_constexpr(a)),
+            tuple(a for a in names if is_constexpr(a) and a != "BLOCK"))
+
+
 def _launch(kernel, names: list[str], values: dict, n: int) -> None:
-    missing = [a for a in names if a not in values and a != "BLOCK"]
+    runtime, constexpr = _split(tuple(names))
+    missing = [a for a in (*runtime, *constexpr) if a not in values]
     if missing:
         raise RuntimeError(f"sj-triton launcher has no value for kernel arguments {missing}")
     grid = lambda meta: (triton.cdiv(n, meta["BLOCK"]),)  # noqa: E731
-    kernel[grid](*(values[a] for a in names if not is_constexpr(a)),
-                 **{a: values[a] for a in names if is_constexpr(a) and a != "BLOCK"})
+    kernel[grid](*(values[a] for a in runtime), **{a: values[a] for a in constexpr})
 
 
 def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool

@@ -1,0 +1,68 @@
+"""Plain eager calls run the op's implementation without the dispatcher; everything that must see the op —
+dispatch modes, fake and meta tensors, the profiler, functorch — still gets ``sj::multistep_fwd``/``_bwd``, with the
+same results."""
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from sj.ops import multistep
+
+
+class _Recorder(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _call(x: torch.Tensor, tau: torch.Tensor):
+    return multistep("lif", x, [torch.zeros(x.shape[1:], dtype=x.dtype, device=x.device)], [1.0, 0.0, tau],
+                     surrogate="ATan", surrogate_params=[2.0])
+
+
+def _fwd_bwd(x: torch.Tensor, tau: torch.Tensor, g: torch.Tensor):
+    xg, taug = x.clone().requires_grad_(), tau.clone().requires_grad_()
+    spike, (last,), _ = _call(xg, taug)
+    return [spike, last, *torch.autograd.grad((spike * g).sum() + last.sum(), [xg, taug])]
+
+
+def test_dispatch_mode_sees_both_ops_and_results_match_the_undispatched_path():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(6, 5, dtype=torch.float64, generator=gen) * 2
+    tau, g = torch.tensor(2.5, dtype=torch.float64), torch.rand(6, 5, dtype=torch.float64, generator=gen)
+    plain = _fwd_bwd(x, tau, g)
+    with _Recorder() as rec:
+        recorded = _fwd_bwd(x, tau, g)
+    assert "sj.multistep_fwd.default" in rec.ops and "sj.multistep_bwd.default" in rec.ops
+    assert all(torch.equal(a, b) for a, b in zip(plain, recorded))
+
+
+def test_fake_and_meta_tensors_get_the_ops_shape_functions():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        spike, (last,), _ = _call(torch.rand(4, 3, 2), torch.tensor(2.0))
+    assert spike.shape == (4, 3, 2) and last.shape == (3, 2)
+    spike, _, _ = _call(torch.full((2, 3, 2), 3.0), torch.tensor(2.0))  # nothing fake leaked into later real calls
+    assert type(spike) is torch.Tensor and torch.equal(spike, torch.ones(2, 3, 2))
+    spike, (last,), _ = _call(torch.empty(4, 7, device="meta"), torch.tensor(2.0, device="meta"))
+    assert spike.device.type == "meta" and spike.shape == (4, 7) and last.shape == (7,)
+
+
+def test_profiler_records_the_op():
+    x = torch.rand(3, 4, requires_grad=True)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        spike, _, _ = _call(x, torch.tensor(2.0))
+        spike.sum().backward()
+    names = {e.name for e in prof.events()}
+    assert "sj::multistep_fwd" in names and "sj::multistep_bwd" in names
+
+
+def test_vmap_is_refused_by_the_op_not_run_on_batched_storage():
+    x = torch.rand(2, 3, 4)
+    with pytest.raises(RuntimeError, match="sj::multistep_fwd"):
+        torch.vmap(lambda xb: _call(xb, torch.tensor(2.0))[0])(x)
