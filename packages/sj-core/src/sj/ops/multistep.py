@@ -41,6 +41,8 @@ _LIB = torch.library.Library("sj", "DEF")
 _LIB.define("multistep_fwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
             "bool detach_reset, bool store_v_seq, bool save, Tensor x_seq, Tensor[] state_init, Tensor[] params) "
             "-> (Tensor, Tensor[], Tensor, Tensor[])")
+# multistep_bwd returns the gradients of x_seq, of every initial state, and of the params flagged in
+# params_need_grad only (in order).
 _LIB.define("multistep_bwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
             "bool detach_reset, bool store_v_seq, Tensor[] saved, Tensor x_seq, Tensor[] state_init, "
             "Tensor[] params, bool[] params_need_grad, Tensor grad_spike, Tensor[] grad_states_last, "
@@ -74,8 +76,7 @@ def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[
     inputs = BackwardInputs(list(saved), x_seq, list(state_init), list(params), list(params_need_grad),
                             grad_spike, list(grad_states_last), grad_v_seq)
     grad_x, grad_init, grad_params = _backend(backend, spec, saved[0]).backward(spec, inputs)
-    empty = grad_x.new_empty(0)
-    return grad_x, grad_init, [g if g is not None else empty.clone() for g in grad_params]
+    return grad_x, grad_init, [g for g, need in zip(grad_params, params_need_grad) if need]
 
 
 @torch.library.register_fake("sj::multistep_bwd")
@@ -84,7 +85,7 @@ def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
     h = saved[0]
     shape = h.shape[1:]
     return (h.new_empty(h.shape), [h.new_empty(shape) for _ in state_init],
-            [h.new_empty(shape) if need else h.new_empty(0) for need in params_need_grad])
+            [h.new_empty(shape) for need in params_need_grad if need])
 
 
 def _plain_eager() -> bool:
@@ -145,8 +146,8 @@ def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_s
         *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
         ctx.params_need_grad, grad_spike.contiguous(), grad_states,
         grad_v_seq.contiguous() if grad_v_seq is not None else None)
-    reduced = [g.sum_to_size(s) if need else None
-               for g, s, need in zip(grad_params, ctx.param_shapes, ctx.params_need_grad)]
+    wanted = iter(grad_params)  # the op returns the requested parameter gradients only
+    reduced = [next(wanted).sum_to_size(s) if need else None for s, need in zip(ctx.param_shapes, ctx.params_need_grad)]
     return grad_x, list(grad_init), reduced
 
 
@@ -252,11 +253,12 @@ def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params) -> tuple[li
         _check_tensor(f"initial state {name!r}", s, x_seq, shape)
         states.append(s.expand(shape).contiguous() if s.shape != shape else s.contiguous())
     tensors = []
+    make_constant = _constant if _plain_eager() else _fresh_constant
     for name, p in zip(decl.param_names, params):
         if not isinstance(p, Tensor):
             if not math.isfinite(float(p)) and name != "v_threshold":
                 raise ValueError(f"parameter {name!r} must be finite, got {p}")
-            p = (_constant if _plain_eager() else _fresh_constant)(float(p), x_seq.dtype, x_seq.device)
+            p = make_constant(float(p), x_seq.dtype, x_seq.device)
         _check_tensor(f"parameter {name!r}", p, x_seq, shape)
         if p.dim() > 0 and p.shape != shape:
             p = p.expand(shape)

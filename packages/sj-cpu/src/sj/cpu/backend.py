@@ -108,11 +108,11 @@ class CpuBackend(Backend):
             return self._reference.forward(spec, x_seq, state_init, params, save)
         x = x_seq.contiguous()
         T, shape = x.shape[0], x.shape[1:]
-        N = x[0].numel()
+        N = x.numel() // T if T else 0
         states = [s.contiguous() for s in state_init]
-        spike = self.pool.empty(x.shape, x.dtype)
-        v_seq = self.pool.empty(x.shape, x.dtype) if spec.store_v_seq else None
-        saved = [self.pool.empty(x.shape, x.dtype) for _ in states] if save else []
+        spike = self.pool.like(x)
+        v_seq = self.pool.like(x) if spec.store_v_seq else None
+        saved = [self.pool.like(x) for _ in states] if save else []
         last = [self.pool.empty(shape, x.dtype) for _ in states]
         args = library.FwdArgs(T, N, _ptr(x), _ptrs(states), _ptrs(params), _strides(params, N), _ptr(spike),
                                _ptrs(last), _ptr(v_seq), _ptrs(saved) if save else None)
@@ -127,7 +127,7 @@ class CpuBackend(Backend):
         if k is None:
             return self._reference.backward(spec, inputs)
         T, shape = h.shape[0], h.shape[1:]
-        N = h[0].numel()
+        N = h.numel() // T if T else 0
         saved = [s.contiguous() for s in inputs.saved]
         x = inputs.x_seq.contiguous() if spec.program["needs_x"] else None
         params = inputs.params
@@ -135,7 +135,7 @@ class CpuBackend(Backend):
         grad_spike = inputs.grad_spike.contiguous()
         grad_last = [g.contiguous() for g in inputs.grad_states_last]
         grad_v_seq = inputs.grad_v_seq.contiguous() if inputs.grad_v_seq is not None else None
-        grad_x = self.pool.empty(h.shape, h.dtype)
+        grad_x = self.pool.like(saved[0])
         grad_init = [self.pool.empty(shape, h.dtype) for _ in saved]
         grad_params = [self.pool.empty(shape, h.dtype) if need else None for need in inputs.params_need_grad]
         args = library.BwdArgs(T, N, _ptrs(saved), _ptr(x), _ptrs([s.contiguous() for s in inputs.state_init]),

@@ -80,6 +80,13 @@ class BufferPool:
                 self._allocated += 1
         return torch.from_numpy(np.asarray(_Lease(self._returned, block, size, shape, _TYPESTR[dtype])))
 
+    def like(self, t: torch.Tensor) -> torch.Tensor:
+        """An uninitialised tensor shaped and typed like the contiguous CPU tensor ``t`` (the common case, made
+        without :meth:`empty`'s shape arithmetic when it is small)."""
+        if t.numel() * t.element_size() < self.min_bytes:
+            return torch.empty_like(t)
+        return self.empty(t.shape, t.dtype)
+
     def _drain(self) -> None:
         while self._returned:
             size, block = self._returned.popleft()
