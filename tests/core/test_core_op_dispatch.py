@@ -66,3 +66,21 @@ def test_vmap_is_refused_by_the_op_not_run_on_batched_storage():
     x = torch.rand(2, 3, 4)
     with pytest.raises(RuntimeError, match="sj::multistep_fwd"):
         torch.vmap(lambda xb: _call(xb, torch.tensor(2.0))[0])(x)
+
+
+def test_neurons_build_and_run_on_meta_yet_numbers_are_still_validated():
+    from sj import neuron
+
+    with torch.device("meta"):
+        nodes = [neuron.IFNode(), neuron.LIFNode(tau=2.0), neuron.ParametricLIFNode(init_tau=3.0),
+                 neuron.QIFNode(), neuron.EIFNode(), neuron.IzhikevichNode(), neuron.KLIFNode(),
+                 neuron.CUBALIFNode()]
+        for node in nodes:
+            node.step_mode = "m"
+            assert all(t.device.type == "meta" for t in (*node.parameters(), *node.buffers()))
+            out = node(torch.empty(3, 2, 5))
+            assert out.device.type == "meta" and out.shape == (3, 2, 5)
+        with pytest.raises(ValueError, match="tau must be > 1"):
+            neuron.LIFNode(tau=0.5)
+        with pytest.raises(ValueError, match="init_tau must be > 1"):
+            neuron.ParametricLIFNode(init_tau=1.0)

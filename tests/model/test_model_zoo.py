@@ -35,7 +35,10 @@ def test_every_model_has_a_tiny_configuration():
 @pytest.mark.parametrize("name", list_models())
 def test_parameter_count_matches_the_reference(name):
     info = MODELS[name]
-    n = count_parameters(get_model(name))
+    with torch.device("meta"):  # no memory, no initialisation: counts only
+        model = get_model(name)
+    assert all(p.device.type == "meta" for p in model.parameters())
+    n = count_parameters(model)
     assert abs(n - info.reference_params) <= info.tolerance, f"{name}: {n:,} vs {info.reference_params:,}"
 
 

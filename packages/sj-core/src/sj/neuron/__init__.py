@@ -29,7 +29,7 @@ import torch
 
 from sj.base import StepModeError
 from sj.neuron import builtin
-from sj.neuron.node import BaseNode, ParamValue
+from sj.neuron.node import BaseNode, ParamValue, _as_param
 from sj.surrogate import Rect, SurrogateFunction
 
 __all__ = ["BaseNode", "CUBALIFNode", "EIFNode", "IFNode", "IzhikevichNode", "KLIFNode", "LIAFNode", "LIFNode",
@@ -79,9 +79,7 @@ class ParametricLIFNode(BaseNode):
                  v_reset: ParamValue | None = 0.0, surrogate_function: SurrogateFunction | None = None,
                  detach_reset: bool = False, step_mode: str = "s", backend: str = "torch",
                  store_v_seq: bool = False) -> None:
-        tau = torch.as_tensor(init_tau, dtype=torch.get_default_dtype())
-        if not (tau > 1).all():
-            raise ValueError(f"ParametricLIFNode: init_tau must be > 1, got {init_tau}")
+        tau = _as_param("ParametricLIFNode", "init_tau", init_tau, low=1.0)
         self.decay_input = bool(decay_input)
         super().__init__(builtin.PLIF if decay_input else builtin.PLIF_NO_DECAY_INPUT, {"w": -torch.log(tau - 1.0)},
                          learnable=("w",), v_threshold=v_threshold, v_reset=v_reset,
@@ -157,7 +155,7 @@ class CUBALIFNode(BaseNode):
                  store_v_seq: bool = False) -> None:
         for name, d in (("c_decay", c_decay), ("v_decay", v_decay)):
             t = torch.as_tensor(d, dtype=torch.get_default_dtype())
-            if not ((t >= 0) & (t <= 1)).all():
+            if t.device.type != "meta" and not ((t >= 0) & (t <= 1)).all():  # meta: no values to check
                 raise ValueError(f"CUBALIFNode: {name} must be in [0, 1], got {d}")
         super().__init__(builtin.CUBA_LIF, {"c_decay": c_decay, "v_decay": v_decay}, v_threshold=v_threshold,
                          v_reset=v_reset, surrogate_function=surrogate_function, detach_reset=detach_reset,

@@ -27,17 +27,32 @@ ParamValue = Number | torch.Tensor
 
 
 def _as_param(owner: str, name: str, value: ParamValue, low: float | None, allow_inf: bool = False) -> torch.Tensor:
-    """Validate a parameter (number or tensor) and return it as a float tensor (0-d for numbers)."""
+    """Validate a parameter (number or tensor) and return it as a float tensor (0-d for numbers).
+
+    Values are checked for numbers and for tensors with data; a meta tensor (no data, e.g. a model built under
+    ``torch.device("meta")`` to count parameters) has none to check.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
         raise TypeError(f"{owner}: {name} must be a number or a tensor, got {type(value).__name__}")
-    t = value.detach() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    if not isinstance(value, torch.Tensor):
+        _check_values(owner, name, torch.tensor(float(value), device="cpu"), value, low, allow_inf)
+        return torch.tensor(float(value))
+    t = value.detach()
     if not t.dtype.is_floating_point:
         t = t.to(torch.get_default_dtype())
-    if torch.isnan(t).any() or (not allow_inf and not torch.isfinite(t).all()):
+    if t.device.type != "meta":
+        _check_values(owner, name, t, value, low, allow_inf)
+    return t
+
+
+def _check_values(owner: str, name: str, t: torch.Tensor, value: ParamValue, low: float | None,
+                  allow_inf: bool) -> None:
+    if torch.isnan(t).any():
         raise ValueError(f"{owner}: {name} must be finite, got {value}")
     if low is not None and not (t > low).all():
         raise ValueError(f"{owner}: {name} must be > {low}, got {value if t.dim() == 0 else t.min().item()}")
-    return t
+    if not allow_inf and not torch.isfinite(t).all():
+        raise ValueError(f"{owner}: {name} must be finite, got {value}")
 
 
 class BaseNode(MemoryModule):
