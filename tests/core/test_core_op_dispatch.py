@@ -84,3 +84,16 @@ def test_neurons_build_and_run_on_meta_yet_numbers_are_still_validated():
             neuron.LIFNode(tau=0.5)
         with pytest.raises(ValueError, match="init_tau must be > 1"):
             neuron.ParametricLIFNode(init_tau=1.0)
+
+
+def test_shared_constant_is_made_once_per_value_dtype_and_device():
+    from sj.backends.base import shared_constant
+
+    a = shared_constant(0.375, torch.float64, torch.device("cpu"))
+    assert a is shared_constant(0.375, torch.float64, torch.device("cpu")) and a.shape == () and a.item() == 0.375
+    assert shared_constant(0.375, torch.float32, torch.device("cpu")) is not a
+    assert shared_constant((1.0, 2.0), torch.float32, torch.device("cpu")).tolist() == [1.0, 2.0]
+    assert shared_constant((), torch.float32, torch.device("cpu")).tolist() == [0.0]  # always a valid pointer
+    with torch.inference_mode():
+        made_inside = shared_constant(0.4375, torch.float32, torch.device("cpu"))
+    assert not made_inside.is_inference()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import torch
@@ -28,6 +29,21 @@ if TYPE_CHECKING:
     from sj.ops.spec import MultiStepSpec
 
 Tensor = torch.Tensor
+
+
+@lru_cache(maxsize=512)
+def shared_constant(value: float | tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A read-only constant made once per value, dtype and device and shared by every call: 0-d for a number, 1-d
+    for a tuple (an empty tuple gives ``[0.]``, so a kernel always gets a valid pointer).
+
+    Made per call, a constant costs an allocation and, on a GPU, a host-to-device copy from pageable memory, which
+    waits for the stream. Made outside inference mode, so autograd graphs recorded later may save it. Never write
+    into it, and make it only from real eager code (under FakeTensorMode it would be fake, and stay cached).
+    """
+    with torch.inference_mode(False):
+        if isinstance(value, tuple):
+            return torch.tensor(list(value) or [0.0], dtype=dtype, device=device)
+        return torch.tensor(value, dtype=dtype, device=device)
 
 
 @dataclass

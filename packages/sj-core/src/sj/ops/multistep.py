@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import torch
 
-from sj.backends.base import BackwardInputs
+from sj.backends.base import BackwardInputs, shared_constant
 from sj.backends.registry import BackendError, get_backend, unsupported_reason
 from sj.ops.spec import MultiStepSpec
 from sj.surrogate.declarations import surrogates
@@ -99,7 +99,7 @@ def _plain_eager() -> bool:
 
 
 def _undispatched(x: Tensor) -> bool:
-    """Whether a call may run an op's implementation without the dispatcher (which costs ~25 µs per call): only
+    """Whether a call may run an op's implementation without the dispatcher (a cost per call): only
     plain eager calls on real, unwrapped tensors; everything that must see the op itself gets it."""
     return (type(x) is Tensor and x.device.type != "meta" and _plain_eager()
             and not torch._C._functorch.is_functorch_wrapped_tensor(x))
@@ -155,8 +155,9 @@ class _MultiStepFunction(torch.autograd.Function):
     """The autograd entry :func:`multistep` uses: forward calls ``sj::multistep_fwd``, backward ``sj::multistep_bwd``.
 
     A ``torch.autograd.Function`` rather than the op's ``register_autograd`` entry: that wrapper flattens and checks
-    every argument on each call, which cost ~0.17 ms per forward + backward — more than the fused kernels themselves
-    at small sizes. Dynamo traces this Function (``torch.compile(fullgraph=True)`` works through it).
+    every argument on each call, which cost more than the fused kernels themselves at small sizes
+    (``benchmarks/bench_cpu_kernels.py`` measures the per-call cost). Dynamo traces this Function
+    (``torch.compile(fullgraph=True)`` works through it).
     ``needs_x``: whether the backward program reads ``x_seq``. Inputs after ``x_seq``: the ``n_states`` initial
     states, then the params. Outputs: spikes, ``v_seq`` (empty unless stored), the last states.
     """
@@ -217,11 +218,7 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
         raise ValueError(f"surrogate {surrogate!r} takes {len(sdecl.params)} parameters {sdecl.params}, "
                          f"got {len(sparams)}")
     spec = _spec(neuron, surrogate, sparams, bool(soft_reset), bool(detach_reset), bool(store_v_seq))
-    states, tensors = _prepare(spec, x_seq, state_init, params)
-    if not torch.compiler.is_compiling():
-        reason = unsupported_reason(backend, spec, x_seq.device, x_seq.dtype)
-        if reason is not None:
-            raise BackendError(reason)
+    states, tensors = _prepare(spec, x_seq, state_init, params)  # the op implementation checks the backend
     config = (backend, spec.neuron, spec.surrogate, list(spec.surrogate_params), spec.soft_reset, spec.detach_reset,
               spec.store_v_seq)
     x_seq = x_seq.contiguous()
@@ -253,34 +250,18 @@ def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params) -> tuple[li
         _check_tensor(f"initial state {name!r}", s, x_seq, shape)
         states.append(s.expand(shape).contiguous() if s.shape != shape else s.contiguous())
     tensors = []
-    make_constant = _constant if _plain_eager() else _fresh_constant
+    shared = _plain_eager()  # a shared constant made under a mode or a tracer would leak out of it
     for name, p in zip(decl.param_names, params):
         if not isinstance(p, Tensor):
             if not math.isfinite(float(p)) and name != "v_threshold":
                 raise ValueError(f"parameter {name!r} must be finite, got {p}")
-            p = make_constant(float(p), x_seq.dtype, x_seq.device)
+            p = (shared_constant(float(p), x_seq.dtype, x_seq.device) if shared
+                 else torch.tensor(float(p), dtype=x_seq.dtype, device=x_seq.device))
         _check_tensor(f"parameter {name!r}", p, x_seq, shape)
         if p.dim() > 0 and p.shape != shape:
             p = p.expand(shape)
         tensors.append(p.contiguous())
     return states, tensors
-
-
-def _fresh_constant(value: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """A number parameter as a new 0-d tensor (under modes and tracing, where a shared one would leak out)."""
-    return torch.tensor(value, dtype=dtype, device=device)
-
-
-@lru_cache(maxsize=512)
-def _constant(value: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """A number parameter as a 0-d tensor, made once per value, dtype and device and shared read-only by every call.
-
-    Making it per call cost a host-to-device copy on a GPU, and a copy from pageable memory waits for the stream:
-    every multi-step call stalled the GPU pipeline. Only made in plain eager mode (a tensor made under FakeTensorMode
-    would be fake), and outside inference mode, so graphs recorded later may save it.
-    """
-    with torch.inference_mode(False):
-        return _fresh_constant(value, dtype, device)
 
 
 def _check_tensor(what: str, t: Tensor, x_seq: Tensor, shape: torch.Size) -> None:

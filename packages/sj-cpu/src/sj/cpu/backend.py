@@ -11,11 +11,10 @@ from __future__ import annotations
 import ctypes
 import threading
 import warnings
-from functools import lru_cache
 
 import torch
 
-from sj.backends.base import Backend, BackwardInputs
+from sj.backends.base import Backend, BackwardInputs, shared_constant
 from sj.backends.torch_backend import TorchBackend
 from sj.cpu import compiler, library
 from sj.cpu.codegen import CodegenError
@@ -45,13 +44,6 @@ def _strides(params: list[Tensor], numel: int) -> ctypes.Array:
             raise ValueError(f"parameter {i} has shape {tuple(p.shape)}; the cpu backend takes a 0-d tensor or a "
                              f"contiguous tensor of {numel} elements (the neuron shape)")
     return (ctypes.c_int64 * max(1, len(out)))(*out)
-
-
-@lru_cache(maxsize=256)
-def _surrogate_params(values: tuple[float, ...], dtype: torch.dtype) -> Tensor:
-    """The surrogate's parameters as a small tensor the kernels read (made once per values and dtype, read-only)."""
-    with torch.inference_mode(False):
-        return torch.tensor(list(values) or [0.0], dtype=dtype)
 
 
 class CpuBackend(Backend):
@@ -131,7 +123,7 @@ class CpuBackend(Backend):
         saved = [s.contiguous() for s in inputs.saved]
         x = inputs.x_seq.contiguous() if spec.program["needs_x"] else None
         params = inputs.params
-        sparams = _surrogate_params(spec.surrogate_params, h.dtype)
+        sparams = shared_constant(tuple(spec.surrogate_params), h.dtype, h.device)
         grad_spike = inputs.grad_spike.contiguous()
         grad_last = [g.contiguous() for g in inputs.grad_states_last]
         grad_v_seq = inputs.grad_v_seq.contiguous() if inputs.grad_v_seq is not None else None

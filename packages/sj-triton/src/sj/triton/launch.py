@@ -9,7 +9,7 @@ import torch
 
 import triton
 import triton.language as tl
-from sj.backends.base import BackwardInputs
+from sj.backends.base import BackwardInputs, shared_constant
 from sj.triton.kernels import is_constexpr
 from sj.triton.loader import Kernels, autotuning, interpreting, load
 
@@ -36,11 +36,9 @@ def compute_dtype(dtype: torch.dtype):
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-@lru_cache(maxsize=256)
-def _surrogate_params(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> Tensor:
-    """The surrogate's parameters as a small device tensor in the compute dtype (cached: no copy per call)."""
-    compute = torch.float64 if dtype == torch.float64 else torch.float32
-    return torch.tensor(values or (0.0,), dtype=compute, device=device)
+def _compute_torch_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The torch dtype of the arithmetic: float64 for float64 tensors, float32 for every other supported dtype."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def _neuron_count(x: Tensor) -> int:
@@ -109,7 +107,8 @@ def backward(spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[T
         return grad_x, grad_init, [None if g is None else g.zero_() for g in grad_params]
     gv = inputs.grad_v_seq.contiguous() if inputs.grad_v_seq is not None else None
     values: dict = {"hseq_ptr": h_seq, "x_ptr": inputs.x_seq if sig.needs_x else h_seq,
-                    "sp_ptr": _surrogate_params(tuple(spec.surrogate_params), h_seq.device, h_seq.dtype),
+                    "sp_ptr": shared_constant(tuple(spec.surrogate_params), _compute_torch_dtype(h_seq.dtype),
+                                              h_seq.device),
                     "gs_ptr": inputs.grad_spike.contiguous(), "gv_ptr": gv if gv is not None else h_seq,
                     "gx_ptr": grad_x, "T": T, "N": n, "LAST": (T - 1) * n, "HAS_GV": gv is not None,
                     "CDT": compute_dtype(h_seq.dtype)}
