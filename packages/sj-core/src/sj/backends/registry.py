@@ -44,13 +44,16 @@ def clear_cache() -> None:
 def backends() -> dict[str, Backend]:
     """Every registered backend by name (first registration of a name wins)."""
     global _backends
+    found = _backends  # read without the lock: once collected, the dict is never changed, only replaced
+    if found is not None:
+        return found
     with _lock:
         if _backends is None:
-            found: dict[str, Backend] = {}
+            collected: dict[str, Backend] = {}
             for b in collect("sj_backends"):
-                if isinstance(b, Backend) and b.name and b.name not in found:
-                    found[b.name] = b
-            _backends = found
+                if isinstance(b, Backend) and b.name and b.name not in collected:
+                    collected[b.name] = b
+            _backends = collected
         return _backends
 
 

@@ -17,6 +17,9 @@ from sj.neuron import declaration
 
 _BUILTIN = Path(__file__).with_name("derived_builtin.json")
 _memory: dict[str, dict] = {}
+# By registered name: a name never changes content once registered (sj.decl_registry), and this lookup runs on
+# every call of the multi-step op.
+_by_name: dict[tuple, dict] = {}
 
 
 def cache_dir() -> Path:
@@ -75,6 +78,9 @@ def _lookup(key: str, derive) -> dict:
 
 def neuron_program(name: str, soft_reset: bool, detach_reset: bool) -> dict:
     """The derived programs of neuron ``name`` for one reset mode (see :func:`sj.neuron.derive.derive_neuron`)."""
+    hit = _by_name.get(("neuron", name, soft_reset, detach_reset))
+    if hit is not None:
+        return hit
     decl = declaration.get(name)
 
     def derive() -> dict:
@@ -82,11 +88,15 @@ def neuron_program(name: str, soft_reset: bool, detach_reset: bool) -> dict:
 
         return derive_neuron(decl, soft_reset, detach_reset)
 
-    return _lookup(_neuron_key(decl, soft_reset, detach_reset), derive)
+    return _by_name.setdefault(("neuron", name, soft_reset, detach_reset),
+                               _lookup(_neuron_key(decl, soft_reset, detach_reset), derive))
 
 
 def surrogate_program(name: str) -> dict:
     """The derived programs of surrogate ``name`` (see :func:`sj.neuron.derive.derive_surrogate`)."""
+    hit = _by_name.get(("surrogate", name))
+    if hit is not None:
+        return hit
     from sj.surrogate.declarations import surrogates
 
     decl = surrogates.get(name)
@@ -96,7 +106,7 @@ def surrogate_program(name: str) -> dict:
 
         return derive_surrogate(decl)
 
-    return _lookup(_surrogate_key(decl), derive)
+    return _by_name.setdefault(("surrogate", name), _lookup(_surrogate_key(decl), derive))
 
 
 def builtin_derivations() -> dict[str, dict]:

@@ -105,9 +105,9 @@ def _undispatched(x: Tensor) -> bool:
             and not torch._C._functorch.is_functorch_wrapped_tensor(x))
 
 
-def _forward_op(*args):
-    """``sj::multistep_fwd`` (same arguments), through the dispatcher unless :func:`_undispatched` allows otherwise."""
-    return (_fwd_impl if _undispatched(args[8]) else torch.ops.sj.multistep_fwd)(*args)
+def _forward_op(direct: bool):
+    """``sj::multistep_fwd``, or its implementation when ``direct`` (:func:`_undispatched` said so for ``x_seq``)."""
+    return _fwd_impl if direct else torch.ops.sj.multistep_fwd
 
 
 def _backward_op(*args):
@@ -158,21 +158,22 @@ class _MultiStepFunction(torch.autograd.Function):
     every argument on each call, which cost more than the fused kernels themselves at small sizes
     (``benchmarks/bench_cpu_kernels.py`` measures the per-call cost). Dynamo traces this Function
     (``torch.compile(fullgraph=True)`` works through it).
-    ``needs_x``: whether the backward program reads ``x_seq``. Inputs after ``x_seq``: the ``n_states`` initial
-    states, then the params. Outputs: spikes, ``v_seq`` (empty unless stored), the last states.
+    ``needs_x``: whether the backward program reads ``x_seq``; ``direct``: whether the forward may skip the
+    dispatcher (:func:`_undispatched`; backward decides again when it runs). Inputs after ``x_seq``: the
+    ``n_states`` initial states, then the params. Outputs: spikes, ``v_seq`` (empty unless stored), the last states.
     """
 
     @staticmethod
-    def forward(ctx, config: tuple, needs_x: bool, n_states: int, x_seq: Tensor, *tensors: Tensor):
+    def forward(ctx, config: tuple, needs_x: bool, direct: bool, n_states: int, x_seq: Tensor, *tensors: Tensor):
         state_init, params = list(tensors[:n_states]), list(tensors[n_states:])
-        spike, last, v_seq, saved = _forward_op(*config, True, x_seq, state_init, params)
+        spike, last, v_seq, saved = _forward_op(direct)(*config, True, x_seq, state_init, params)
         _save_context(ctx, config, needs_x, x_seq, state_init, params, saved)
         return spike, v_seq, *last
 
     @staticmethod
     def backward(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, *grad_states_last: Tensor | None):
         grad_x, grad_init, grad_params = _gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
-        return None, None, None, grad_x, *grad_init, *grad_params
+        return None, None, None, None, grad_x, *grad_init, *grad_params
 
 
 def _op_setup_context(ctx, inputs, output) -> None:
@@ -218,20 +219,25 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
         raise ValueError(f"surrogate {surrogate!r} takes {len(sdecl.params)} parameters {sdecl.params}, "
                          f"got {len(sparams)}")
     spec = _spec(neuron, surrogate, sparams, bool(soft_reset), bool(detach_reset), bool(store_v_seq))
-    states, tensors = _prepare(spec, x_seq, state_init, params)  # the op implementation checks the backend
+    direct = _undispatched(x_seq)
+    # Shared constants only for direct calls: one made under a mode or a tracer would leak out of it. (The op
+    # implementation checks the backend.)
+    states, tensors = _prepare(spec, x_seq, state_init, params, shared=direct)
     config = (backend, spec.neuron, spec.surrogate, list(spec.surrogate_params), spec.soft_reset, spec.detach_reset,
               spec.store_v_seq)
     x_seq = x_seq.contiguous()
     if torch.is_grad_enabled() and (x_seq.requires_grad or any(t.requires_grad for t in (*states, *tensors))):
-        spike, v_seq, *last = _MultiStepFunction.apply(config, spec.program["needs_x"], len(states), x_seq, *states,
-                                                       *tensors)
+        spike, v_seq, *last = _MultiStepFunction.apply(config, spec.program["needs_x"], direct, len(states), x_seq,
+                                                       *states, *tensors)
     else:  # nothing to differentiate: the op alone, nothing saved
-        spike, last, v_seq, _ = _forward_op(*config, False, x_seq, states, tensors)
+        spike, last, v_seq, _ = _forward_op(direct)(*config, False, x_seq, states, tensors)
     return spike, list(last), (v_seq if spec.store_v_seq else None)
 
 
-def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params) -> tuple[list[Tensor], list[Tensor]]:
-    """Validate shapes, dtypes and devices; broadcast states to ``S`` and params to ``()`` or ``S``."""
+def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params, shared: bool
+             ) -> tuple[list[Tensor], list[Tensor]]:
+    """Validate shapes, dtypes and devices; broadcast states to ``S`` and params to ``()`` or ``S`` (number params
+    become shared constants when ``shared``, else new tensors)."""
     decl = spec.decl
     if not isinstance(x_seq, Tensor):
         raise TypeError(f"x_seq must be a torch.Tensor, got {type(x_seq).__name__}")
@@ -244,24 +250,33 @@ def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params) -> tuple[li
         raise ValueError(f"neuron {decl.name!r} has states {decl.state_names}, got {len(state_init)} initial values")
     if len(params) != len(decl.param_names):
         raise ValueError(f"neuron {decl.name!r} has params {decl.param_names}, got {len(params)} values")
+    dtype, device = x_seq.dtype, x_seq.device
     states = []
     for name, s in zip(decl.state_names, state_init):
-        s = torch.as_tensor(s, dtype=x_seq.dtype, device=x_seq.device) if not isinstance(s, Tensor) else s
+        if type(s) is Tensor and s.dtype == dtype and s.device == device and s.shape == shape:  # the usual case
+            states.append(s.contiguous())
+            continue
+        s = torch.as_tensor(s, dtype=dtype, device=device) if not isinstance(s, Tensor) else s
         _check_tensor(f"initial state {name!r}", s, x_seq, shape)
         states.append(s.expand(shape).contiguous() if s.shape != shape else s.contiguous())
     tensors = []
-    shared = _plain_eager()  # a shared constant made under a mode or a tracer would leak out of it
     for name, p in zip(decl.param_names, params):
         if not isinstance(p, Tensor):
-            if not math.isfinite(float(p)) and name != "v_threshold":
-                raise ValueError(f"parameter {name!r} must be finite, got {p}")
-            p = (shared_constant(float(p), x_seq.dtype, x_seq.device) if shared
-                 else torch.tensor(float(p), dtype=x_seq.dtype, device=x_seq.device))
+            value = _finite_param(name, float(p))
+            tensors.append(shared_constant(value, dtype, device) if shared
+                           else torch.tensor(value, dtype=dtype, device=device))
+            continue
         _check_tensor(f"parameter {name!r}", p, x_seq, shape)
         if p.dim() > 0 and p.shape != shape:
             p = p.expand(shape)
         tensors.append(p.contiguous())
     return states, tensors
+
+
+def _finite_param(name: str, value: float) -> float:
+    if not math.isfinite(value) and name != "v_threshold":  # an infinite threshold is a valid "never fire"
+        raise ValueError(f"parameter {name!r} must be finite, got {value}")
+    return value
 
 
 def _check_tensor(what: str, t: Tensor, x_seq: Tensor, shape: torch.Size) -> None:

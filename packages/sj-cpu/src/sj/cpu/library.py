@@ -1,7 +1,8 @@
 """Load compiled kernels through ctypes: the prebuilt library shipped in the wheel, or libraries compiled at run time.
 
-The C ABI (see :mod:`sj.cpu.codegen`): ``int kernel(const args *, int threads)`` where ``args`` is
-:class:`FwdArgs` or :class:`BwdArgs` (pointers only, so one layout serves float32 and float64).
+The C ABI (see :mod:`sj.cpu.codegen`): ``int kernel(const args *, int threads)`` where ``args`` is the struct
+:class:`sj.cpu.args.FwdArgs` or :class:`sj.cpu.args.BwdArgs` describes (pointers only, so one layout serves float32
+and float64), passed as the address :mod:`sj.cpu.args` packs.
 """
 
 from __future__ import annotations
@@ -15,22 +16,6 @@ from pathlib import Path
 from sj.cpu import codegen, compiler, prebuilt
 
 LIBRARY_ENV = "SJ_CPU_LIBRARY"
-_PTR = ctypes.c_void_p
-_PTRS = ctypes.POINTER(ctypes.c_void_p)
-_I64S = ctypes.POINTER(ctypes.c_int64)
-
-
-class FwdArgs(ctypes.Structure):
-    _fields_ = [("T", ctypes.c_int64), ("N", ctypes.c_int64), ("x", _PTR), ("state_init", _PTRS),
-                ("params", _PTRS), ("param_strides", _I64S), ("spike", _PTR), ("states_last", _PTRS),
-                ("v_seq", _PTR), ("saved", _PTRS)]
-
-
-class BwdArgs(ctypes.Structure):
-    _fields_ = [("T", ctypes.c_int64), ("N", ctypes.c_int64), ("saved", _PTRS), ("x", _PTR), ("state_init", _PTRS),
-                ("params", _PTRS), ("param_strides", _I64S), ("sparams", _PTR), ("grad_spike", _PTR),
-                ("grad_states_last", _PTRS), ("grad_v_seq", _PTR), ("grad_x", _PTR), ("grad_state_init", _PTRS),
-                ("grad_params", _PTRS)]
 
 
 @dataclass(frozen=True)
@@ -42,9 +27,9 @@ class Kernels:
     origin: str
 
 
-def _bind(lib: ctypes.CDLL, name: str, argtype) -> ctypes._CFuncPtr:
+def _bind(lib: ctypes.CDLL, name: str) -> ctypes._CFuncPtr:
     fn = getattr(lib, name)
-    fn.argtypes = [ctypes.POINTER(argtype), ctypes.c_int]
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int]  # the address of the packed argument struct, the thread count
     fn.restype = ctypes.c_int
     return fn
 
@@ -98,7 +83,7 @@ class Loader:
         lib, _ = self.prebuilt()
         if lib is not None:
             try:
-                return Kernels(_bind(lib, fwd, FwdArgs), _bind(lib, bwd, BwdArgs), "prebuilt")
+                return Kernels(_bind(lib, fwd), _bind(lib, bwd), "prebuilt")
             except AttributeError:
                 pass  # not a built-in variant (user-declared neuron or surrogate, or changed declaration)
         source = codegen.translation_unit([(program, [surrogate])], (suffix,))
@@ -111,4 +96,4 @@ class Loader:
             jit = ctypes.CDLL(str(path))
             with self._lock:
                 self._jit[key] = jit
-        return Kernels(_bind(jit, fwd, FwdArgs), _bind(jit, bwd, BwdArgs), f"compiled at run time ({key})")
+        return Kernels(_bind(jit, fwd), _bind(jit, bwd), f"compiled at run time ({key})")

@@ -83,7 +83,7 @@ class BufferPool:
     def like(self, t: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor shaped and typed like the contiguous CPU tensor ``t`` (the common case, made
         without :meth:`empty`'s shape arithmetic when it is small)."""
-        if t.numel() * t.element_size() < self.min_bytes:
+        if t.nbytes < self.min_bytes:
             return torch.empty_like(t)
         return self.empty(t.shape, t.dtype)
 
