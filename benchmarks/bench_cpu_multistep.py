@@ -4,7 +4,9 @@ are installed, SpikingJelly's ``LIFNode(step_mode='m')`` and snnTorch's looped `
 The floor is one read-once/write-once pass over the same ``[T, N]`` data into a warm buffer
 (``torch.add(x, 1, out=y)``). Forward runs under ``no_grad``; forward+backward runs ``spike.backward(g)`` with ``x``
 (and PLIF's ``w``) requiring grad. Every figure is the median of repeated runs in this one process; ratios are
-time / floor time, and speed-ups are the other framework's time / ours.
+time / floor time, and speed-ups are the other framework's time / ours. ``floor GB/s`` is the floor's own bandwidth:
+far above the machine's memory bandwidth (read it off the largest shape) it says the floor's two tensors sat in
+cache, which a kernel moving three or more streams of the same size does not get.
 
 Run: ``python benchmarks/bench_cpu_multistep.py [--quick] [--json out.json]`` (about 4 minutes on 2 cores).
 """
@@ -161,9 +163,9 @@ def main() -> None:
     shapes = {tuple(int(v) for v in sh.split(",")) for sh in args.shape} if args.shape else None
     neurons = ["lif"] if args.quick else list(NEURONS)
     cols = ["cpu", "torch", *others]
-    print("| neuron | T | N | pass | floor ms | " + " | ".join(f"{c} ×floor" for c in cols)
+    print("| neuron | T | N | pass | floor ms | floor GB/s | " + " | ".join(f"{c} ×floor" for c in cols)
           + " | " + " | ".join(f"cpu speed-up vs {c}" for c in cols[1:]) + " |")
-    print("|" + "---|" * (5 + 2 * len(cols) - 1))
+    print("|" + "---|" * (6 + 2 * len(cols) - 1))
     rows = []
     for neuron in neurons:
         for T in Ts:
@@ -185,7 +187,8 @@ def main() -> None:
                     kind = "fwd+bwd" if backward else "fwd"
                     ratios = [res[c] / floor for c in cols]
                     speed = [res[c] / res["cpu"] for c in cols[1:]]
-                    print(f"| {neuron} | {T} | 2^{logn} | {kind} | {floor * 1e3:.3f} | "
+                    bandwidth = 2 * x.numel() * x.element_size() / floor / 1e9  # one read + one write
+                    print(f"| {neuron} | {T} | 2^{logn} | {kind} | {floor * 1e3:.3f} | {bandwidth:.0f} | "
                           + " | ".join(f"{r:.2f}" for r in ratios) + " | "
                           + " | ".join(f"{s:.1f}" for s in speed) + " |", flush=True)
                     rows.append({"neuron": neuron, "T": T, "N": N, "pass": kind, "floor_s": floor,
