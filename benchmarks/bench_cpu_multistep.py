@@ -1,5 +1,7 @@
 """Multi-step IF/LIF/PLIF on CPU: the ``cpu`` backend vs the ``torch`` backend vs the memory floor (and, when they
-are installed, SpikingJelly's ``LIFNode(step_mode='m')`` and snnTorch's looped ``Leaky``).
+are installed, SpikingJelly's ``LIFNode(step_mode='m')`` and snnTorch's looped ``Leaky``). Every framework runs as
+its users run it: a neuron module called on the sequence (sj's ``IFNode``/``LIFNode``/``ParametricLIFNode`` with
+``step_mode='m'``), reset before each call.
 
 The floor is one read-once/write-once pass over the same ``[T, N]`` data into a warm buffer
 (``torch.add(x, 1, out=y)``). Forward runs under ``no_grad``; forward+backward runs ``spike.backward(g)`` with ``x``
@@ -22,9 +24,7 @@ import time
 
 import torch
 
-from sj.ops import multistep
-
-NEURONS = {"if_": [], "lif": [2.0], "plif": ["w"]}  # own params after v_threshold, v_reset
+NEURONS = ("if_", "lif", "plif")
 SURROGATE, ALPHA = "ATan", 2.0
 
 
@@ -45,27 +45,20 @@ def timed(fn, budget_s: float = 1.0, min_reps: int = 3, max_reps: int = 1000) ->
     return statistics.median(times)
 
 
-def sj_call(backend: str, neuron: str, x: torch.Tensor, w: torch.Tensor):
-    params = [1.0, 0.0, *(w if p == "w" else p for p in NEURONS[neuron])]
-    v0 = torch.zeros(x.shape[1:])
-    sparams = [ALPHA] if SURROGATE == "ATan" else []  # other surrogates: their declared defaults
-    return multistep(neuron, x, [v0], params, surrogate=SURROGATE, surrogate_params=sparams, backend=backend)[0]
+def sj_node(backend: str, neuron: str) -> torch.nn.Module:
+    """The sj neuron module users run (as SpikingJelly's ``LIFNode`` is theirs), multi-step, on ``backend``."""
+    from sj import neuron as sjn
+    from sj import surrogate
+
+    sg = surrogate.ATan(alpha=ALPHA) if SURROGATE == "ATan" else getattr(surrogate, SURROGATE)()
+    kw = dict(v_threshold=1.0, v_reset=0.0, surrogate_function=sg, step_mode="m", backend=backend)
+    return {"if_": lambda: sjn.IFNode(**kw), "lif": lambda: sjn.LIFNode(tau=2.0, **kw),
+            "plif": lambda: sjn.ParametricLIFNode(init_tau=2.0, **kw)}[neuron]()
 
 
 def sj_runner(backend: str, neuron: str, x: torch.Tensor, g: torch.Tensor, backward: bool):
-    w = torch.tensor(0.0, requires_grad=backward)
-    if not backward:
-        def run():
-            with torch.no_grad():
-                sj_call(backend, neuron, x, w)
-        return run
-    xg = x.detach().requires_grad_()
-
-    def run_bwd():
-        xg.grad = None
-        w.grad = None
-        sj_call(backend, neuron, xg, w).backward(g)
-    return run_bwd
+    node = sj_node(backend, neuron)
+    return _module_runner(node, x, g, backward, reset=node.reset)
 
 
 def spikingjelly_runner(neuron: str, x: torch.Tensor, g: torch.Tensor, backward: bool):
@@ -134,7 +127,7 @@ def optional_runners() -> dict:
 def first_call_seconds() -> float:
     x = torch.rand(4, 1 << 14)
     t0 = time.perf_counter()
-    sj_call("cpu", "lif", x, torch.tensor(0.0))
+    sj_node("cpu", "lif")(x)
     return time.perf_counter() - t0
 
 

@@ -123,27 +123,39 @@ class BaseNode(MemoryModule):
                              self.store_v_seq)
 
     def _params(self, like: torch.Tensor) -> list[torch.Tensor]:
-        return [getattr(self, n).to(like.dtype) for n in self.decl.param_names]
+        # Straight from the parameter/buffer dicts: nn.Module.__getattr__ costs a microsecond per name and call.
+        found = {**self._buffers, **self._parameters}
+        dtype = like.dtype
+        out = []
+        for n in self.decl.param_names:
+            t = found.get(n)
+            if t is None:  # a subclass keeping a parameter elsewhere
+                t = getattr(self, n)
+            out.append(t if t.dtype == dtype else t.to(dtype))
+        return out
 
-    def _states(self, like: torch.Tensor) -> list[torch.Tensor]:
-        """Current states as tensors shaped like ``like`` (one step of input), checking the batch shape."""
+    def _states(self, shape: torch.Size, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
+        """Current states as tensors of one step's ``shape`` (checking the batch shape), ``dtype`` and ``device``.
+
+        Shape, dtype and device rather than a step of the input: indexing a step out of a sequence that requires
+        grad would record an autograd node on every call."""
         out = []
         for name in self.decl.state_names:
             value = getattr(self, name)
             if isinstance(value, torch.Tensor):
-                if value.device != like.device:
+                if value.device != device:
                     raise ValueError(f"{type(self).__name__}: state {name!r} is on device {value.device} but the input "
-                                     f"is on device {like.device}; move the module with .to() or call reset_net")
-                if value.shape != like.shape:
+                                     f"is on device {device}; move the module with .to() or call reset_net")
+                if value.shape != shape:
                     raise StateShapeError(
                         f"{type(self).__name__}: state {name!r} has shape {tuple(value.shape)} from the previous call"
-                        f" but this input step has shape {tuple(like.shape)}; call sj.functional.reset_net(net) "
+                        f" but this input step has shape {tuple(shape)}; call sj.functional.reset_net(net) "
                         "before feeding a new sequence or batch size")
-                out.append(value.to(like.dtype))
+                out.append(value if value.dtype == dtype else value.to(dtype))
             elif value is None:  # per-neuron v_reset: start from it
-                out.append(self.v_reset.to(like.dtype).expand_as(like).clone())
+                out.append(self.v_reset.to(dtype).expand(shape).clone())
             else:
-                out.append(torch.full_like(like, float(value)))
+                out.append(torch.full(shape, float(value), dtype=dtype, device=device))
         return out
 
     def _check_rank(self, x: torch.Tensor, multi: bool) -> None:
@@ -167,7 +179,7 @@ class BaseNode(MemoryModule):
     def advance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One differentiable step of the pure step function: updates the states, returns ``(spike, h)``."""
         self._check_rank(x, multi=False)
-        states = self._states(x)
+        states = self._states(x.shape, x.dtype, x.device)
         s, *new, h = step_fns(self.spec())["autograd_step"](x, *states, *self._params(x), self.surrogate_function)
         for name, value in zip(self.decl.state_names, new):
             setattr(self, name, value)
@@ -180,7 +192,7 @@ class BaseNode(MemoryModule):
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """``x_seq`` ``[T, N, *]`` → spikes ``[T, N, *]`` through the fused multi-step op on ``self.backend``."""
         self._check_rank(x_seq, multi=True)
-        states = self._states(x_seq[0])
+        states = self._states(x_seq.shape[1:], x_seq.dtype, x_seq.device)
         sg = self.surrogate_function
         spike, last, v_seq = multistep(self.decl.name, x_seq, states, self._params(x_seq), surrogate=sg.name,
                                        surrogate_params=sg.param_values, soft_reset=self.soft_reset,

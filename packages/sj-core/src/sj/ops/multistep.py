@@ -261,6 +261,9 @@ def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params, shared: boo
         states.append(s.expand(shape).contiguous() if s.shape != shape else s.contiguous())
     tensors = []
     for name, p in zip(decl.param_names, params):
+        if type(p) is Tensor and p.dim() == 0 and p.dtype == dtype and p.device == device:  # a module's buffers
+            tensors.append(p)
+            continue
         if not isinstance(p, Tensor):
             value = _finite_param(name, float(p))
             tensors.append(shared_constant(value, dtype, device) if shared
