@@ -112,3 +112,32 @@ def test_set_step_mode_keeps_children_of_step_by_step_containers():
     functional.set_step_mode(net, "m")
     assert net[0].step_mode == "m" and net[1].step_mode == "m" and inner.step_mode == "s"
     assert net(torch.rand(4, 2, 3)).shape == (4, 2, 3)
+
+
+@pytest.mark.parametrize("v_reset", [0.0, -0.5])
+def test_a_reset_state_tensor_is_reused_by_the_multistep_op_and_never_written(v_reset):
+    node = neuron.LIFNode(v_reset=v_reset, step_mode="m")
+    fresh = neuron.LIFNode(v_reset=v_reset, step_mode="m")
+    x = torch.rand(6, 3, 5) * 3
+    kept = []
+    for _ in range(3):
+        node.reset()
+        fresh.reset()
+        fresh._state_fills.clear()  # the reference makes its initial state anew every call
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        ya, yb = node(xa), fresh(xb)
+        (ya * x).sum().backward()
+        (yb * x).sum().backward()
+        assert torch.equal(ya, yb) and torch.equal(xa.grad, xb.grad)
+        kept.append(node._state_fills["v"][1])
+    assert kept[0] is kept[1] is kept[2]  # one tensor, reused
+    assert torch.equal(kept[0], torch.full((3, 5), v_reset))  # still the reset value: only read
+    node.reset()
+    node(torch.rand(6, 4, 5))  # another batch shape: a new tensor, not the old one reshaped
+    assert node._state_fills["v"][1].shape == (4, 5) and kept[0].shape == (3, 5)
+
+
+def test_single_step_states_are_never_shared():
+    node = neuron.LIFNode(step_mode="s")
+    node(torch.rand(3, 5))
+    assert node._state_fills == {}

@@ -18,6 +18,7 @@ from sj.backends.torch_codegen import step_fns
 from sj.base import MemoryModule, StateShapeError, StepModeError, check_finite_enabled
 from sj.neuron.declaration import NeuronDecl
 from sj.ops import MultiStepSpec, multistep
+from sj.ops.multistep import _plain_eager
 from sj.surrogate import Sigmoid, SurrogateFunction
 
 _EXTRA_STATE_FORMAT = 1
@@ -109,6 +110,8 @@ class BaseNode(MemoryModule):
         for a in decl.aux_states:
             self.register_memory(a, float((aux_init or {}).get(a, 0.0)))
         self.register_memory("v_seq", None)
+        # name -> ((shape, dtype, device, value), tensor): initial states the multi-step op reuses (see _states)
+        self._state_fills: dict[str, tuple[tuple, torch.Tensor]] = {}
 
     # ------------------------------------------------------------------------------------------------ helpers
     @property
@@ -134,11 +137,15 @@ class BaseNode(MemoryModule):
             out.append(t if t.dtype == dtype else t.to(dtype))
         return out
 
-    def _states(self, shape: torch.Size, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
+    def _states(self, shape: torch.Size, dtype: torch.dtype, device: torch.device, reuse: bool = False
+                ) -> list[torch.Tensor]:
         """Current states as tensors of one step's ``shape`` (checking the batch shape), ``dtype`` and ``device``.
 
         Shape, dtype and device rather than a step of the input: indexing a step out of a sequence that requires
-        grad would record an autograd node on every call."""
+        grad would record an autograd node on every call. ``reuse``: a state still at its reset number comes as a
+        tensor kept from an earlier call (for the multi-step op, which only reads initial states): a fresh one costs
+        an allocation and a fill per call, and at N = 2^20 the fill of new memory alone takes longer than a pass over
+        it. Kept only in plain eager mode (a tensor made while tracing must not outlive the trace)."""
         out = []
         for name in self.decl.state_names:
             value = getattr(self, name)
@@ -155,8 +162,20 @@ class BaseNode(MemoryModule):
             elif value is None:  # per-neuron v_reset: start from it
                 out.append(self.v_reset.to(dtype).expand(shape).clone())
             else:
-                out.append(torch.full(shape, float(value), dtype=dtype, device=device))
+                out.append(self._filled(name, shape, dtype, device, float(value), reuse))
         return out
+
+    def _filled(self, name: str, shape: torch.Size, dtype: torch.dtype, device: torch.device, value: float,
+                reuse: bool) -> torch.Tensor:
+        if not (reuse and _plain_eager()):
+            return torch.full(shape, value, dtype=dtype, device=device)
+        key = (shape, dtype, device, value)
+        hit = self._state_fills.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        t = torch.full(shape, value, dtype=dtype, device=device)
+        self._state_fills[name] = (key, t)
+        return t
 
     def _check_rank(self, x: torch.Tensor, multi: bool) -> None:
         if not isinstance(x, torch.Tensor):
@@ -192,7 +211,7 @@ class BaseNode(MemoryModule):
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """``x_seq`` ``[T, N, *]`` → spikes ``[T, N, *]`` through the fused multi-step op on ``self.backend``."""
         self._check_rank(x_seq, multi=True)
-        states = self._states(x_seq.shape[1:], x_seq.dtype, x_seq.device)
+        states = self._states(x_seq.shape[1:], x_seq.dtype, x_seq.device, reuse=True)
         sg = self.surrogate_function
         spike, last, v_seq = multistep(self.decl.name, x_seq, states, self._params(x_seq), surrogate=sg.name,
                                        surrogate_params=sg.param_values, soft_reset=self.soft_reset,
