@@ -339,7 +339,7 @@ def _size_chunk(e: _Emitter, start: int) -> int:
 def _grad_sets(params: list[str]) -> list[tuple[str, list[int]]]:
     """The parameter-gradient variants of a backward kernel: ``(suffix, indices of the parameters accumulated)`` —
     none, the neuron's own parameters (when it has any), all (``v_threshold``/``v_reset`` included). Accumulating
-    only what is asked matters: the base parameters' gradients cost PLIF's backward ~13 % at [64, 2^18]."""
+    only what is asked matters: the base parameters' gradients cost PLIF's backward ~14 % at [64, 2^18]."""
     own = list(range(2, len(params)))  # params are v_threshold, v_reset, then the neuron's own (param_names order)
     sets = [("", []), ("o", own), ("p", list(range(len(params))))]
     return [sets[0], sets[2]] if not own else sets
@@ -450,10 +450,11 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
     prev_body = hoister.program(prev)
 
     chunks = {}
+    grad_sets = _grad_sets(params)
     # s: every parameter a scalar (registers); v: per-neuron parameters possible. Which parameter gradients a
     # variant accumulates (see _grad_sets): none (their expressions, often divisions, not computed at all), the
     # neuron's own parameters (e.g. PLIF's w: the usual learnable one), or all.
-    for mode, (gsuffix, grads) in itertools.product(("s", "v"), _grad_sets(params)):
+    for mode, (gsuffix, grads) in itertools.product(("s", "v"), grad_sets):
         outs = all_outs[:1 + len(states)] + [all_outs[1 + len(states) + k] for k in grads]
         bindings = _prune(full, outs)
         hoisted = _prune(hoister.hoisted, [*outs, *(b[1] for b in bindings + prev_body)])
@@ -531,7 +532,7 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
                    f"a->grad_params[{k}][i0 + j] = acc_{params[k]}[j];", 1)
         e.emit("}", 0)
         chunks[kind] = _size_chunk(e, start)
-    _dispatch(e, fn, "bwd", len(params), chunks, _grad_sets(params))
+    _dispatch(e, fn, "bwd", len(params), chunks, grad_sets)
     return "\n".join(e.lines) + "\n"
 
 
