@@ -174,16 +174,22 @@ def test_third_party_backend_passes_conformance(case):
 
 
 def test_conformance_kit_catches_a_wrong_backend(fake_plugins):
-    """The kit can fail: a backend with a 1 % error in the input gradient is rejected, as is a wrong reset."""
+    """The kit can fail: a backend with a 1 % error in the input gradient is rejected, as are a wrong reset and a
+    kernel that writes into its initial state."""
     fake_plugins({"wrong": GOOD.replace('name = "good"', 'name = "wrong"').replace(
         "return run_backward(step_fns(spec), spec, inputs)",
         "gx, gs, gp = run_backward(step_fns(spec), spec, inputs)\n            return gx * 1.01, gs, gp"),
         "softbug": GOOD.replace('name = "good"', 'name = "softbug"').replace(
         "return run_forward(step_fns(spec), spec, x, s, p, save)",
         "import dataclasses\n            bad = dataclasses.replace(spec, soft_reset=not spec.soft_reset)\n"
-        "            return run_forward(step_fns(bad), bad, x, s, p, save)")})
+        "            return run_forward(step_fns(bad), bad, x, s, p, save)"),
+        "scribbler": GOOD.replace('name = "good"', 'name = "scribbler"').replace(
+        "return run_forward(step_fns(spec), spec, x, s, p, save)",
+        "out = run_forward(step_fns(spec), spec, x, s, p, save)\n            s[0].add_(1.0)\n            return out")})
     case = next(c for c in conformance_cases() if c.neuron == "lif" and c.dtype == torch.float64 and c.shape[0] == 8)
     with pytest.raises(AssertionError, match="grad x"):
         check_case("wrong", case)
     with pytest.raises(AssertionError):
         check_case("softbug", case)
+    with pytest.raises(AssertionError, match="wrote into its input initial state 0"):
+        check_case("scribbler", case)

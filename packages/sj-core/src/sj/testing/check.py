@@ -86,6 +86,7 @@ def run(backend: str, case: ConformanceCase, inputs: dict, device, dtype: torch.
     x = _on(inputs["x"], device, dtype, case.noncontiguous).requires_grad_()
     states = [s.to(device, dtype).requires_grad_() for s in inputs["states"]]
     params = [p.to(device, dtype).requires_grad_() for p in inputs["params"]]
+    before = [t.detach().clone() for t in (x, *states, *params)]
     spike, last, v_seq = multistep(case.neuron, x, states, params, surrogate=case.surrogate,
                                    surrogate_params=sg.defaults, soft_reset=case.soft_reset,
                                    detach_reset=case.detach_reset, store_v_seq=case.store_v_seq, backend=backend)
@@ -95,6 +96,11 @@ def run(backend: str, case: ConformanceCase, inputs: dict, device, dtype: torch.
     for s, gl in zip(last, inputs["grad_last"]):
         loss = loss + (s * gl.to(device, dtype)).sum()
     grads = torch.autograd.grad(loss, [x, *states, *params])
+    # Kernels may only read their inputs (modules share one initial-state tensor across calls, for one).
+    for name, t, original in zip(["x", *(f"initial state {k}" for k in range(len(states))),
+                                  *(f"parameter {k}" for k in range(len(params)))], [x, *states, *params], before):
+        if not torch.equal(t.detach(), original):
+            raise AssertionError(f"[{case}] backend {backend!r} wrote into its input {name}")
     cpu = lambda t: t.detach().to("cpu", torch.float64)  # noqa: E731
     return {"spike": cpu(spike), "v_seq": None if v_seq is None else cpu(v_seq), "last": [cpu(s) for s in last],
             "grads": [cpu(g) for g in grads]}

@@ -6,8 +6,9 @@ one backward kernel. Every kernel has the same plain C ABI (:data:`HEADER`): ``i
 
 Kernel layout: neurons are cut into chunks (up to :data:`MAX_CHUNK` elements, fewer when the kernel keeps many
 per-chunk arrays, so they stay under :data:`STACK_BYTES`), chunks are shared among OpenMP threads, and
-each chunk runs the whole time loop with its states in a stack buffer, so every step reads X once and writes S (and
-H when saving) once. Per-chunk values that only depend on parameters (e.g. ``sigmoid(w)``) are hoisted out of the
+each chunk runs the whole time loop with its states in its slice of the ``states_last`` output (step 0 reads
+``state_init``; backward keeps the running state gradients in ``grad_state_init`` likewise), so every step reads X
+once and writes S (and H when saving) once, with no copy of the states in or out. Per-chunk values that only depend on parameters (e.g. ``sigmoid(w)``) are hoisted out of the
 time loop; parameters are read with stride 1 (per-neuron) or broadcast from a scalar (stride 0).
 """
 
@@ -167,6 +168,13 @@ static inline const %(t)s *sj_param_%(s)s(const %(t)s *p, int64_t stride, int64_
     if (stride) return p + i0;
     for (int64_t j = 0; j < n; ++j) buf[j] = p[0];
     return buf;
+}
+/* dst = a + b (dst may be a): a stored v_seq's gradient added to the running state gradient. Out of line, so each
+   backward kernel does not carry its own vectorised copy of this rarely used loop. */
+static __attribute__((noinline, unused)) void sj_add_%(s)s(%(t)s *dst, const %(t)s *a, const %(t)s *restrict b,
+                                                          int64_t n) {
+    #pragma omp simd
+    for (int64_t j = 0; j < n; ++j) dst[j] = a[j] + b[j];
 }
 """
 
@@ -390,9 +398,6 @@ def _forward(program: dict, suffix: str) -> str:
         e.emit(f"const sj_fwd_args_{suffix} *a = (const sj_fwd_args_{suffix} *)args_;", 1)
         e.emit("const int64_t T = a->T, N = a->N;", 1)
         sources = e.params(program, "a", mode == "s", 1)
-        for k, st in enumerate(states):
-            e.emit(f"{t} st_{st}[SJ_CHUNK];", 1)
-            e.emit(f"for (int64_t j = 0; j < n; ++j) st_{st}[j] = a->state_init[{k}][i0 + j];", 1)
         sources.update(e.hoist_loop(hoisted, sources, reads, mode == "s", 1))
         e.emit("for (int64_t t = 0; t < T; ++t) {", 1)
         e.emit("const int64_t off = t * N + i0;", 2)
@@ -401,9 +406,15 @@ def _forward(program: dict, suffix: str) -> str:
         e.emit(f"{t} *restrict vs = store_v ? a->v_seq + off : 0;", 2)
         for k, st in enumerate(states):  # saved[0] is h, saved[k] the aux state k after the step
             e.emit(f"{t} *restrict sv_{st} = save ? a->saved[{k}] + off : 0;", 2)
+        # The states live in the states_last output (no chunk copy in or out: a pass over [N] each, which costs
+        # ~15 % at T=4); step 0 reads state_init. Not restrict: from step 1 on, pv_ and nv_ are the same memory
+        # (each element read, then written, by the same iteration; omp simd vectorises regardless).
+        for k, st in enumerate(states):
+            e.emit(f"const {t} *pv_{st} = (t ? a->states_last[{k}] : a->state_init[{k}]) + i0;", 2)
+            e.emit(f"{t} *nv_{st} = a->states_last[{k}] + i0;", 2)
         e.emit("#pragma omp simd", 2)
         e.emit("for (int64_t j = 0; j < n; ++j) {", 2)
-        e.load(reads, {"x": "xt[j]", **{st: f"st_{st}[j]" for st in states}, **sources}, 3)
+        e.load(reads, {"x": "xt[j]", **{st: f"pv_{st}[j]" for st in states}, **sources}, 3)
         e.bind(bindings, 3)
         e.emit(f"spk[j] = {pr.expr(outs[0])};", 3)
         for k, st in enumerate(states):
@@ -413,11 +424,11 @@ def _forward(program: dict, suffix: str) -> str:
             e.emit(f"if (save) sv_{st}[j] = n_{st};", 3)
         e.emit(f"if (store_v) vs[j] = n_{states[0]};", 3)
         for st in states:
-            e.emit(f"st_{st}[j] = n_{st};", 3)
+            e.emit(f"nv_{st}[j] = n_{st};", 3)
         e.emit("}", 2)
         e.emit("}", 1)
         for k, st in enumerate(states):
-            e.emit(f"for (int64_t j = 0; j < n; ++j) a->states_last[{k}][i0 + j] = st_{st}[j];", 1)
+            e.emit(f"if (T == 0) memcpy(a->states_last[{k}] + i0, a->state_init[{k}] + i0, n * sizeof({t}));", 1)
         e.emit("}", 0)
         e.emit(f"SJ_CLONES static void {fn}_chunk_{mode}(const void *args_, int64_t i0, int64_t n) {{", 0)
         e.emit(f"const sj_fwd_args_{suffix} *a = (const sj_fwd_args_{suffix} *)args_;", 1)
@@ -467,27 +478,33 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
         for k, sp in enumerate(sparams):
             e.emit(f"const {t} {e.pr.symbol(sp)} = a->sparams[{k}];", 1)
             e.emit(f"(void){e.pr.symbol(sp)};", 1)
-        for k, st in enumerate(states):
-            e.emit(f"{t} g_{st}[SJ_CHUNK];", 1)
-            e.emit(f"for (int64_t j = 0; j < n; ++j) g_{st}[j] = a->grad_states_last[{k}][i0 + j];", 1)
         for k in grads:
             e.emit(f"{t} acc_{params[k]}[SJ_CHUNK];", 1)
             e.emit(f"for (int64_t j = 0; j < n; ++j) acc_{params[k]}[j] = 0;", 1)
-        e.emit(f"{t} zeros[SJ_CHUNK];", 1)
-        e.emit("for (int64_t j = 0; j < n; ++j) zeros[j] = 0;", 1)
         reads = program_reads(bindings, outs)
         sources.update(e.hoist_loop(hoisted, sources, reads | program_reads(prev_body, [states[0]]), mode == "s", 1))
         for first in (False, True):  # steps T-1..1 recompute the previous v from h[t-1]; step 0 reads state_init
             if not first:
                 e.emit("for (int64_t t = T - 1; t >= 1; --t) {", 1)
             else:
-                e.emit("{", 1)
+                e.emit("if (T > 0) {", 1)
                 e.emit("const int64_t t = 0;", 2)
             e.emit("const int64_t off = t * N + i0;", 2)
             e.emit(f"const {t} *restrict ht = a->saved[0] + off;", 2)
             e.emit(f"const {t} *restrict gs = a->grad_spike + off;", 2)
-            e.emit(f"const {t} *restrict gvs = a->grad_v_seq ? a->grad_v_seq + off : zeros;", 2)
             e.emit(f"{t} *restrict gx = a->grad_x + off;", 2)
+            # The running state gradients live in the grad_state_init output (as the forward's states do in
+            # states_last); the last step reads grad_states_last. A stored v_seq's gradient is added in first, in
+            # its own pass: only calls with store_v_seq pay for it.
+            for k, st in enumerate(states):
+                e.emit(f"const {t} *pg_{st} = (t == T - 1 ? a->grad_states_last[{k}] : a->grad_state_init[{k}]) "
+                       "+ i0;", 2)
+                e.emit(f"{t} *ng_{st} = a->grad_state_init[{k}] + i0;", 2)
+            v0 = states[0]
+            e.emit("if (a->grad_v_seq) {", 2)
+            e.emit(f"sj_add_{suffix}(ng_{v0}, pg_{v0}, a->grad_v_seq + off, n);", 3)
+            e.emit(f"pg_{v0} = ng_{v0};", 3)
+            e.emit("}", 2)
             if "x" in reads:
                 e.emit(f"const {t} *restrict xt = a->x + off;", 2)
             if first:
@@ -503,8 +520,7 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             e.emit("#pragma omp simd", 2)
             e.emit("for (int64_t j = 0; j < n; ++j) {", 2)
             src = {"h": "ht[j]", "x": "xt[j]", "grad_s": "gs[j]", **sources,
-                   f"grad_{states[0]}": f"g_{states[0]}[j] + gvs[j]",
-                   **{f"grad_{st}": f"g_{st}[j]" for st in states[1:]}}
+                   **{f"grad_{st}": f"pg_{st}[j]" for st in states}}
             if first:
                 src.update({st: f"pv_{st}[j]" for st in states})
                 e.load(reads, src, 3)
@@ -520,13 +536,14 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             pr = e.pr
             e.emit(f"gx[j] = {pr.expr(outs[0])};", 3)
             for k, st in enumerate(states):
-                e.emit(f"g_{st}[j] = {pr.expr(outs[1 + k])};", 3)
+                e.emit(f"ng_{st}[j] = {pr.expr(outs[1 + k])};", 3)
             for i, k in enumerate(grads):
                 e.emit(f"acc_{params[k]}[j] += {pr.expr(outs[1 + len(states) + i])};", 3)
             e.emit("}", 2)
             e.emit("}", 1)
         for k, st in enumerate(states):
-            e.emit(f"for (int64_t j = 0; j < n; ++j) a->grad_state_init[{k}][i0 + j] = g_{st}[j];", 1)
+            e.emit(f"if (T == 0) memcpy(a->grad_state_init[{k}] + i0, a->grad_states_last[{k}] + i0, "
+                   f"n * sizeof({t}));", 1)
         for k in grads:
             e.emit(f"if (a->grad_params[{k}]) for (int64_t j = 0; j < n; ++j) "
                    f"a->grad_params[{k}][i0 + j] = acc_{params[k]}[j];", 1)
