@@ -8,7 +8,9 @@ The floor is one read-once/write-once pass over the same ``[T, N]`` data into a 
 (and PLIF's ``w``) requiring grad. Every figure is the median of repeated runs in this one process; ratios are
 time / floor time, and speed-ups are the other framework's time / ours. ``floor GB/s`` is the floor's own bandwidth:
 far above the machine's memory bandwidth (read it off the largest shape) it says the floor's two tensors sat in
-cache, which a kernel moving three or more streams of the same size does not get.
+cache, which a kernel moving three or more streams of the same size does not get. ``1-op ×floor`` runs the floor's
+pass as a one-op module through autograd (``y = x + 1``, identity gradient) in the same harness: what any module that
+runs through torch autograd pays at least, per-call costs included.
 
 Run: ``python benchmarks/bench_cpu_multistep.py [--quick] [--json out.json]`` (about 4 minutes on 2 cores).
 """
@@ -94,6 +96,28 @@ def snntorch_runner(neuron: str, x: torch.Tensor, g: torch.Tensor, backward: boo
     return _module_runner(Looped(), x, g, backward, reset=lambda: None)
 
 
+class _OnePass(torch.autograd.Function):
+    """``x + 1`` with the identity gradient: one pass over the data each way."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x + 1
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class _OneOp(torch.nn.Module):
+    def forward(self, xs):
+        return _OnePass.apply(xs)
+
+
+def one_op_runner(x: torch.Tensor, g: torch.Tensor, backward: bool):
+    """The least an autograd module costs in this harness: the floor's pass through ``_OnePass``."""
+    return _module_runner(_OneOp(), x, g, backward, reset=lambda: None)
+
+
 def _module_runner(module, x, g, backward: bool, reset):
     if not backward:
         def run():
@@ -156,9 +180,9 @@ def main() -> None:
     shapes = {tuple(int(v) for v in sh.split(",")) for sh in args.shape} if args.shape else None
     neurons = ["lif"] if args.quick else list(NEURONS)
     cols = ["cpu", "torch", *others]
-    print("| neuron | T | N | pass | floor ms | floor GB/s | " + " | ".join(f"{c} ×floor" for c in cols)
+    print("| neuron | T | N | pass | floor ms | floor GB/s | 1-op ×floor | " + " | ".join(f"{c} ×floor" for c in cols)
           + " | " + " | ".join(f"cpu speed-up vs {c}" for c in cols[1:]) + " |")
-    print("|" + "---|" * (6 + 2 * len(cols) - 1))
+    print("|" + "---|" * (7 + 2 * len(cols) - 1))
     rows = []
     for neuron in neurons:
         for T in Ts:
@@ -172,6 +196,7 @@ def main() -> None:
                 y = torch.empty_like(x)
                 floor = timed(lambda x=x, y=y: torch.add(x, 1, out=y), args.budget)
                 for backward in (False, True):
+                    one_op = timed(one_op_runner(x, g, backward), args.budget)
                     res = {"cpu": timed(sj_runner("cpu", neuron, x, g, backward), args.budget)}
                     budget = args.budget if T * N <= (1 << 22) else 0.1
                     res["torch"] = timed(sj_runner("torch", neuron, x, g, backward), budget, min_reps=2)
@@ -182,9 +207,9 @@ def main() -> None:
                     speed = [res[c] / res["cpu"] for c in cols[1:]]
                     bandwidth = 2 * x.numel() * x.element_size() / floor / 1e9  # one read + one write
                     print(f"| {neuron} | {T} | 2^{logn} | {kind} | {floor * 1e3:.3f} | {bandwidth:.0f} | "
-                          + " | ".join(f"{r:.2f}" for r in ratios) + " | "
+                          f"{one_op / floor:.2f} | " + " | ".join(f"{r:.2f}" for r in ratios) + " | "
                           + " | ".join(f"{s:.1f}" for s in speed) + " |", flush=True)
-                    rows.append({"neuron": neuron, "T": T, "N": N, "pass": kind, "floor_s": floor,
+                    rows.append({"neuron": neuron, "T": T, "N": N, "pass": kind, "floor_s": floor, "one_op_s": one_op,
                                  **{f"{c}_s": res[c] for c in cols}})
     geo = {c: math.exp(statistics.mean(math.log(r[f"{c}_s"] / r["floor_s"]) for r in rows)) for c in cols}
     print("# geometric mean ×floor: " + ", ".join(f"{c} {v:.2f}" for c, v in geo.items()))
