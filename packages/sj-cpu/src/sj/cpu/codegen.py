@@ -8,8 +8,9 @@ Kernel layout: neurons are cut into chunks (up to :data:`MAX_CHUNK` elements, fe
 per-chunk arrays, so they stay under :data:`STACK_BYTES`), chunks are shared among OpenMP threads, and
 each chunk runs the whole time loop with its states in its slice of the ``states_last`` output (step 0 reads
 ``state_init``; backward keeps the running state gradients in ``grad_state_init`` likewise), so every step reads X
-once and writes S (and H when saving) once, with no copy of the states in or out. Per-chunk values that only depend on parameters (e.g. ``sigmoid(w)``) are hoisted out of the
-time loop; parameters are read with stride 1 (per-neuron) or broadcast from a scalar (stride 0).
+once and writes S (and H when saving) once, with no copy of the states in or out. Per-chunk values that only
+depend on parameters (e.g. ``sigmoid(w)``) are hoisted out of the time loop; parameters are read with stride 1
+(per-neuron) or broadcast from a scalar (stride 0).
 """
 
 from __future__ import annotations
@@ -427,7 +428,7 @@ def _forward(program: dict, suffix: str) -> str:
             e.emit(f"nv_{st}[j] = n_{st};", 3)
         e.emit("}", 2)
         e.emit("}", 1)
-        for k, st in enumerate(states):
+        for k in range(len(states)):
             e.emit(f"if (T == 0) memcpy(a->states_last[{k}] + i0, a->state_init[{k}] + i0, n * sizeof({t}));", 1)
         e.emit("}", 0)
         e.emit(f"SJ_CLONES static void {fn}_chunk_{mode}(const void *args_, int64_t i0, int64_t n) {{", 0)
@@ -541,7 +542,7 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
                 e.emit(f"acc_{params[k]}[j] += {pr.expr(outs[1 + len(states) + i])};", 3)
             e.emit("}", 2)
             e.emit("}", 1)
-        for k, st in enumerate(states):
+        for k in range(len(states)):
             e.emit(f"if (T == 0) memcpy(a->grad_state_init[{k}] + i0, a->grad_states_last[{k}] + i0, "
                    f"n * sizeof({t}));", 1)
         for k in grads:
