@@ -40,3 +40,31 @@ def test_reserved_names_are_rejected():
     prog = dict(spec.program, params=[*spec.program["params"], "sjr_h"])
     with pytest.raises(codegen.CodegenError, match="reserved"):
         codegen.kernels_source(prog, [spec.surrogate_program], "f32")
+
+
+def _wide_chunks(source: str) -> tuple[set[str], set[str]]:
+    """Names of the chunk functions with and without the AVX-512 clone."""
+    wide, plain = set(), set()
+    for line in source.splitlines():
+        for marker, into in (("SJ_CLONES_WIDE static void ", wide), ("SJ_CLONES static void ", plain)):
+            if line.startswith(marker):
+                into.add(line[len(marker):].split("(")[0])
+    return wide, plain
+
+
+@pytest.mark.parametrize(("neuron", "surrogate", "suffix", "fwd_wide", "bwd_wide"), [
+    ("lif", "Sigmoid", "f32", False, True),   # exp in the surrogate's derivative
+    ("lif", "ATan", "f32", False, False),     # rational: no exp
+    ("plif", "ATan", "f32", False, False),    # sigmoid(w) is hoisted out of the time loop
+    ("eif", "ATan", "f32", True, True),       # exp in the dynamics
+    ("eif", "Sigmoid", "f64", False, False),  # double exp is libm's, not sj_expf: no wider clone helps
+])
+def test_only_kernels_looping_over_sj_expf_get_the_avx512_clone(neuron, surrogate, suffix, fwd_wide, bwd_wide):
+    spec = MultiStepSpec(neuron, surrogate, (), False, False, False)
+    wide, plain = _wide_chunks(codegen.kernels_source(spec.program, [spec.surrogate_program], suffix))
+    fwd = {n for n in wide | plain if n.startswith("sj_fwd_")}
+    bwd = {n for n in wide | plain if n.startswith("sj_bwd_")}
+    assert fwd and bwd
+    assert (fwd <= wide if fwd_wide else fwd <= plain), (wide, plain)
+    assert (bwd <= wide if bwd_wide else bwd <= plain), (wide, plain)
+    assert "SJ_CLONES_WIDE __attribute__((target_clones(\"avx512f\"" in codegen.HEADER
