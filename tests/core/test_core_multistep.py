@@ -125,3 +125,34 @@ def test_number_parameters_made_under_inference_mode_can_be_saved_for_backward()
     spike, _, _ = multistep("lif", x, [torch.zeros(4)], [value, 0.0, 2.0], surrogate="ATan")
     (grad,) = torch.autograd.grad(spike.sum(), [x])
     assert grad.shape == x.shape and torch.isfinite(grad).all()
+
+
+def test_unused_last_states_reach_the_backend_as_none_and_count_as_zero(monkeypatch):
+    """A last state nothing uses gets no [*S] zeros: the backend sees None, and the gradients equal those of a loss
+    that uses it with weight 0."""
+    from sj.backends.torch_backend import TorchBackend
+    from sj.ops import multistep
+
+    seen = []
+    backward = TorchBackend.backward
+
+    def spy(self, spec, inputs):
+        seen.append(list(inputs.grad_states_last))
+        return backward(self, spec, inputs)
+
+    monkeypatch.setattr(TorchBackend, "backward", spy)
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.rand(5, 4, dtype=torch.float64, generator=gen) * 2).requires_grad_()
+    v0 = (torch.rand(4, dtype=torch.float64, generator=gen) - 0.5).requires_grad_()
+
+    def grads(weight_last: float | None):
+        spike, (last,), _ = multistep("lif", x, [v0], [1.0, 0.0, 2.0], surrogate="ATan")
+        loss = (spike * torch.linspace(-1, 1, 20, dtype=torch.float64).reshape(5, 4)).sum()
+        if weight_last is not None:
+            loss = loss + weight_last * last.sum()
+        return torch.autograd.grad(loss, [x, v0])
+
+    unused, zero_weight = grads(None), grads(0.0)
+    assert seen[0] == [None] and isinstance(seen[1][0], torch.Tensor)
+    assert all(torch.equal(a, b) for a, b in zip(unused, zero_weight))
+    assert not torch.equal(grads(1.0)[1], unused[1])  # the last state's gradient does reach v0 when used

@@ -65,6 +65,9 @@ class StepModule:
         self._step_mode = value
 
 
+_IMMUTABLE = frozenset((int, float, bool, str, type(None)))
+
+
 class MemoryModule(nn.Module, StepModule):
     """A stateful module with named memories.
 
@@ -92,7 +95,8 @@ class MemoryModule(nn.Module, StepModule):
     def reset(self) -> None:
         """Restore every memory to its reset value."""
         for k, v in self._memories_rv.items():
-            self._memories[k] = copy.deepcopy(v)
+            # numbers and None are immutable: only other values (tensors) need a copy (reset runs every batch)
+            self._memories[k] = v if type(v) in _IMMUTABLE else copy.deepcopy(v)
 
     def detach(self) -> None:
         """Detach tensor memories from the autograd graph (truncated BPTT)."""

@@ -11,7 +11,9 @@ only fills tensors. All tensors a backend receives are contiguous, on one device
 
 Forward returns ``(spike_seq [T,*S], states_last [[*S]...], v_seq [T,*S] or None, saved)`` where ``saved`` is
 ``[h_seq, *aux_seqs]`` (each ``[T, *S]``: the charged potential H and the auxiliary states after each step) when
-``save`` is true, else ``[]``. Backward receives the same config plus ``saved`` and the incoming gradients and returns
+``save`` is true, else ``[]``. Backward receives the same config plus ``saved`` and the incoming gradients (an
+absent gradient of a last state is ``None``, meaning zero: no ``[*S]`` zeros are made for the usual case of a last
+state nothing used) and returns
 ``(grad_x [T,*S], grad_state_init [[*S]...], grad_params)`` where ``grad_params[i]`` is ``None`` unless
 ``params_need_grad[i]``, else a tensor of shape ``S`` summed over time (the caller reduces it to the parameter shape).
 """
@@ -56,8 +58,14 @@ class BackwardInputs:
     params: list[Tensor]
     params_need_grad: list[bool]
     grad_spike: Tensor
-    grad_states_last: list[Tensor]
+    grad_states_last: list[Tensor | None]
     grad_v_seq: Tensor | None
+
+    def dense_grad_states_last(self) -> list[Tensor]:
+        """``grad_states_last`` with every absent (``None``) gradient as zeros of the neuron shape, for kernels that
+        read one tensor per state."""
+        h = self.saved[0]
+        return [g if g is not None else h.new_zeros(h.shape[1:]) for g in self.grad_states_last]
 
 
 class Backend(ABC):

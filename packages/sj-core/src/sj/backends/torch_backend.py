@@ -68,7 +68,8 @@ def run_backward(fns: dict, spec, inputs: BackwardInputs) -> tuple[Tensor, list[
     n_states = len(inputs.state_init)
     needs_x = spec.program["needs_x"]
     grad_x = torch.empty_like(h_seq)
-    grad_states = [g.expand(shape) for g in inputs.grad_states_last]
+    zero = h_seq.new_zeros(())
+    grad_states = [(g if g is not None else zero).expand(shape) for g in inputs.grad_states_last]
     grad_params = [torch.zeros(shape, dtype=h_seq.dtype, device=h_seq.device) if need else None
                    for need in inputs.params_need_grad]
     for t in range(T - 1, -1, -1):

@@ -212,7 +212,9 @@ class BaseNode(MemoryModule):
         """``x_seq`` ``[T, N, *]`` → spikes ``[T, N, *]`` through the fused multi-step op on ``self.backend``."""
         self._check_rank(x_seq, multi=True)
         states = self._states(x_seq.shape[1:], x_seq.dtype, x_seq.device, reuse=True)
-        sg = self.surrogate_function
+        sg = self._modules.get("surrogate_function")  # the submodule without nn.Module.__getattr__ (a microsecond)
+        if sg is None:
+            sg = self.surrogate_function
         spike, last, v_seq = multistep(self.decl.name, x_seq, states, self._params(x_seq), surrogate=sg.name,
                                        surrogate_params=sg.param_values, soft_reset=self.soft_reset,
                                        detach_reset=self.detach_reset, store_v_seq=self.store_v_seq,

@@ -20,12 +20,32 @@ from sj.ops.spec import MultiStepSpec
 from sj.surrogate.declarations import surrogates
 
 Tensor = torch.Tensor
+_PLAIN = (Tensor, torch.nn.Parameter)  # tensor types taken as they are (no subclass with its own dispatch)
 
 
 @lru_cache(maxsize=1024)
 def _spec(neuron: str, surrogate: str, surrogate_params: tuple[float, ...], soft_reset: bool, detach_reset: bool,
           store_v_seq: bool) -> MultiStepSpec:
     return MultiStepSpec(neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq)
+
+
+@lru_cache(maxsize=1024)
+def _checked_spec(neuron: str, surrogate: str, surrogate_params: tuple[float, ...], soft_reset: bool,
+                  detach_reset: bool, store_v_seq: bool) -> MultiStepSpec:
+    """The spec of a :func:`multistep` call, its surrogate parameters checked (an empty tuple: the defaults); memoised
+    because a module makes the same call every step (a failed check raises, and is not cached)."""
+    sdecl = surrogates.get(surrogate)
+    sparams = surrogate_params or sdecl.defaults
+    if len(sparams) != len(sdecl.params):
+        raise ValueError(f"surrogate {surrogate!r} takes {len(sdecl.params)} parameters {sdecl.params}, "
+                         f"got {len(sparams)}")
+    return _spec(neuron, surrogate, sparams, bool(soft_reset), bool(detach_reset), bool(store_v_seq))
+
+
+@lru_cache(maxsize=1024)
+def _needs_x(spec: MultiStepSpec) -> bool:
+    """Whether the backward program of ``spec`` reads ``x_seq`` (memoised: a quarter of ``spec.program``'s cost)."""
+    return spec.program["needs_x"]
 
 
 def _backend(name: str, spec: MultiStepSpec, x: Tensor):
@@ -42,20 +62,24 @@ _LIB.define("multistep_fwd(str backend, str neuron, str surrogate, float[] surro
             "bool detach_reset, bool store_v_seq, bool save, Tensor x_seq, Tensor[] state_init, Tensor[] params) "
             "-> (Tensor, Tensor[], Tensor, Tensor[])")
 # multistep_bwd returns the gradients of x_seq, of every initial state, and of the params flagged in
-# params_need_grad only (in order).
+# params_need_grad only (in order). A None in grad_states_last: that last state got no gradient (zero).
 _LIB.define("multistep_bwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
             "bool detach_reset, bool store_v_seq, Tensor[] saved, Tensor x_seq, Tensor[] state_init, "
-            "Tensor[] params, bool[] params_need_grad, Tensor grad_spike, Tensor[] grad_states_last, "
+            "Tensor[] params, bool[] params_need_grad, Tensor grad_spike, Tensor?[] grad_states_last, "
             "Tensor? grad_v_seq) -> (Tensor, Tensor[], Tensor[])")
 
 
-def _fwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
-              detach_reset: bool, store_v_seq: bool, save: bool, x_seq: Tensor, state_init: list[Tensor],
-              params: list[Tensor]) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
+def _run_forward(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
+                 detach_reset: bool, store_v_seq: bool, save: bool, x_seq: Tensor, state_init: list[Tensor],
+                 params: list[Tensor]) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+    """The backend's forward: ``(spike, states_last, v_seq or None, saved)``."""
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
-    spike, last, v_seq, saved = _backend(backend, spec, x_seq).forward(spec, x_seq, list(state_init), list(params),
-                                                                       save)
-    return spike, last, (v_seq if v_seq is not None else x_seq.new_empty(0)), saved
+    return _backend(backend, spec, x_seq).forward(spec, x_seq, list(state_init), list(params), save)
+
+
+def _fwd_impl(*args) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
+    spike, last, v_seq, saved = _run_forward(*args)
+    return spike, last, (v_seq if v_seq is not None else args[8].new_empty(0)), saved  # the schema's v_seq is a Tensor
 
 
 @torch.library.register_fake("sj::multistep_fwd")
@@ -70,8 +94,9 @@ def _fwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
 
 def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
             detach_reset: bool, store_v_seq: bool, saved: list[Tensor], x_seq: Tensor, state_init: list[Tensor],
-            params: list[Tensor], params_need_grad: list[bool], grad_spike: Tensor, grad_states_last: list[Tensor],
-            grad_v_seq: Tensor | None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+            params: list[Tensor], params_need_grad: list[bool], grad_spike: Tensor,
+            grad_states_last: list[Tensor | None], grad_v_seq: Tensor | None
+            ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
     inputs = BackwardInputs(list(saved), x_seq, list(state_init), list(params), list(params_need_grad),
                             grad_spike, list(grad_states_last), grad_v_seq)
@@ -101,13 +126,19 @@ def _plain_eager() -> bool:
 def _undispatched(x: Tensor) -> bool:
     """Whether a call may run an op's implementation without the dispatcher (a cost per call): only
     plain eager calls on real, unwrapped tensors; everything that must see the op itself gets it."""
-    return (type(x) is Tensor and x.device.type != "meta" and _plain_eager()
+    return (type(x) is Tensor and not x.is_meta and _plain_eager()
             and not torch._C._functorch.is_functorch_wrapped_tensor(x))
 
 
+def _dispatched_forward(*args) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+    spike, last, v_seq, saved = torch.ops.sj.multistep_fwd(*args)
+    return spike, last, (v_seq if args[6] else None), saved
+
+
 def _forward_op(direct: bool):
-    """``sj::multistep_fwd``, or its implementation when ``direct`` (:func:`_undispatched` said so for ``x_seq``)."""
-    return _fwd_impl if direct else torch.ops.sj.multistep_fwd
+    """The forward with the arguments of ``sj::multistep_fwd``, returning ``v_seq`` ``None`` unless stored: through
+    the op, or straight to the backend when ``direct`` (:func:`_undispatched` said so for ``x_seq``)."""
+    return _run_forward if direct else _dispatched_forward
 
 
 def _backward_op(*args):
@@ -136,10 +167,9 @@ def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_s
     state_init = list(tensors[n_saved + 1:n_saved + 1 + n_states])
     params = list(tensors[n_saved + 1 + n_states:])
     h = saved[0]
-    shape = h.shape[1:]
     if grad_spike is None:
         grad_spike = torch.zeros_like(h)
-    grad_states = [g.contiguous() if g is not None else h.new_zeros(shape) for g in grad_states_last]
+    grad_states = [g.contiguous() if g is not None else None for g in grad_states_last]
     if grad_v_seq is not None and grad_v_seq.numel() == 0:
         grad_v_seq = None
     grad_x, grad_init, grad_params = _backward_op(
@@ -160,7 +190,8 @@ class _MultiStepFunction(torch.autograd.Function):
     (``torch.compile(fullgraph=True)`` works through it).
     ``needs_x``: whether the backward program reads ``x_seq``; ``direct``: whether the forward may skip the
     dispatcher (:func:`_undispatched`; backward decides again when it runs). Inputs after ``x_seq``: the
-    ``n_states`` initial states, then the params. Outputs: spikes, ``v_seq`` (empty unless stored), the last states.
+    ``n_states`` initial states, then the params. Outputs: spikes, ``v_seq`` (``None`` unless stored), the last
+    states.
     """
 
     @staticmethod
@@ -213,12 +244,8 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
     Returns:
         ``(spike_seq [T, *S], states_last [[*S], ...], v_seq [T, *S] or None)``.
     """
-    sdecl = surrogates.get(surrogate)
-    sparams = tuple(float(p) for p in surrogate_params) if len(surrogate_params) else sdecl.defaults
-    if len(sparams) != len(sdecl.params):
-        raise ValueError(f"surrogate {surrogate!r} takes {len(sdecl.params)} parameters {sdecl.params}, "
-                         f"got {len(sparams)}")
-    spec = _spec(neuron, surrogate, sparams, bool(soft_reset), bool(detach_reset), bool(store_v_seq))
+    spec = _checked_spec(neuron, surrogate, tuple(map(float, surrogate_params)), soft_reset, detach_reset,
+                         store_v_seq)
     direct = _undispatched(x_seq)
     # Shared constants only for direct calls: one made under a mode or a tracer would leak out of it. (The op
     # implementation checks the backend.)
@@ -227,11 +254,11 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
               spec.store_v_seq)
     x_seq = x_seq.contiguous()
     if torch.is_grad_enabled() and (x_seq.requires_grad or any(t.requires_grad for t in (*states, *tensors))):
-        spike, v_seq, *last = _MultiStepFunction.apply(config, spec.program["needs_x"], direct, len(states), x_seq,
+        spike, v_seq, *last = _MultiStepFunction.apply(config, _needs_x(spec), direct, len(states), x_seq,
                                                        *states, *tensors)
     else:  # nothing to differentiate: the op alone, nothing saved
         spike, last, v_seq, _ = _forward_op(direct)(*config, False, x_seq, states, tensors)
-    return spike, list(last), (v_seq if spec.store_v_seq else None)
+    return spike, list(last), v_seq
 
 
 def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params, shared: bool
@@ -261,7 +288,8 @@ def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params, shared: boo
         states.append(s.expand(shape).contiguous() if s.shape != shape else s.contiguous())
     tensors = []
     for name, p in zip(decl.param_names, params):
-        if type(p) is Tensor and p.dim() == 0 and p.dtype == dtype and p.device == device:  # a module's buffers
+        # a module's buffers and parameters
+        if type(p) in _PLAIN and p.dim() == 0 and p.dtype == dtype and p.device == device:
             tensors.append(p)
             continue
         if not isinstance(p, Tensor):

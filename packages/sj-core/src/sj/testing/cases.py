@@ -40,7 +40,8 @@ class ConformanceCase:
     """One configuration to compare against the reference.
 
     ``shape`` is ``(T, *S)``. ``per_neuron`` gives every parameter a distinct value per neuron (tensor of shape
-    ``S``) instead of a scalar; ``noncontiguous`` makes the input and the upstream gradients strided views.
+    ``S``) instead of a scalar; ``noncontiguous`` makes the input and the upstream gradients strided views;
+    ``unused_last`` leaves the last states out of the loss, so their gradients reach the backend as ``None``.
     """
 
     neuron: str
@@ -54,12 +55,13 @@ class ConformanceCase:
     noncontiguous: bool
     seed: int
     param_values: tuple[tuple[str, float], ...] = ()
+    unused_last: bool = False
 
     def __str__(self) -> str:
         dt = str(self.dtype).replace("torch.", "")
         flags = "".join(f for f, on in (("soft", self.soft_reset), ("-detach", self.detach_reset),
                                         ("-vseq", self.store_v_seq), ("-pn", self.per_neuron),
-                                        ("-nc", self.noncontiguous)) if on) or "hard"
+                                        ("-nc", self.noncontiguous), ("-nolast", self.unused_last)) if on) or "hard"
         return f"{self.neuron}-{self.surrogate}-{flags}-{dt}-{'x'.join(map(str, self.shape))}"
 
 
@@ -70,10 +72,10 @@ def conformance_cases(*, neurons: list[str] | None = None, surrogates: list[str]
     """The cases a backend must pass.
 
     Default (covering) set: every neuron × every surrogate once, with reset/detach/store/dtype/shape/per-neuron/
-    strided options cycling; plus every neuron × all 8 reset/detach/store combinations × every dtype. Each option
-    value is thereby paired with every neuron and every surrogate. ``exhaustive=True`` takes the full product
-    instead (large). ``neurons`` defaults to the built-ins plus :data:`CUSTOM_NEURON`; ``surrogates`` to all
-    built-ins. Shapes are cut to ``T <= max_T`` and ``numel(S) <= max_numel``. ``param_values`` gives values
+    strided/unused-last-state options cycling; plus every neuron × all 8 reset/detach/store combinations × every
+    dtype. Each option value is thereby paired with every neuron and every surrogate. ``exhaustive=True`` takes the
+    full product instead (large). ``neurons`` defaults to the built-ins plus :data:`CUSTOM_NEURON`; ``surrogates`` to
+    all built-ins. Shapes are cut to ``T <= max_T`` and ``numel(S) <= max_numel``. ``param_values`` gives values
     for the parameters of neurons the kit does not know (your own declarations), e.g. ``{"tau": 2.0}``.
     """
     pv = tuple(sorted((param_values or {}).items()))
@@ -85,19 +87,20 @@ def conformance_cases(*, neurons: list[str] | None = None, surrogates: list[str]
     if exhaustive:
         for i, (n, sg, (soft, det, store), dt, shp) in enumerate(
                 itertools.product(neurons, surrogates, combos, dtypes, shapes)):
-            cases.append(ConformanceCase(n, sg, soft, det, store, dt, shp, i % 2 == 0, i % 3 == 0, i, pv))
+            cases.append(ConformanceCase(n, sg, soft, det, store, dt, shp, i % 2 == 0, i % 3 == 0, i, pv,
+                                         unused_last=i % 5 == 2))
         return cases
     i = 0
     for n in neurons:
         for sg in surrogates:
             soft, det, store = combos[i % len(combos)]
             cases.append(ConformanceCase(n, sg, soft, det, store, dtypes[i % len(dtypes)], shapes[i % len(shapes)],
-                                         i % 3 == 0, i % 4 == 1, i, pv))
+                                         i % 3 == 0, i % 4 == 1, i, pv, unused_last=i % 5 == 2))
             i += 1
         for (soft, det, store), dt in itertools.product(combos, dtypes):
             sg = surrogates[i % len(surrogates)]
             cases.append(ConformanceCase(n, sg, soft, det, store, dt, shapes[i % len(shapes)], i % 2 == 0,
-                                         i % 3 == 0, i, pv))
+                                         i % 3 == 0, i, pv, unused_last=i % 5 == 2))
             i += 1
     return cases
 

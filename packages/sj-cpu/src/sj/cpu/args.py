@@ -118,7 +118,7 @@ def forward(T: int, N: int, x: torch.Tensor, states: list[torch.Tensor], params:
 
 def backward(T: int, N: int, saved: list[torch.Tensor], x: torch.Tensor | None, states: list[torch.Tensor],
              params: list[torch.Tensor], sparams: torch.Tensor, grad_spike: torch.Tensor,
-             grad_last: list[torch.Tensor], grad_v_seq: torch.Tensor | None, grad_x: torch.Tensor,
+             grad_last: list[torch.Tensor | None], grad_v_seq: torch.Tensor | None, grad_x: torch.Tensor,
              grad_init: list[torch.Tensor], grad_params: list[torch.Tensor | None]) -> int:
     """Address of this thread's packed :class:`BwdArgs` for one call (valid until its next backward call)."""
     b = _buffer(BwdArgs, len(states), len(params))
@@ -127,6 +127,6 @@ def backward(T: int, N: int, saved: list[torch.Tensor], x: torch.Tensor | None, 
                   grad_spike.data_ptr(), a["grad_states_last"], _addr(grad_v_seq), grad_x.data_ptr(),
                   a["grad_state_init"], a["grad_params"],
                   *[s.data_ptr() for s in saved], *[s.data_ptr() for s in states], *[p.data_ptr() for p in params],
-                  *param_strides(params, N), *[g.data_ptr() for g in grad_last], *[g.data_ptr() for g in grad_init],
+                  *param_strides(params, N), *[_addr(g) for g in grad_last], *[g.data_ptr() for g in grad_init],
                   *[_addr(g) for g in grad_params]]
     return b.address

@@ -78,7 +78,7 @@ class CpuBackend(Backend):
             return self._reference.forward(spec, x_seq, state_init, params, save)
         x = x_seq.contiguous()
         T = x.shape[0]
-        N = x.numel() // T if T else 0
+        N = x.shape[1:].numel()  # not numel() // T: T may be 0 (the states then pass through)
         states = [s.contiguous() for s in state_init]
         like = self.pool.like
         spike = like(x)
@@ -96,20 +96,23 @@ class CpuBackend(Backend):
         if k is None:
             return self._reference.backward(spec, inputs)
         T = h.shape[0]
-        N = h.numel() // T if T else 0
+        N = h.shape[1:].numel()
         saved = [s.contiguous() for s in inputs.saved]
-        x = inputs.x_seq.contiguous() if spec.program["needs_x"] else None
-        params = inputs.params
+        x = inputs.x_seq.contiguous() if k.needs_x else None
+        if x is not None and x.shape != h.shape:
+            raise ValueError(f"cpu backward for {spec.describe()} reads x_seq, got shape {tuple(x.shape)} for saved H "
+                             f"of shape {tuple(h.shape)}")
+        state_init = [s.contiguous() for s in inputs.state_init]
         sparams = shared_constant(tuple(spec.surrogate_params), h.dtype, h.device)
-        grad_spike = inputs.grad_spike.contiguous()
-        grad_last = [g.contiguous() for g in inputs.grad_states_last]
+        # An absent last-state gradient goes to the kernel as a null pointer (zero), not as [N] zeros.
+        grad_last = [g.contiguous() if g is not None else None for g in inputs.grad_states_last]
         grad_v_seq = inputs.grad_v_seq.contiguous() if inputs.grad_v_seq is not None else None
         like = self.pool.like
         grad_x = like(saved[0])
-        grad_init = [like(g) for g in grad_last]
-        grad_params = [like(grad_last[0]) if need else None for need in inputs.params_need_grad]
-        packed = args.backward(T, N, saved, x, [s.contiguous() for s in inputs.state_init], params, sparams,
-                               grad_spike, grad_last, grad_v_seq, grad_x, grad_init, grad_params)
+        grad_init = [like(s) for s in state_init]
+        grad_params = [like(state_init[0]) if need else None for need in inputs.params_need_grad]
+        packed = args.backward(T, N, saved, x, state_init, inputs.params, sparams, inputs.grad_spike.contiguous(),
+                               grad_last, grad_v_seq, grad_x, grad_init, grad_params)
         rc = k.backward(packed, torch.get_num_threads())
         if rc != 0:
             raise RuntimeError(f"cpu backward kernel for {spec.describe()} returned {rc}")

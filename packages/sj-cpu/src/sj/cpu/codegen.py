@@ -510,12 +510,14 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             e.emit(f"const {t} *restrict gs = a->grad_spike + off;", 2)
             e.emit(f"{t} *restrict gx = a->grad_x + off;", 2)
             # The running state gradients live in the grad_state_init output (as the forward's states do in
-            # states_last); the last step reads grad_states_last. A stored v_seq's gradient is added in first, in
-            # its own pass: only calls with store_v_seq pay for it.
+            # states_last); the last step reads grad_states_last, where a null pointer means zero (the last state was
+            # not used): the chunk of the output is zeroed and read in place. A stored v_seq's gradient is added in
+            # first, in its own pass: only calls with store_v_seq pay for it.
             for k, st in enumerate(states):
-                e.emit(f"const {t} *pg_{st} = (t == T - 1 ? a->grad_states_last[{k}] : a->grad_state_init[{k}]) "
-                       "+ i0;", 2)
                 e.emit(f"{t} *ng_{st} = a->grad_state_init[{k}] + i0;", 2)
+                e.emit(f"const {t} *pg_{st} = t == T - 1 ? a->grad_states_last[{k}] : a->grad_state_init[{k}];", 2)
+                e.emit(f"if (pg_{st}) pg_{st} += i0;", 2)
+                e.emit(f"else {{ memset(ng_{st}, 0, (size_t)n * sizeof({t})); pg_{st} = ng_{st}; }}", 2)
             v0 = states[0]
             e.emit("if (a->grad_v_seq) {", 2)
             e.emit(f"sj_add_{suffix}(ng_{v0}, pg_{v0}, a->grad_v_seq + off, n);", 3)
@@ -558,8 +560,9 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             e.emit("}", 2)
             e.emit("}", 1)
         for k in range(len(states)):
-            e.emit(f"if (T == 0) memcpy(a->grad_state_init[{k}] + i0, a->grad_states_last[{k}] + i0, "
-                   f"n * sizeof({t}));", 1)
+            e.emit(f"if (T == 0 && a->grad_states_last[{k}]) memcpy(a->grad_state_init[{k}] + i0, "
+                   f"a->grad_states_last[{k}] + i0, (size_t)n * sizeof({t}));", 1)
+            e.emit(f"else if (T == 0) memset(a->grad_state_init[{k}] + i0, 0, (size_t)n * sizeof({t}));", 1)
         for k in grads:
             e.emit(f"if (a->grad_params[{k}]) for (int64_t j = 0; j < n; ++j) "
                    f"a->grad_params[{k}][i0 + j] = acc_{params[k]}[j];", 1)

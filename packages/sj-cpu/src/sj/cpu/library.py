@@ -20,11 +20,13 @@ LIBRARY_ENV = "SJ_CPU_LIBRARY"
 
 @dataclass(frozen=True)
 class Kernels:
-    """The forward and backward kernels of one (neuron program, surrogate, scalar type) and where they came from."""
+    """The forward and backward kernels of one (neuron program, surrogate, scalar type), where they came from, and
+    whether the backward reads ``x`` (the program's ``needs_x``)."""
 
     forward: ctypes._CFuncPtr
     backward: ctypes._CFuncPtr
     origin: str
+    needs_x: bool
 
 
 def _bind(lib: ctypes.CDLL, name: str) -> ctypes._CFuncPtr:
@@ -83,7 +85,7 @@ class Loader:
         lib, _ = self.prebuilt()
         if lib is not None:
             try:
-                return Kernels(_bind(lib, fwd), _bind(lib, bwd), "prebuilt")
+                return Kernels(_bind(lib, fwd), _bind(lib, bwd), "prebuilt", bool(program["needs_x"]))
             except AttributeError:
                 pass  # not a built-in variant (user-declared neuron or surrogate, or changed declaration)
         source = codegen.translation_unit([(program, [surrogate])], (suffix,))
@@ -96,4 +98,4 @@ class Loader:
             jit = ctypes.CDLL(str(path))
             with self._lock:
                 self._jit[key] = jit
-        return Kernels(_bind(jit, fwd), _bind(jit, bwd), f"compiled at run time ({key})")
+        return Kernels(_bind(jit, fwd), _bind(jit, bwd), f"compiled at run time ({key})", bool(program["needs_x"]))

@@ -94,16 +94,17 @@ class CupyBackend(Backend):
                                      "T": T, "x_seq": inputs.x_seq, "grad_v_seq": inputs.grad_v_seq}
         values.update(_param_values(names, inputs.params))
         values.update(zip(spec.surrogate_program["params"], spec.surrogate_params))
+        grad_last = inputs.dense_grad_states_last()
         for i, s in enumerate(states):
             values[f"init_{s}"] = inputs.state_init[i]
-            values[f"grad_last_{s}"] = inputs.grad_states_last[i]
+            values[f"grad_last_{s}"] = grad_last[i]
             values[f"grad_init_{s}"] = grad_init[i]
             if i:
                 values[f"saved_{s}"] = inputs.saved[i]
         for name, g in zip(names, grad_params):
             if g is not None:
                 values[f"grad_p_{name}"] = g
-        vectored = [*inputs.saved, inputs.grad_spike, grad_x, *inputs.state_init, *inputs.grad_states_last,
+        vectored = [*inputs.saved, inputs.grad_spike, grad_x, *inputs.state_init, *grad_last,
                     *grad_init, *(g for g in grad_params if g is not None)]
         if prog["needs_x"]:
             vectored.append(inputs.x_seq)

@@ -114,9 +114,10 @@ def backward(spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[T
                     "CDT": compute_dtype(h_seq.dtype)}
     for i, a in enumerate(sig.aux):
         values[f"seq_{a}"] = inputs.saved[1 + i]
+    grad_last = inputs.dense_grad_states_last()
     for i, s in enumerate(sig.states):
         values[f"init_{s}"] = inputs.state_init[i]
-        values[f"glast_{s}"] = inputs.grad_states_last[i].expand(shape).contiguous()
+        values[f"glast_{s}"] = grad_last[i].expand(shape).contiguous()
         values[f"ginit_{s}"] = grad_init[i]
     for i, p in enumerate(sig.params):
         t, g = inputs.params[i], grad_params[i]

@@ -1,0 +1,59 @@
+"""Edge calls of the op on the cpu backend: an absent last-state gradient (None in the op's grad_states_last) reaches
+the C kernels as a null pointer and counts as zero; with T = 0 (a direct op call; multistep refuses it) the states and
+their gradients pass through instead of being left uninitialised."""
+
+import pytest
+import torch
+
+from sj.ops import multistep
+
+_OP_ARGS = ("cpu", "lif", "ATan", [2.0], False, False, False)
+
+
+def _backward(h, x, v0, params, grad_spike, grad_last):
+    return torch.ops.sj.multistep_bwd(*_OP_ARGS, [h], x, [v0], params, [False] * 3, grad_spike, grad_last, None)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("T", [0, 1, 6])
+def test_none_equals_zeros_at_the_kernel(dtype, T):
+    gen = torch.Generator().manual_seed(T)
+    n = 203  # not a multiple of the SIMD width or of the thread count
+    h = torch.rand(T, n, generator=gen).to(dtype) * 2
+    x = torch.empty(0, dtype=dtype)
+    v0 = torch.rand(n, generator=gen).to(dtype)
+    params = [torch.tensor(v, dtype=dtype) for v in (1.0, 0.0, 2.0)]
+    gs = torch.rand(T, n, generator=gen).to(dtype) - 0.5
+    with_none = _backward(h, x, v0, params, gs, [None])
+    with_zeros = _backward(h, x, v0, params, gs, [torch.zeros(n, dtype=dtype)])
+    assert torch.equal(with_none[0], with_zeros[0]) and torch.equal(with_none[1][0], with_zeros[1][0])
+    if T == 0:
+        assert torch.equal(with_none[1][0], torch.zeros(n, dtype=dtype))
+
+
+def test_module_gradients_without_the_last_state_match_the_reference():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(7, 300, dtype=torch.float64, generator=gen) * 2
+    g = torch.rand(7, 300, dtype=torch.float64, generator=gen) - 0.5
+
+    def grads(backend):
+        xg = x.clone().requires_grad_()
+        spike, _, _ = multistep("plif", xg, [torch.zeros(300, dtype=torch.float64)], [1.0, 0.0, 0.3],
+                                surrogate="ATan", surrogate_params=[2.0], backend=backend)
+        return torch.autograd.grad((spike * g).sum(), xg)[0]
+
+    torch.testing.assert_close(grads("cpu"), grads("torch"), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_zero_steps_pass_the_states_through(dtype):
+    v0 = torch.linspace(-1, 1, 203, dtype=dtype)
+    params = [torch.tensor(v, dtype=dtype) for v in (1.0, 0.0, 2.0)]
+    for backend in ("cpu", "torch"):
+        x = torch.empty(0, 203, dtype=dtype)
+        spike, (last,), _, (h,) = torch.ops.sj.multistep_fwd(backend, *_OP_ARGS[1:], True, x, [v0], params)
+        assert spike.shape == h.shape == (0, 203) and torch.equal(last, v0)
+        g = torch.linspace(2, 3, 203, dtype=dtype)
+        grad_x, (grad_v0,), _ = torch.ops.sj.multistep_bwd(backend, *_OP_ARGS[1:], [h], torch.empty(0, dtype=dtype),
+                                                           [v0], params, [False] * 3, spike, [g], None)
+        assert grad_x.shape == (0, 203) and torch.equal(grad_v0, g)
