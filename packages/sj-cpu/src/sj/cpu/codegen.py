@@ -23,7 +23,7 @@ import re
 from sj.codegen.c_printer import CPrinter
 from sj.codegen.ir import Expr, inline_surrogate, program_reads, rename, symbols_of
 
-ABI_VERSION = 1
+ABI_VERSION = 2  # 2: a null grad_states_last[k] means a zero gradient (older libraries would dereference it)
 MAX_CHUNK = 16384
 MIN_CHUNK = 256
 STACK_BYTES = 512 * 1024  # per-chunk stack arrays of one kernel stay below this
