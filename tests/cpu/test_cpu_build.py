@@ -68,3 +68,30 @@ def test_only_kernels_looping_over_sj_expf_get_the_avx512_clone(neuron, surrogat
     assert (fwd <= wide if fwd_wide else fwd <= plain), (wide, plain)
     assert (bwd <= wide if bwd_wide else bwd <= plain), (wide, plain)
     assert "SJ_CLONES_WIDE __attribute__((target_clones(\"avx512f\"" in codegen.HEADER
+
+
+def _chunk_bodies(source: str) -> dict[str, str]:
+    """Each chunk function's source by its variant suffix (``s``, ``so``, ``vp``...)."""
+    bodies, name = {}, None
+    for line in source.splitlines():
+        if " static void " in line and "_chunk_" in line:
+            name = line.split("_chunk_")[1].split("(")[0]
+            bodies[name] = ""
+        elif line == "}":
+            name = None
+        elif name is not None:
+            bodies[name] += line + "\n"
+    return bodies
+
+
+@pytest.mark.parametrize("mode", ["s", "v"])
+def test_a_time_invariant_divisor_of_a_parameter_gradient_divides_once_per_neuron(mode):
+    """PLIF's w gradient is -(E / (1 + exp(-w))^2): the kernel sums E over time and divides the sum, so a step keeps
+    one division (the surrogate's) instead of two."""
+    spec = MultiStepSpec("plif", "ATan", (), False, False, False)
+    body = _chunk_bodies(codegen.kernels_source(spec.program, [spec.surrogate_program], "f32"))[mode + "o"]
+    step_lines = [line for line in body.splitlines() if "acc_w[j] +=" in line]
+    assert len(step_lines) == 2  # steps T-1..1 and step 0
+    assert all("/" not in line for line in step_lines), step_lines
+    final = [line for line in body.splitlines() if "a->grad_params[2][i0 + j] =" in line]
+    assert len(final) == 1 and "acc_w[j] /" in final[0] and "T > 0 ?" in final[0]

@@ -459,6 +459,18 @@ def _forward(program: dict, suffix: str) -> str:
     return "\n".join(e.lines) + "\n"
 
 
+def _invariant_divisor(expr: Expr, invariant: set[str]) -> tuple[Expr, Expr | None]:
+    """``(E, c)`` when ``expr`` is ``E / c`` or ``-(E / c)`` (``E`` then carries the sign) with ``c`` invariant over
+    time, else ``(expr, None)``: a parameter gradient summed over time then divides once per neuron instead of once
+    per step (PLIF's ``w`` gradient divides by ``(1 + exp(-w))^2``, a second division per step next to the
+    surrogate's; the sum of quotients and the quotient of the sum differ only in rounding)."""
+    neg = isinstance(expr, list) and expr[0] == "neg"
+    body = expr[1] if neg else expr
+    if isinstance(body, list) and body[0] == "/" and symbols_of(body[2]) <= invariant:
+        return (["neg", body[1]] if neg else body[1]), body[2]
+    return expr, None
+
+
 def _backward(program: dict, surrogate: dict, suffix: str) -> str:
     e = _Emitter(suffix)
     t, states, params = e.t, program["states"], program["params"]
@@ -481,10 +493,13 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
     # s: every parameter a scalar (registers); v: per-neuron parameters possible. Which parameter gradients a
     # variant accumulates (see _grad_sets): none (their expressions, often divisions, not computed at all), the
     # neuron's own parameters (e.g. PLIF's w: the usual learnable one), or all.
+    invariant = set(params) | set(sparams) | {name for name, _ in hoister.hoisted}
     for mode, (gsuffix, grads) in itertools.product(("s", "v"), grad_sets):
-        outs = all_outs[:1 + len(states)] + [all_outs[1 + len(states) + k] for k in grads]
+        split = [_invariant_divisor(all_outs[1 + len(states) + k], invariant) for k in grads]
+        outs = all_outs[:1 + len(states)] + [inner for inner, _ in split]
+        divisors = [d for _, d in split if d is not None]
         bindings = _prune(full, outs)
-        hoisted = _prune(hoister.hoisted, [*outs, *(b[1] for b in bindings + prev_body)])
+        hoisted = _prune(hoister.hoisted, [*outs, *divisors, *(b[1] for b in bindings + prev_body)])
         start = len(e.lines)
         kind = mode + gsuffix
         e.emit(f"SJ_CLONES static void {fn}_chunk_{kind}(const void *args_, int64_t i0, int64_t n) {{", 0)
@@ -498,7 +513,9 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             e.emit(f"{t} acc_{params[k]}[SJ_CHUNK];", 1)
             e.emit(f"for (int64_t j = 0; j < n; ++j) acc_{params[k]}[j] = 0;", 1)
         reads = program_reads(bindings, outs)
-        sources.update(e.hoist_loop(hoisted, sources, reads | program_reads(prev_body, [states[0]]), mode == "s", 1))
+        divisor_reads = program_reads([], divisors)
+        sources.update(e.hoist_loop(hoisted, sources, reads | divisor_reads | program_reads(prev_body, [states[0]]),
+                                    mode == "s", 1))
         for first in (False, True):  # steps T-1..1 recompute the previous v from h[t-1]; step 0 reads state_init
             if not first:
                 e.emit("for (int64_t t = T - 1; t >= 1; --t) {", 1)
@@ -563,9 +580,15 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             e.emit(f"if (T == 0 && a->grad_states_last[{k}]) memcpy(a->grad_state_init[{k}] + i0, "
                    f"a->grad_states_last[{k}] + i0, (size_t)n * sizeof({t}));", 1)
             e.emit(f"else if (T == 0) memset(a->grad_state_init[{k}] + i0, 0, (size_t)n * sizeof({t}));", 1)
-        for k in grads:
-            e.emit(f"if (a->grad_params[{k}]) for (int64_t j = 0; j < n; ++j) "
-                   f"a->grad_params[{k}][i0 + j] = acc_{params[k]}[j];", 1)
+        for k, (_, divisor) in zip(grads, split):
+            if divisor is None:
+                e.emit(f"if (a->grad_params[{k}]) for (int64_t j = 0; j < n; ++j) "
+                       f"a->grad_params[{k}][i0 + j] = acc_{params[k]}[j];", 1)
+                continue
+            e.emit(f"if (a->grad_params[{k}]) for (int64_t j = 0; j < n; ++j) {{", 1)
+            e.load(program_reads([], [divisor]), sources, 2)
+            e.emit(f"a->grad_params[{k}][i0 + j] = T > 0 ? acc_{params[k]}[j] / {e.pr.expr(divisor)} : 0;", 2)
+            e.emit("}", 1)
         e.emit("}", 0)
         chunks[kind] = _size_chunk(e, start)
         _widen_clones(e, start)
