@@ -57,3 +57,22 @@ def test_zero_steps_pass_the_states_through(dtype):
         grad_x, (grad_v0,), _ = torch.ops.sj.multistep_bwd(backend, *_OP_ARGS[1:], [h], torch.empty(0, dtype=dtype),
                                                            [v0], params, [False] * 3, spike, [g], None)
         assert grad_x.shape == (0, 203) and torch.equal(grad_v0, g)
+
+
+def test_a_backward_that_reads_x_refuses_an_x_of_the_wrong_shape():
+    """KLIF's backward reads x_seq; a direct op call giving an empty x gets an error naming it, not an out-of-bounds
+    read."""
+    from sj.neuron import declaration
+    from sj.ops.spec import MultiStepSpec
+
+    spec = MultiStepSpec("klif", "ATan", (2.0,), False, False, False)
+    assert spec.program["needs_x"]
+    n_params = len(declaration.get("klif").param_names)
+    params = [torch.tensor(1.0), torch.tensor(0.0)] + [torch.tensor(2.0)] * (n_params - 2)
+    cfg = ("cpu", "klif", "ATan", [2.0], False, False, False)
+    x, v0 = torch.rand(3, 40), torch.zeros(40)
+    spike, _, _, saved = torch.ops.sj.multistep_fwd(*cfg, True, x, [v0], params)
+    with pytest.raises(ValueError, match="reads x_seq, got shape \\(0,\\)"):
+        torch.ops.sj.multistep_bwd(*cfg, saved, torch.empty(0), [v0], params, [False] * n_params, spike, [None], None)
+    grad_x, _, _ = torch.ops.sj.multistep_bwd(*cfg, saved, x, [v0], params, [False] * n_params, spike, [None], None)
+    assert grad_x.shape == x.shape and torch.isfinite(grad_x).all()
