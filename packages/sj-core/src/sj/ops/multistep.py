@@ -61,6 +61,7 @@ _LIB = torch.library.Library("sj", "DEF")
 _LIB.define("multistep_fwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
             "bool detach_reset, bool store_v_seq, bool save, Tensor x_seq, Tensor[] state_init, Tensor[] params) "
             "-> (Tensor, Tensor[], Tensor, Tensor[])")
+_FWD_STORE_V_SEQ, _FWD_X_SEQ = 6, 8  # positions in multistep_fwd's arguments
 # multistep_bwd returns the gradients of x_seq, of every initial state, and of the params flagged in
 # params_need_grad only (in order). A None in grad_states_last: that last state got no gradient (zero).
 _LIB.define("multistep_bwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
@@ -79,7 +80,8 @@ def _run_forward(backend: str, neuron: str, surrogate: str, surrogate_params: li
 
 def _fwd_impl(*args) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
     spike, last, v_seq, saved = _run_forward(*args)
-    return spike, last, (v_seq if v_seq is not None else args[8].new_empty(0)), saved  # the schema's v_seq is a Tensor
+    x_seq = args[_FWD_X_SEQ]
+    return spike, last, (v_seq if v_seq is not None else x_seq.new_empty(0)), saved  # the schema's v_seq is a Tensor
 
 
 @torch.library.register_fake("sj::multistep_fwd")
@@ -132,7 +134,7 @@ def _undispatched(x: Tensor) -> bool:
 
 def _dispatched_forward(*args) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
     spike, last, v_seq, saved = torch.ops.sj.multistep_fwd(*args)
-    return spike, last, (v_seq if args[6] else None), saved
+    return spike, last, (v_seq if args[_FWD_STORE_V_SEQ] else None), saved
 
 
 def _forward_op(direct: bool):
@@ -210,7 +212,7 @@ class _MultiStepFunction(torch.autograd.Function):
 def _op_setup_context(ctx, inputs, output) -> None:
     """The op's own autograd (for code calling ``torch.ops.sj.multistep_fwd`` directly)."""
     *config, _save, x_seq, state_init, params = inputs
-    needs_x = _spec(*config[1:3], tuple(config[3]), *config[4:]).program["needs_x"]
+    needs_x = _needs_x(_spec(*config[1:3], tuple(config[3]), *config[4:]))
     _save_context(ctx, config, needs_x, x_seq, list(state_init), list(params), list(output[3]))
 
 
