@@ -1,6 +1,7 @@
 """The generated C source compiles with warnings as errors (build-hook source and run-time source)."""
 
 import json
+import re
 
 import pytest
 
@@ -85,13 +86,49 @@ def _chunk_bodies(source: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("mode", ["s", "v"])
-def test_a_time_invariant_divisor_of_a_parameter_gradient_divides_once_per_neuron(mode):
-    """PLIF's w gradient is -(E / (1 + exp(-w))^2): the kernel sums E over time and divides the sum, so a step keeps
-    one division (the surrogate's) instead of two."""
+def test_a_time_invariant_factor_of_a_parameter_gradient_multiplies_once_per_neuron(mode):
+    """PLIF's w gradient is -(exp(-w) E / (1 + exp(-w))^2): the kernel sums E over time and multiplies the sum by
+    exp(-w) and the hoisted reciprocal, so a step keeps one division (the surrogate's) and neither multiplication."""
     spec = MultiStepSpec("plif", "ATan", (), False, False, False)
     body = _chunk_bodies(codegen.kernels_source(spec.program, [spec.surrogate_program], "f32"))[mode + "o"]
     step_lines = [line for line in body.splitlines() if "acc_w[j] +=" in line]
     assert len(step_lines) == 2  # steps T-1..1 and step 0
-    assert all("/" not in line for line in step_lines), step_lines
+    assert all("/" not in line and "q_cse0" not in line for line in step_lines), step_lines
     final = [line for line in body.splitlines() if "a->grad_params[2][i0 + j] =" in line]
-    assert len(final) == 1 and "acc_w[j] /" in final[0] and "T > 0 ?" in final[0]
+    assert len(final) == 1 and "acc_w[j] * ((q_cse0) * (q_hp" in final[0] and "T > 0 ?" in final[0], final
+
+
+def _functions(source: str) -> dict[str, str]:
+    """Each top-level C function's body by its name."""
+    bodies, name = {}, None
+    for line in source.splitlines():
+        if line.endswith("{") and not line.startswith(" ") and "(" in line:
+            name = re.search(r"(sj_\w+)\(", line).group(1)
+            bodies[name] = ""
+        elif line == "}":
+            name = None
+        elif name is not None:
+            bodies[name] += line + "\n"
+    return bodies
+
+
+def _split_at_time_loop(body: str) -> tuple[str, str]:
+    """(what runs before the time loop, the time loop and after)."""
+    i = body.index("for (int64_t t")
+    return body[:i], body[i:]
+
+
+@pytest.mark.parametrize("mode", ["s", "v"])
+def test_a_division_by_a_time_invariant_value_is_a_multiplication_by_its_hoisted_reciprocal(mode):
+    """LIF's h = v + (x - (v - v_reset)) / tau: the time loop multiplies by 1/tau, computed before it (once per chunk
+    with scalar parameters, once per neuron with per-neuron ones); the only division left in LIF's ATan backward
+    is the surrogate's, whose divisor changes every step."""
+    spec = MultiStepSpec("lif", "ATan", (), False, False, False)
+    fns = _functions(codegen.kernels_source(spec.program, [spec.surrogate_program], "f32"))
+    fwd = next(b for name, b in fns.items() if name.startswith("sj_fwd_") and name.endswith(f"_body_{mode}"))
+    before, loop = _split_at_time_loop(fwd)
+    assert "/" not in loop, loop
+    assert re.search(r"q_hp\d+ = \(\(1\.0f\) / \(q_tau\)\)", before), before
+    bwd = next(b for name, b in fns.items() if name.startswith("sj_bwd_") and name.endswith(f"_chunk_{mode}"))
+    _, loop = _split_at_time_loop(bwd)
+    assert loop.count(" / ") == 2, loop  # the surrogate's, in steps T-1..1 and in step 0
