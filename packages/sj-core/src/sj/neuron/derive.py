@@ -13,7 +13,7 @@ import sympy as sp
 from sj.codegen.ir import Expr
 from sj.neuron.declaration import BASE_PARAMS, NeuronDecl
 
-DERIVE_VERSION = 1
+DERIVE_VERSION = 2  # 2: parameter gradients through h reduced after x is eliminated (_charge_derivative)
 
 
 def _sigmoid(a):
@@ -208,13 +208,13 @@ def derive_neuron(decl: NeuronDecl, soft_reset: bool, detach_reset: bool) -> dic
     grad_h = grad_s_total * sg + through_states(h)
     outs: dict[str, sp.Expr] = {}
     inputs = ["x", *decl.state_names, *decl.param_names]
+    x_of_h = _eliminate_x(h_full, sym)
     for n in inputs:
-        g = grad_h * sp.diff(h_full, sym[n]) + through_states(sym[n])
+        g = grad_h * _charge_derivative(h_full, sym[n], sym["x"], x_of_h) + through_states(sym[n])
         if n == "v_threshold":
             g -= grad_s_total * sg  # z = h − v_threshold
         outs[n] = g
 
-    x_of_h = _eliminate_x(h_full, sym)
     if x_of_h is not None:
         outs = {k: v.subs(sym["x"], x_of_h) for k, v in outs.items()}
     needs_x = any(v.has(sym["x"]) for v in outs.values())
@@ -235,6 +235,19 @@ def derive_neuron(decl: NeuronDecl, soft_reset: bool, detach_reset: bool) -> dic
         "backward_out": backward_out,
         "needs_x": needs_x,
     }
+
+
+def _charge_derivative(h_full: sp.Expr, wrt: sp.Symbol, x: sp.Symbol, x_of_h: sp.Expr | None) -> sp.Expr:
+    """``dh/d(wrt)``; where it reads ``x`` and ``x`` can be written through ``h``, written through ``h`` and reduced.
+    The reduction matters: PLIF's ``dh/dw`` is ``(x - v + v_reset) e^-w / (1 + e^-w)^2``, which becomes a
+    24-operation expression once ``x`` is replaced, and cancels to ``(h - v) / (e^w + 1)``; LIF's ``dh/dtau`` to
+    ``(v - h) / tau``. The reduced form is kept only when it has fewer operations."""
+    d = sp.diff(h_full, wrt)
+    if x_of_h is None or not d.has(x):
+        return d
+    d = d.subs(x, x_of_h)
+    reduced = sp.cancel(sp.expand(d))
+    return min((d, reduced, sp.factor(reduced)), key=sp.count_ops)
 
 
 def _eliminate_x(h_full: sp.Expr, sym: dict) -> sp.Expr | None:
