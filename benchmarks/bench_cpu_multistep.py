@@ -5,8 +5,9 @@ its users run it: a neuron module called on the sequence (sj's ``IFNode``/``LIFN
 
 The floor is one read-once/write-once pass over the same ``[T, N]`` data into a warm buffer
 (``torch.add(x, 1, out=y)``). Forward runs under ``no_grad``; forward+backward runs ``spike.backward(g)`` with ``x``
-(and PLIF's ``w``) requiring grad. Every figure is the median of repeated runs in this one process; ratios are
-time / floor time, and speed-ups are the other framework's time / ours. ``floor GB/s`` is the floor's own bandwidth:
+(and PLIF's ``w``) requiring grad. Every figure is the median of repeated runs in this one process, the frameworks
+of a row (floor included) measured in three alternating rounds; ratios are time / floor time, and speed-ups are the
+other framework's time / ours. ``floor GB/s`` is the floor's own bandwidth:
 far above the machine's memory bandwidth (read it off the largest shape) it says the floor's two tensors sat in
 cache, which a kernel moving three or more streams of the same size does not get. ``1-op ×floor`` runs the floor's
 pass as a one-op module through autograd (``y = x + 1``, identity gradient) in the same harness: what any module that
@@ -30,21 +31,27 @@ NEURONS = ("if_", "lif", "plif")
 SURROGATE, ALPHA = "ATan", 2.0
 
 
-def timed(fn, budget_s: float = 1.0, min_reps: int = 3, max_reps: int = 1000) -> float:
-    """Median seconds of ``fn()``: warm-up calls for a fifth of ``budget_s`` (at least one), then repeats until
-    ``budget_s`` or ``max_reps`` (a fast call gets hundreds of samples, so one slow moment of a shared machine does
-    not decide its figure)."""
-    start = time.perf_counter()
-    fn()
-    while time.perf_counter() - start < budget_s / 5:
+def timed(fns: dict, budgets: dict[str, float], rounds: int = 3, max_reps: int = 1000) -> dict[str, float]:
+    """Median seconds per call of each of ``fns``, measured in ``rounds`` alternating rounds: each function warms up
+    (one call, then calls for a fifth of its budget), then every round runs each function for ``budget / rounds``
+    seconds (at least once). A shared machine drifts by up to 2× within minutes; alternating puts every framework of a
+    row under the same drift instead of whichever was measured at a slow moment, and a fast call still gets hundreds
+    of samples."""
+    for name, fn in fns.items():
+        start = time.perf_counter()
         fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_reps or (time.perf_counter() - start < budget_s and len(times) < max_reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        while time.perf_counter() - start < budgets[name] / 5:
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start, n = time.perf_counter(), 0
+            while n == 0 or (time.perf_counter() - start < budgets[name] / rounds and len(samples[name]) < max_reps):
+                t0 = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t0)
+                n += 1
+    return {name: statistics.median(v) for name, v in samples.items()}
 
 
 def sj_node(backend: str, neuron: str) -> torch.nn.Module:
@@ -194,14 +201,15 @@ def main() -> None:
                 x = torch.rand(T, N) * 1.5
                 g = torch.randn(T, N)
                 y = torch.empty_like(x)
-                floor = timed(lambda x=x, y=y: torch.add(x, 1, out=y), args.budget)
                 for backward in (False, True):
-                    one_op = timed(one_op_runner(x, g, backward), args.budget)
-                    res = {"cpu": timed(sj_runner("cpu", neuron, x, g, backward), args.budget)}
-                    budget = args.budget if T * N <= (1 << 22) else 0.1
-                    res["torch"] = timed(sj_runner("torch", neuron, x, g, backward), budget, min_reps=2)
-                    for name, fn in others.items():
-                        res[name] = timed(fn(neuron, x, g, backward), budget, min_reps=2)
+                    fns = {"floor": lambda x=x, y=y: torch.add(x, 1, out=y), "1-op": one_op_runner(x, g, backward),
+                           "cpu": sj_runner("cpu", neuron, x, g, backward),
+                           "torch": sj_runner("torch", neuron, x, g, backward),
+                           **{name: fn(neuron, x, g, backward) for name, fn in others.items()}}
+                    slow = args.budget if T * N <= (1 << 22) else 0.1  # the Python-loop frameworks at large shapes
+                    budgets = {name: args.budget if name in ("floor", "1-op", "cpu") else slow for name in fns}
+                    res = timed(fns, budgets)
+                    floor, one_op = res["floor"], res["1-op"]
                     kind = "fwd+bwd" if backward else "fwd"
                     ratios = [res[c] / floor for c in cols]
                     speed = [res[c] / res["cpu"] for c in cols[1:]]
