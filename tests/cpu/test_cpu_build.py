@@ -71,18 +71,24 @@ def test_only_kernels_looping_over_sj_expf_get_the_avx512_clone(neuron, surrogat
     assert "SJ_CLONES_WIDE __attribute__((target_clones(\"avx512f\"" in codegen.HEADER
 
 
-def _chunk_bodies(source: str) -> dict[str, str]:
-    """Each chunk function's source by its variant suffix (``s``, ``so``, ``vp``...)."""
+def _functions(source: str) -> dict[str, str]:
+    """Each top-level C function's body by its name."""
     bodies, name = {}, None
     for line in source.splitlines():
-        if " static void " in line and "_chunk_" in line:
-            name = line.split("_chunk_")[1].split("(")[0]
+        if line.endswith("{") and not line.startswith(" ") and "(" in line:
+            name = re.search(r"(sj_\w+)\(", line).group(1)
             bodies[name] = ""
         elif line == "}":
             name = None
         elif name is not None:
             bodies[name] += line + "\n"
     return bodies
+
+
+def _chunk_bodies(source: str) -> dict[str, str]:
+    """Each backward chunk function's source by its variant suffix (``s``, ``so``, ``vp``...)."""
+    return {name.split("_chunk_")[1]: body for name, body in _functions(source).items()
+            if name.startswith("sj_bwd_") and "_chunk_" in name}
 
 
 @pytest.mark.parametrize("mode", ["s", "v"])
@@ -97,20 +103,6 @@ def test_a_time_invariant_factor_of_a_parameter_gradient_multiplies_once_per_neu
     assert all("/" not in line and "q_hp" not in line for line in step_lines), step_lines
     final = [line for line in body.splitlines() if "a->grad_params[2][i0 + j] =" in line]
     assert len(final) == 1 and re.search(r"acc_w\[j\] \* q_hp\d+ : 0;", final[0]) and "T > 0 ?" in final[0], final
-
-
-def _functions(source: str) -> dict[str, str]:
-    """Each top-level C function's body by its name."""
-    bodies, name = {}, None
-    for line in source.splitlines():
-        if line.endswith("{") and not line.startswith(" ") and "(" in line:
-            name = re.search(r"(sj_\w+)\(", line).group(1)
-            bodies[name] = ""
-        elif line == "}":
-            name = None
-        elif name is not None:
-            bodies[name] += line + "\n"
-    return bodies
 
 
 def _split_at_time_loop(body: str) -> tuple[str, str]:
