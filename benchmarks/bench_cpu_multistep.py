@@ -34,9 +34,9 @@ SURROGATE, ALPHA = "ATan", 2.0
 def timed(fns: dict, budgets: dict[str, float], rounds: int = 3, max_reps: int = 1000) -> dict[str, float]:
     """Median seconds per call of each of ``fns``, measured in ``rounds`` alternating rounds: each function warms up
     (one call, then calls for a fifth of its budget), then every round runs each function for ``budget / rounds``
-    seconds (at least once). A shared machine drifts by up to 2× within minutes; alternating puts every framework of a
-    row under the same drift instead of whichever was measured at a slow moment, and a fast call still gets hundreds
-    of samples."""
+    seconds or ``max_reps / rounds`` calls (at least once), so every round contributes alike. A shared machine drifts
+    by up to 2× within minutes; alternating puts every framework of a row under the same drift instead of whichever
+    was measured at a slow moment, and a fast call still gets hundreds of samples."""
     for name, fn in fns.items():
         start = time.perf_counter()
         fn()
@@ -46,7 +46,7 @@ def timed(fns: dict, budgets: dict[str, float], rounds: int = 3, max_reps: int =
     for _ in range(rounds):
         for name, fn in fns.items():
             start, n = time.perf_counter(), 0
-            while n == 0 or (time.perf_counter() - start < budgets[name] / rounds and len(samples[name]) < max_reps):
+            while n == 0 or (time.perf_counter() - start < budgets[name] / rounds and n < max_reps // rounds):
                 t0 = time.perf_counter()
                 fn()
                 samples[name].append(time.perf_counter() - t0)
