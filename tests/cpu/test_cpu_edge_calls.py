@@ -5,7 +5,9 @@ their gradients pass through instead of being left uninitialised."""
 import pytest
 import torch
 
+from sj.neuron import declaration
 from sj.ops import multistep
+from sj.ops.spec import MultiStepSpec
 
 _OP_ARGS = ("cpu", "lif", "ATan", [2.0], False, False, False)
 
@@ -62,9 +64,6 @@ def test_zero_steps_pass_the_states_through(dtype):
 def test_a_backward_that_reads_x_refuses_an_x_of_the_wrong_shape():
     """KLIF's backward reads x_seq; a direct op call giving an empty x gets an error naming it, not an out-of-bounds
     read."""
-    from sj.neuron import declaration
-    from sj.ops.spec import MultiStepSpec
-
     spec = MultiStepSpec("klif", "ATan", (2.0,), False, False, False)
     assert spec.program["needs_x"]
     n_params = len(declaration.get("klif").param_names)

@@ -56,7 +56,7 @@ def program_digest(program: dict) -> str:
     """Digest of a derived program's whole content (not only its declaration's hash): a kernel is named by what it
     computes, so a library built from other derivations of the same declaration (an older sj-core) lacks the symbol
     and the kernel is compiled afresh instead of running code that no longer matches the program."""
-    return hashlib.sha256(json.dumps(program, sort_keys=True).encode()).hexdigest()[:16]
+    return source_hash(json.dumps(program, sort_keys=True))[:16]
 
 
 def forward_symbol(program: dict, suffix: str) -> str:
@@ -483,7 +483,7 @@ def _product_factors(expr: Expr) -> list[Expr]:
 def _invariant_factor(expr: Expr, invariant: set[str]) -> tuple[Expr, Expr | None]:
     """``(E, c)`` when ``expr`` is a product ``E * c`` (or ``-(E * c)``; ``E`` then carries the sign) whose factors
     ``c`` are invariant over time, else ``(expr, None)``: a parameter gradient summed over time is then multiplied by
-    ``c`` once per neuron instead of once per step (PLIF's ``w`` gradient is ``E / (1 + exp(-w))^2``, which the
+    ``c`` once per neuron instead of once per step (PLIF's ``w`` gradient is ``-(E / (1 + exp(w)))``, which the
     hoister turns into ``E`` times a hoisted reciprocal; the sum of products and the product of the sum differ only
     in rounding)."""
     neg = isinstance(expr, list) and expr[0] == "neg"
