@@ -1,5 +1,9 @@
 """torch.compile(fullgraph=True) traces the multi-step op without graph breaks and matches eager."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -53,3 +57,34 @@ def test_inductor_compiles_a_training_step():
     torch.testing.assert_close(out, ref)
     out.sum().backward()
     assert net[0].weight.grad is not None
+
+
+_COMPILE_FIRST = """
+import torch
+from sj import neuron
+from sj.functional import reset_net
+
+node = neuron.ParametricLIFNode(step_mode="m")
+x = (torch.rand(5, 3, 4) * 2).requires_grad_()
+compiled = torch.compile(node, fullgraph=True, backend="aot_eager")
+y = compiled(x)  # the first multi-step call of this process: nothing derived is in memory yet
+y.sum().backward()
+got = (y.detach(), x.grad.clone(), node.w.grad.clone())
+reset_net(node)
+x.grad = None
+node.w.grad = None
+ref_y = node(x)
+ref_y.sum().backward()
+for a, b in zip(got, (ref_y.detach(), x.grad, node.w.grad)):
+    torch.testing.assert_close(a, b)
+print("ok")
+"""
+
+
+def test_a_model_compiled_before_any_eager_call_traces_without_a_graph_break(tmp_path):
+    """The first lookup of a neuron's derived program reads files (the shipped derivations, the on-disk cache), which
+    Dynamo cannot trace: a fresh process that compiles with fullgraph=True before any eager call must not reach it
+    (the other tests here run eager first, which fills the in-memory cache)."""
+    env = {**os.environ, "SJ_DISABLE_PLUGINS": "1", "SJ_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _COMPILE_FIRST], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]

@@ -42,10 +42,15 @@ def _checked_spec(neuron: str, surrogate: str, surrogate_params: tuple[float, ..
     return _spec(neuron, surrogate, sparams, bool(soft_reset), bool(detach_reset), bool(store_v_seq))
 
 
-@lru_cache(maxsize=1024)
-def _needs_x(spec: MultiStepSpec) -> bool:
-    """Whether the backward program of ``spec`` reads ``x_seq`` (memoised: a quarter of ``spec.program``'s cost)."""
-    return spec.program["needs_x"]
+@lru_cache(maxsize=1024)  # outermost: Dynamo looks through lru_cache and finds the constant marker inside
+@torch.compiler.assume_constant_result
+def _needs_x(neuron: str, soft_reset: bool, detach_reset: bool) -> bool:
+    """Whether the backward program of a neuron and reset mode reads ``x_seq`` (memoised: a quarter of
+    ``spec.program``'s cost). A constant to torch.compile: the program's first lookup reads the derivation cache on
+    disk, which Dynamo cannot trace (a model compiled before any eager call failed in ``fullgraph=True``)."""
+    from sj.neuron.derived import neuron_program  # lazily: sj.neuron imports sj.ops
+
+    return neuron_program(neuron, soft_reset, detach_reset)["needs_x"]
 
 
 def _backend(name: str, spec: MultiStepSpec, x: Tensor):
@@ -212,7 +217,7 @@ class _MultiStepFunction(torch.autograd.Function):
 def _op_setup_context(ctx, inputs, output) -> None:
     """The op's own autograd (for code calling ``torch.ops.sj.multistep_fwd`` directly)."""
     *config, _save, x_seq, state_init, params = inputs
-    needs_x = _needs_x(_spec(*config[1:3], tuple(config[3]), *config[4:]))
+    needs_x = _needs_x(config[1], config[4], config[5])
     _save_context(ctx, config, needs_x, x_seq, list(state_init), list(params), list(output[3]))
 
 
@@ -256,8 +261,8 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
               spec.store_v_seq)
     x_seq = x_seq.contiguous()
     if torch.is_grad_enabled() and (x_seq.requires_grad or any(t.requires_grad for t in (*states, *tensors))):
-        spike, v_seq, *last = _MultiStepFunction.apply(config, _needs_x(spec), direct, len(states), x_seq,
-                                                       *states, *tensors)
+        needs_x = _needs_x(spec.neuron, spec.soft_reset, spec.detach_reset)
+        spike, v_seq, *last = _MultiStepFunction.apply(config, needs_x, direct, len(states), x_seq, *states, *tensors)
     else:  # nothing to differentiate: the op alone, nothing saved
         spike, last, v_seq, _ = _forward_op(direct)(*config, False, x_seq, states, tensors)
     return spike, list(last), v_seq
