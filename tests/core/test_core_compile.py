@@ -88,3 +88,16 @@ def test_a_model_compiled_before_any_eager_call_traces_without_a_graph_break(tmp
     env = {**os.environ, "SJ_DISABLE_PLUGINS": "1", "SJ_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", _COMPILE_FIRST], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
+def test_the_compile_constant_marker_is_the_one_torch_compiler_sets():
+    """sj.ops marks a function constant for Dynamo without importing torch._dynamo (see ``_compile_constant``)."""
+    multistep_module = sys.modules["sj.ops.multistep"]
+
+    def probe():
+        return 1
+
+    marked = torch.compiler.assume_constant_result(probe)
+    ours = multistep_module._compile_constant(lambda: 1)
+    public = dict(vars(marked))
+    assert public and public == vars(ours), (public, vars(ours))

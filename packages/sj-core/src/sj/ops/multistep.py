@@ -42,8 +42,16 @@ def _checked_spec(neuron: str, surrogate: str, surrogate_params: tuple[float, ..
     return _spec(neuron, surrogate, sparams, bool(soft_reset), bool(detach_reset), bool(store_v_seq))
 
 
+def _compile_constant(fn):
+    """What ``torch.compiler.assume_constant_result`` does (Dynamo calls ``fn`` while tracing and keeps its result as a
+    constant), without its import of ``torch._dynamo``, which imports sympy: seconds added to ``import sj``.
+    ``tests/core/test_core_compile.py`` checks that the public API still sets this same marker."""
+    fn._dynamo_marked_constant = True
+    return fn
+
+
 @lru_cache(maxsize=1024)  # outermost: Dynamo looks through lru_cache and finds the constant marker inside
-@torch.compiler.assume_constant_result
+@_compile_constant
 def _needs_x(neuron: str, soft_reset: bool, detach_reset: bool) -> bool:
     """Whether the backward program of a neuron and reset mode reads ``x_seq`` (memoised: a quarter of
     ``spec.program``'s cost). A constant to torch.compile: the program's first lookup reads the derivation cache on
