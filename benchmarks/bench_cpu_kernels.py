@@ -1,8 +1,9 @@
 """The ``cpu`` backend's parts, each as a ratio measured in this one run: kernels alone against the memory floor,
 and the fixed per-call cost of the multi-step op against a trivial autograd function.
 
-1. Kernels alone (``CpuBackend.forward`` saving H, and ``CpuBackend.backward``, called directly: no autograd, no
-   validation) for IF/LIF/PLIF × ATan/Sigmoid at ``[T, N]``, as time / floor, the floor being one
+1. Kernels alone (``CpuBackend.forward`` saving H, and ``CpuBackend.backward`` without and with the gradients of the
+   neuron's own parameters — LIF's ``tau``, PLIF's ``w``, 0-d — called directly: no autograd, no validation) for
+   IF/LIF/PLIF × ATan/Sigmoid at ``[T, N]``, as time / floor, the floor being one
    ``torch.add(x, 1, out=y)`` pass over ``[T, N]`` into a warm buffer. Forward saving H moves 3 ``[T, N]`` streams
    (x, spikes, H) and backward 3 (H, grad of spikes, grad of x): 1.5× the floor each is the bandwidth bound.
 2. Per-call cost at a tiny shape (``[4, 16]``, where the kernels take ~1 µs): ``sj.ops.multistep`` forward+backward
@@ -42,17 +43,21 @@ def kernels(T: int, N: int) -> None:
     y = torch.empty_like(x)
     floor = best(lambda: torch.add(x, 1, out=y), 5)
     print(f"## kernels alone, T={T}, N={N}: time / floor (floor {floor * 1e3:.3f} ms)")
-    print("| neuron | surrogate | forward (saving H) | backward |\n|---|---|---|---|")
+    print("| neuron | surrogate | forward (saving H) | backward | backward with own params' grads |\n"
+          "|---|---|---|---|---|")
     for neuron, values in NEURONS.items():
         params = [torch.tensor(v) for v in values]
         states = [torch.zeros(N)]
+        own = [False, False] + [True] * (len(params) - 2)  # PLIF's w (0-d: the kernel also sums it over N)
         for surrogate, sparams in SURROGATES.items():
             spec = MultiStepSpec(neuron, surrogate, sparams, False, False, False)
             _, _, _, saved = be.forward(spec, x, states, params, True)
-            inputs = BackwardInputs(saved, x, states, params, [False] * len(params), g, [torch.zeros(N)], None)
             fwd = best(lambda: be.forward(spec, x, states, params, True), 5)  # noqa: B023 - called here
-            bwd = best(lambda: be.backward(spec, inputs), 5)  # noqa: B023 - called here
-            print(f"| {neuron} | {surrogate} | {fwd / floor:.2f} | {bwd / floor:.2f} |")
+            bwd = []
+            for need in ([False] * len(params), own) if any(own) else ([False] * len(params),):
+                inputs = BackwardInputs(saved, x, states, params, need, g, [torch.zeros(N)], None)
+                bwd.append(f"{best(lambda: be.backward(spec, inputs), 5) / floor:.2f}")  # noqa: B023 - called here
+            print(f"| {neuron} | {surrogate} | {fwd / floor:.2f} | {' | '.join(bwd + ['—'] * (2 - len(bwd)))} |")
 
 
 class _Double(torch.autograd.Function):

@@ -75,3 +75,17 @@ def test_a_backward_that_reads_x_refuses_an_x_of_the_wrong_shape():
         torch.ops.sj.multistep_bwd(*cfg, saved, torch.empty(0), [v0], params, [False] * n_params, spike, [None], None)
     grad_x, _, _ = torch.ops.sj.multistep_bwd(*cfg, saved, x, [v0], params, [False] * n_params, spike, [None], None)
     assert grad_x.shape == x.shape and torch.isfinite(grad_x).all()
+
+
+@pytest.mark.parametrize("shape", [(0, 203), (5, 0)], ids=["T=0", "N=0"])
+def test_scalar_parameter_gradients_of_an_empty_call_are_zero(shape):
+    """The kernel writes a 0-d parameter's gradient itself (its sum over the neurons): with no step or no neuron it
+    must write 0, not leave the output uninitialised."""
+    T, n = shape
+    params = [torch.tensor(v) for v in (1.0, 0.0, 2.0)]
+    x, v0 = torch.rand(T, n), torch.rand(n)
+    _, _, _, saved = torch.ops.sj.multistep_fwd(*_OP_ARGS, True, x, [v0], params)
+    for _ in range(3):  # fresh outputs may hold anything; every call must overwrite them
+        _, _, grads = torch.ops.sj.multistep_bwd(*_OP_ARGS, saved, torch.empty(0), [v0], params, [True] * 3,
+                                                 torch.ones(T, n), [None], None)
+        assert [g.shape for g in grads] == [()] * 3 and all(float(g) == 0.0 for g in grads)

@@ -15,7 +15,8 @@ Forward returns ``(spike_seq [T,*S], states_last [[*S]...], v_seq [T,*S] or None
 absent gradient of a last state is ``None``, meaning zero: no ``[*S]`` zeros are made for the usual case of a last
 state nothing used) and returns
 ``(grad_x [T,*S], grad_state_init [[*S]...], grad_params)`` where ``grad_params[i]`` is ``None`` unless
-``params_need_grad[i]``, else a tensor of shape ``S`` summed over time (the caller reduces it to the parameter shape).
+``params_need_grad[i]``, else a tensor summed over time, of shape ``S`` (the caller reduces it to the parameter's
+shape) or already of the parameter's shape (a backend may sum a 0-d parameter's gradient over the neurons itself).
 """
 
 from __future__ import annotations

@@ -76,7 +76,8 @@ _LIB.define("multistep_fwd(str backend, str neuron, str surrogate, float[] surro
             "-> (Tensor, Tensor[], Tensor, Tensor[])")
 _FWD_STORE_V_SEQ, _FWD_X_SEQ = 6, 8  # positions in multistep_fwd's arguments
 # multistep_bwd returns the gradients of x_seq, of every initial state, and of the params flagged in
-# params_need_grad only (in order). A None in grad_states_last: that last state got no gradient (zero).
+# params_need_grad only (in order, each in its parameter's shape). A None in grad_states_last: that last state got no
+# gradient (zero).
 _LIB.define("multistep_bwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
             "bool detach_reset, bool store_v_seq, Tensor[] saved, Tensor x_seq, Tensor[] state_init, "
             "Tensor[] params, bool[] params_need_grad, Tensor grad_spike, Tensor?[] grad_states_last, "
@@ -116,7 +117,9 @@ def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[
     inputs = BackwardInputs(list(saved), x_seq, list(state_init), list(params), list(params_need_grad),
                             grad_spike, list(grad_states_last), grad_v_seq)
     grad_x, grad_init, grad_params = _backend(backend, spec, saved[0]).backward(spec, inputs)
-    return grad_x, grad_init, [g for g, need in zip(grad_params, params_need_grad) if need]
+    # a backend returns a parameter's gradient per neuron or already reduced to the parameter's shape
+    return grad_x, grad_init, [g if g.shape == p.shape else g.sum_to_size(p.shape)
+                               for g, p, need in zip(grad_params, params, params_need_grad) if need]
 
 
 @torch.library.register_fake("sj::multistep_bwd")
@@ -125,7 +128,7 @@ def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
     h = saved[0]
     shape = h.shape[1:]
     return (h.new_empty(h.shape), [h.new_empty(shape) for _ in state_init],
-            [h.new_empty(shape) for need in params_need_grad if need])
+            [p.new_empty(p.shape) for p, need in zip(params, params_need_grad) if need])
 
 
 def _plain_eager() -> bool:
@@ -167,14 +170,13 @@ def _save_context(ctx, config: tuple, needs_x: bool, x_seq: Tensor, state_init: 
     ctx.config, ctx.n_states, ctx.n_saved = tuple(config), len(state_init), len(saved)
     # Unused outputs (often v_seq and the last states) must not get [T, *S] zero gradients filled in.
     ctx.set_materialize_grads(False)
-    ctx.param_shapes = [p.shape for p in params]
     ctx.params_need_grad = [p.requires_grad for p in params]
     ctx.save_for_backward(*saved, x_seq if needs_x else None, *state_init, *params)
 
 
 def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_states_last: Sequence[Tensor | None]
                ) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
-    """Gradients of ``x_seq``, the initial states and the params (reduced to their shapes) through the backward op."""
+    """Gradients of ``x_seq``, the initial states and the params (in their shapes) through the backward op."""
     tensors = ctx.saved_tensors
     n_saved, n_states = ctx.n_saved, ctx.n_states
     saved = list(tensors[:n_saved])
@@ -191,9 +193,8 @@ def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_s
         *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
         ctx.params_need_grad, grad_spike.contiguous(), grad_states,
         grad_v_seq.contiguous() if grad_v_seq is not None else None)
-    wanted = iter(grad_params)  # the op returns the requested parameter gradients only
-    reduced = [next(wanted).sum_to_size(s) if need else None for s, need in zip(ctx.param_shapes, ctx.params_need_grad)]
-    return grad_x, list(grad_init), reduced
+    wanted = iter(grad_params)  # the op returns the requested parameter gradients only, in the parameters' shapes
+    return grad_x, list(grad_init), [next(wanted) if need else None for need in ctx.params_need_grad]
 
 
 class _MultiStepFunction(torch.autograd.Function):

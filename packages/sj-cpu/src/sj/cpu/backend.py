@@ -110,7 +110,9 @@ class CpuBackend(Backend):
         like = self.pool.like
         grad_x = like(saved[0])
         grad_init = [like(s) for s in state_init]
-        grad_params = [like(state_init[0]) if need else None for need in inputs.params_need_grad]
+        # a scalar parameter's gradient comes out of the kernel summed over the neurons (one value)
+        grad_params = [(like(state_init[0]) if p.dim() else h.new_empty(())) if need else None
+                       for p, need in zip(inputs.params, inputs.params_need_grad)]
         packed = args.backward(T, N, saved, x, state_init, inputs.params, sparams, inputs.grad_spike.contiguous(),
                                grad_last, grad_v_seq, grad_x, grad_init, grad_params)
         rc = k.backward(packed, torch.get_num_threads())
