@@ -661,11 +661,12 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             e.emit("(void)part;", 1)
         for k, (_, factor) in zip(grads, split):
             # per neuron: the time sum times its invariant factors, if any (0 when T == 0)
+            factor_names = program_reads([], [factor]) if factor is not None else set()
             e.emit(f"if (a->grad_params[{k}]) {{", 1)
             if mode == "v":
                 e.emit(f"if (a->param_strides[{k}]) {{", 2)
                 e.emit("for (int64_t j = 0; j < n; ++j) {", 3)
-                e.load(program_reads([], [factor]) if factor is not None else set(), sources, 4)
+                e.load(factor_names, sources, 4)
                 e.emit(f"a->grad_params[{k}][i0 + j] = {_param_grad(e, params[k], factor)};", 4)
                 e.emit("}", 3)
                 e.emit("} else {", 2)
@@ -674,7 +675,7 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
             e.emit("double sum = 0;", depth)
             e.emit("#pragma omp simd reduction(+:sum)", depth)
             e.emit("for (int64_t j = 0; j < n; ++j) {", depth)
-            e.load(program_reads([], [factor]) if factor is not None else set(), sources, depth + 1)
+            e.load(factor_names, sources, depth + 1)
             e.emit(f"sum += (double)({_param_grad(e, params[k], factor)});", depth + 1)
             e.emit("}", depth)
             e.emit(f"part[{k}] = sum;", depth)
