@@ -5,7 +5,9 @@ requested gradients, so every combination must land on one that computes them.""
 import pytest
 import torch
 
-from sj.ops import multistep
+from sj.backends.base import BackwardInputs
+from sj.backends.registry import get_backend
+from sj.ops import MultiStepSpec, multistep
 
 VALUES = {"lif": [1.0, -0.1, 2.0], "plif": [1.0, -0.1, 0.3], "eif": [1.0, -0.1, 2.0, 0.5, 0.8, 0.0]}
 
@@ -60,10 +62,6 @@ def test_a_scalar_parameter_gradient_is_the_sum_over_every_neuron(dtype, wanted,
 
 
 def test_the_backend_returns_a_scalar_parameter_gradient_reduced_and_a_per_neuron_one_per_neuron():
-    from sj.backends.base import BackwardInputs
-    from sj.backends.registry import get_backend
-    from sj.ops import MultiStepSpec
-
     be = get_backend("cpu")
     spec = MultiStepSpec("plif", "ATan", (2.0,), False, False, False)
     T, N = 4, 1000
