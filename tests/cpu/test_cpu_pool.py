@@ -23,6 +23,22 @@ def test_pool_reuses_only_freed_blocks():
     assert b.data_ptr() % 64 == 0
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.bool])
+def test_pool_serves_16_bit_and_bool_tensors_and_keeps_the_block_while_a_view_lives(dtype):
+    pool = BufferPool(min_bytes=0, max_idle_bytes=1 << 30)
+    a = pool.empty((3, 500), dtype)
+    assert a.dtype == dtype and a.shape == (3, 500) and a.is_contiguous()
+    src = torch.rand(3, 500) > 0.5 if dtype == torch.bool else torch.randn(3, 500).to(dtype)
+    a.copy_(src)
+    assert torch.equal(a, src)
+    pa, row = a.data_ptr(), a[2]  # bfloat16 is a view of an int16 block: the view must hold the block too
+    del a
+    b = pool.empty((3, 500), dtype)
+    assert b.data_ptr() != pa and torch.equal(row, src[2])
+    del row
+    assert pool.empty((3, 500), dtype).data_ptr() == pa
+
+
 def test_pool_caps_idle_memory():
     pool = BufferPool(min_bytes=0, max_idle_bytes=1 << 20)
     ts = [pool.empty((1 << 17,), torch.float64) for _ in range(4)]  # 1 MiB each

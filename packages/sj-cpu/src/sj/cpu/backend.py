@@ -4,6 +4,13 @@ Each call runs one OpenMP-parallel C kernel over all time steps (threads: ``torc
 from the prebuilt library, or are compiled on first use for declarations it does not contain (a C compiler is
 needed then); a neuron that has neither runs on the ``torch`` reference instead, with a warning, and ``sj backends``
 lists it under ``fallbacks``. Large outputs come from :class:`sj.cpu.pool.BufferPool`.
+
+float16 and bfloat16 tensors run through the float32 kernels: the inputs are widened and the outputs rounded back
+by torch conversions, so the neuron is computed in float32 over the whole sequence (the states never round to 16
+bits between steps) and H is saved in the tensor's dtype, as the GPU backends' 16-bit kernels do. This costs the
+conversion passes on top of a float32 call; there are no kernels reading 16-bit data directly. A saved H that would
+round onto the threshold from below is stored one unit lower (backward decides the spikes again from the saved H,
+and must find the ones the forward fired).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import threading
 import warnings
 
+import numpy as np
 import torch
 
 from sj.backends.base import Backend, BackwardInputs, shared_constant
@@ -22,11 +30,13 @@ from sj.neuron.derived import cache_dir
 
 Tensor = torch.Tensor
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+_WIDENED = (torch.float16, torch.bfloat16)  # computed by the float32 kernels
 
 
 class CpuBackend(Backend):
     name = "cpu"
-    description = "fused OpenMP C kernels generated from the declarations (CPU tensors, float32/float64)"
+    description = ("fused OpenMP C kernels generated from the declarations (CPU tensors; float32/float64, and "
+                   "float16/bfloat16 computed in float32)")
 
     def __init__(self) -> None:
         self.loader = library.Loader(cache_dir() / "cpu")
@@ -48,8 +58,8 @@ class CpuBackend(Backend):
     def supports(self, spec, device: torch.device, dtype: torch.dtype) -> str | None:
         if torch.device(device).type != "cpu":
             return f"device {device} is not a CPU"
-        if dtype not in _SUFFIX:
-            return f"dtype {dtype} is not supported (float32 and float64 only)"
+        if dtype not in _SUFFIX and dtype not in _WIDENED:
+            return f"dtype {dtype} is not supported (float16, bfloat16, float32 and float64 only)"
         return None
 
     def kernels(self, spec, dtype: torch.dtype) -> library.Kernels | None:
@@ -73,6 +83,8 @@ class CpuBackend(Backend):
 
     def forward(self, spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
                 ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+        if x_seq.dtype in _WIDENED:
+            return self._narrowed_forward(spec, x_seq, state_init, params, save)
         k = self.kernels(spec, x_seq.dtype)
         if k is None:
             return self._reference.forward(spec, x_seq, state_init, params, save)
@@ -92,6 +104,8 @@ class CpuBackend(Backend):
 
     def backward(self, spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
         h = inputs.saved[0]
+        if h.dtype in _WIDENED:
+            return self._narrowed_backward(spec, inputs)
         k = self.kernels(spec, h.dtype)
         if k is None:
             return self._reference.backward(spec, inputs)
@@ -119,3 +133,51 @@ class CpuBackend(Backend):
         if rc != 0:
             raise RuntimeError(f"cpu backward kernel for {spec.describe()} returned {rc}")
         return grad_x, grad_init, grad_params
+
+    def _converted(self, t: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+        """``t`` in ``dtype``, large ones in pooled memory (fresh pages would cost more than the conversion)."""
+        return self.pool.empty(t.shape, dtype).copy_(t)
+
+    def _narrowed_forward(self, spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
+                          ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+        """A 16-bit forward through the float32 kernels; everything returned is in ``x_seq``'s dtype."""
+        dtype = x_seq.dtype
+        spike, last, v_seq, saved = self.forward(spec, self._converted(x_seq), [s.float() for s in state_init],
+                                                 [p.float() for p in params], save)
+        spike, saved = self._converted(spike, dtype), [self._converted(s, dtype) for s in saved]
+        if saved:
+            self._keep_unfired_below_threshold(saved[0], spike, params[0])
+        return (spike, [s.to(dtype) for s in last], self._converted(v_seq, dtype) if v_seq is not None else None,
+                saved)
+
+    def _keep_unfired_below_threshold(self, h: Tensor, spike: Tensor, v_threshold: Tensor) -> None:
+        """Move each 16-bit saved H that rounded onto the threshold at a step that did not fire one unit down.
+
+        Backward decides the spikes again from the saved H (a spike fires at ``h >= v_threshold``). ``v_threshold``
+        holds a 16-bit value and rounding is monotonic, so an H below it can only round onto it, never past it: the
+        elements equal to it are the only candidates. numpy compares their bit patterns into a pooled mask (torch's
+        16-bit compares are scalar on most CPUs), except where a threshold is zero (-0 and +0 differ in bits).
+        """
+        hit = self.pool.empty(h.shape, torch.bool)
+        if bool((v_threshold == 0).any()):
+            torch.eq(h, v_threshold, out=hit)
+        else:
+            np.equal(h.view(torch.int16).numpy(), v_threshold.view(torch.int16).numpy(), out=hit.numpy())
+        at = torch.from_numpy(np.flatnonzero(hit.numpy()))
+        at = at[spike.reshape(-1)[at] == 0]
+        flat_h = h.view(-1)
+        flat_h[at] = torch.nextafter(flat_h[at], h.new_tensor(-float("inf")))
+
+    def _narrowed_backward(self, spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+        """A 16-bit backward through the float32 kernels; the gradients come back in the saved tensors' dtype."""
+        dtype = inputs.saved[0].dtype
+        widen = self._converted
+        wide = BackwardInputs(
+            [widen(s) for s in inputs.saved], widen(inputs.x_seq), [s.float() for s in inputs.state_init],
+            [p.float() for p in inputs.params], inputs.params_need_grad, widen(inputs.grad_spike),
+            [g.float() if g is not None else None for g in inputs.grad_states_last],
+            widen(inputs.grad_v_seq) if inputs.grad_v_seq is not None else None)
+        grad_x, grad_init, grad_params = self.backward(spec, wide)
+        return (self._converted(grad_x, dtype), [g.to(dtype) for g in grad_init],
+                [g.to(dtype) if g is not None else None for g in grad_params])
+

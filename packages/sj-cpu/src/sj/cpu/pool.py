@@ -19,7 +19,9 @@ import torch
 
 _ALIGN = 64
 _GRANULE = 64 * 1024
-_TYPESTR = {torch.float32: "<f4", torch.float64: "<f8"}
+# numpy has no bfloat16: its blocks are exposed as int16 and viewed as bfloat16 (same size, no copy)
+_TYPESTR = {torch.float32: "<f4", torch.float64: "<f8", torch.float16: "<f2", torch.bfloat16: "<i2",
+            torch.bool: "|b1"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class _Lease:
 
 
 class BufferPool:
-    """Size-bucketed pool of aligned host blocks for ``float32``/``float64`` outputs (thread-safe)."""
+    """Size-bucketed pool of aligned host blocks for ``float32``, ``float64``, ``float16``, ``bfloat16`` and ``bool``
+    outputs (thread-safe)."""
 
     def __init__(self, min_bytes: int | None = None, max_idle_bytes: int | None = None) -> None:
         self.min_bytes = min_bytes if min_bytes is not None else int(os.environ.get("SJ_CPU_POOL_MIN_KB", 1024)) << 10
@@ -78,7 +81,8 @@ class BufferPool:
             block = np.empty(size + _ALIGN, dtype=np.uint8)
             with self._lock:
                 self._allocated += 1
-        return torch.from_numpy(np.asarray(_Lease(self._returned, block, size, shape, _TYPESTR[dtype])))
+        t = torch.from_numpy(np.asarray(_Lease(self._returned, block, size, shape, _TYPESTR[dtype])))
+        return t.view(dtype) if t.dtype != dtype else t
 
     def like(self, t: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor shaped and typed like the contiguous CPU tensor ``t`` (the common case, made
