@@ -13,6 +13,9 @@ cache, which a kernel moving three or more streams of the same size does not get
 pass as a one-op module through autograd (``y = x + 1``, identity gradient) in the same harness: what any module that
 runs through torch autograd pays at least, per-call costs included.
 
+``--dtype bfloat16`` (or ``float16``) runs every framework, and the floor, on 16-bit tensors (modules converted
+with ``.to(dtype)``); the ``cpu`` backend computes those in float32 (see docs/cpu.md).
+
 Run: ``python benchmarks/bench_cpu_multistep.py [--quick] [--json out.json]`` (about 4 minutes on 2 cores).
 """
 
@@ -29,6 +32,7 @@ import torch
 
 NEURONS = ("if_", "lif", "plif")
 SURROGATE, ALPHA = "ATan", 2.0
+DTYPE = torch.float32
 
 
 def timed(fns: dict, budgets: dict[str, float], rounds: int = 3, max_reps: int = 1000) -> dict[str, float]:
@@ -62,7 +66,7 @@ def sj_node(backend: str, neuron: str) -> torch.nn.Module:
     sg = surrogate.ATan(alpha=ALPHA) if SURROGATE == "ATan" else getattr(surrogate, SURROGATE)()
     kw = dict(v_threshold=1.0, v_reset=0.0, surrogate_function=sg, step_mode="m", backend=backend)
     return {"if_": lambda: sjn.IFNode(**kw), "lif": lambda: sjn.LIFNode(tau=2.0, **kw),
-            "plif": lambda: sjn.ParametricLIFNode(init_tau=2.0, **kw)}[neuron]()
+            "plif": lambda: sjn.ParametricLIFNode(init_tau=2.0, **kw)}[neuron]().to(DTYPE)
 
 
 def sj_runner(backend: str, neuron: str, x: torch.Tensor, g: torch.Tensor, backward: bool):
@@ -79,7 +83,7 @@ def spikingjelly_runner(neuron: str, x: torch.Tensor, g: torch.Tensor, backward:
     if "backend" in inspect.signature(sjn.LIFNode.__init__).parameters:  # 0.0.0.0.14 has it; 2.0 dropped it
         kw["backend"] = "torch"
     node = {"if_": lambda: sjn.IFNode(**kw), "lif": lambda: sjn.LIFNode(tau=2.0, **kw),
-            "plif": lambda: sjn.ParametricLIFNode(init_tau=2.0, **kw)}[neuron]()
+            "plif": lambda: sjn.ParametricLIFNode(init_tau=2.0, **kw)}[neuron]().to(DTYPE)
     return _module_runner(node, x, g, backward, reset=node.reset)
 
 
@@ -89,7 +93,7 @@ def snntorch_runner(neuron: str, x: torch.Tensor, g: torch.Tensor, backward: boo
 
     beta = {"if_": 1.0, "lif": 0.5, "plif": 0.5}[neuron]
     cell = snn.Leaky(beta=beta, threshold=1.0, spike_grad=surrogate.atan(alpha=ALPHA), learn_beta=neuron == "plif",
-                     reset_mechanism="zero")
+                     reset_mechanism="zero").to(DTYPE)
 
     class Looped(torch.nn.Module):
         def forward(self, xs):
@@ -156,7 +160,7 @@ def optional_runners() -> dict:
 
 
 def first_call_seconds() -> float:
-    x = torch.rand(4, 1 << 14)
+    x = torch.rand(4, 1 << 14, dtype=DTYPE)
     t0 = time.perf_counter()
     sj_node("cpu", "lif")(x)
     return time.perf_counter() - t0
@@ -172,14 +176,16 @@ def main() -> None:
     ap.add_argument("--surrogate", default="ATan",
                     help="surrogate of the sj runs (default ATan, alpha=2; others use their defaults and skip the "
                          "SpikingJelly/snnTorch comparison, which is defined with ATan)")
+    ap.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                    help="dtype of the data and the modules (default float32)")
     args = ap.parse_args()
-    global SURROGATE
-    SURROGATE = args.surrogate
+    global SURROGATE, DTYPE
+    SURROGATE, DTYPE = args.surrogate, getattr(torch, args.dtype)
     if args.threads:
         torch.set_num_threads(args.threads)
     first = first_call_seconds()
     print(f"# first cpu call (library load + kernel lookup + run, T=4, N=2^14): {first * 1e3:.1f} ms")
-    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, float32, "
+    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, {args.dtype}, "
           f"{SURROGATE}({'alpha=2.0' if SURROGATE == 'ATan' else 'defaults'})")
     others = optional_runners() if SURROGATE == "ATan" else {}
     Ts = (4, 16) if args.quick else (4, 16, 64)
@@ -198,8 +204,8 @@ def main() -> None:
                     continue
                 N = 1 << logn
                 torch.manual_seed(0)
-                x = torch.rand(T, N) * 1.5
-                g = torch.randn(T, N)
+                x = (torch.rand(T, N) * 1.5).to(DTYPE)
+                g = torch.randn(T, N).to(DTYPE)
                 y = torch.empty_like(x)
                 for backward in (False, True):
                     fns = {"floor": lambda x=x, y=y: torch.add(x, 1, out=y), "1-op": one_op_runner(x, g, backward),
