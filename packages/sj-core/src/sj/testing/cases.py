@@ -35,7 +35,6 @@ INPUT_SCALE = {"qif": 0.5, "eif": 0.5, "izhikevich": 0.5}
 SHAPES = ((8, 37), (1, 5), (4, 3, 7), (6, 2, 129), (3, 1023))
 
 
-
 @dataclass(frozen=True)
 class ConformanceCase:
     """One configuration to compare against the reference.

@@ -180,4 +180,3 @@ class CpuBackend(Backend):
         grad_x, grad_init, grad_params = self.backward(spec, wide)
         return (self._converted(grad_x, dtype), [g.to(dtype) for g in grad_init],
                 [g.to(dtype) if g is not None else None for g in grad_params])
-
