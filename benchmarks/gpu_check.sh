@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU check of the repository, one command (about 6 minutes on one H200, at most 11): run from the repository root as
+# The GPU check of the repository, one command (about 7 minutes on one H200, at most 13),
+# run from the repository root as
 #   bash benchmarks/gpu_check.sh [RESULTS_DIR]
 # RESULTS_DIR defaults to $OUT (the device tool's output folder), else ./gpu_check_results.
 #
@@ -9,12 +10,15 @@
 #    generated .dist-info with each package's entry points), since the GPU machine has no package index;
 # 2. `sj backends`; 3. tests/core (CUDA where the tests use it), tests/cupy if present, tests/triton on CUDA
 #    (not the interpreter; SJ_TRITON_AUTOTUNE=0 so the ~900 conformance configurations compile once each);
-# 4. benchmarks/bench_gpu_multistep.py (every backend available on CUDA, ratios to torch and to a bandwidth floor).
+# 4. benchmarks/bench_gpu_multistep.py (every backend available on CUDA, ratios to torch and to a bandwidth floor);
+# 5. benchmarks/bench_gpu_overhead.py --profile triton (host vs GPU time per call, cProfile of the triton path).
 # Each step has a time limit; a step that fails or times out is reported and the next one still runs.
-# Files written (at most 8): summary.txt, install.log, backends.txt, core.log, cupy.log, triton.log, bench.log,
-# bench.json. Exit status: 0 when every step passed.
-# GPU_CHECK_STEPS (default "core cupy triton bench") picks steps; BENCH_ARGS replaces the benchmark's default
-# arguments (e.g. BENCH_ARGS="--T 4 32 --dtypes fp16 --neurons lif" for a short run).
+# Files written (at most 8): summary.txt (with `sj backends`), install.log, core.log, cupy.log, triton.log,
+# bench.log, bench.json, overhead.log. Exit status: 0 when every step passed.
+# GPU_CHECK_STEPS (default "core cupy triton bench overhead") picks steps; BENCH_ARGS replaces the benchmark's
+# default arguments (e.g. BENCH_ARGS="--T 4 32 --dtypes fp16 --neurons lif" for a short run).
+# SpikingJelly's Triton LIF is timed too when it imports: carry its wheel with loguru's and SciencePlots'
+# (pip install --no-deps --target DIR, then DIR on PYTHONPATH).
 set -u
 RES="${1:-${OUT:-gpu_check_results}}"
 mkdir -p "$RES"
@@ -44,7 +48,8 @@ install_packages() {
     if "$PY" -c "import hatchling" 2>/dev/null; then
         local args=()
         for p in packages/*/ tests/*/*/pyproject.toml; do args+=(-e "${p%pyproject.toml}"); done
-        "$PY" -m pip install --no-deps --no-build-isolation --no-index -q "${args[@]}" && return 0
+        # SJ_CPU_SKIP_BUILD: the GPU check needs no prebuilt CPU kernels (building them takes minutes)
+        SJ_CPU_SKIP_BUILD=1 "$PY" -m pip install --no-deps --no-build-isolation --no-index -q "${args[@]}" && return 0
         echo "pip install failed; using the shim"
     fi
     local shim=/tmp/sj-gpu-check-dist
@@ -81,14 +86,13 @@ install_packages > "$RES/install.log" 2>&1 || status=1
 note "install: $(tail -1 "$RES/install.log")"
 "$PY" -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__, torch.cuda.get_device_name())" 2>&1 | tee -a "$SUMMARY"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader 2>&1 | tee -a "$SUMMARY"
-"$PY" -c "import sys; from sj.cli.main import main; sys.exit(main(['backends']))" > "$RES/backends.txt" 2>&1
-cat "$RES/backends.txt" >> "$SUMMARY"
+"$PY" -c "import sys; from sj.cli.main import main; sys.exit(main(['backends']))" >> "$SUMMARY" 2>&1
 
 XDIST=()
 "$PY" -c "import xdist" 2>/dev/null && XDIST=(-n 12)
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -W ignore::RuntimeWarning)
 
-STEPS=" ${GPU_CHECK_STEPS:-core cupy triton bench} "
+STEPS=" ${GPU_CHECK_STEPS:-core cupy triton bench overhead} "
 # Limits from the H200 run of session 9: tests/core passed 84 % in 90 s with 8 workers; tests/cupy took 41-51 s
 # with 12-16 workers (over 120 s with one).
 [[ $STEPS == *" core "* ]] && step "tests/core" 240 core.log "${PYTEST[@]}" "${XDIST[@]}" tests/core
@@ -100,6 +104,8 @@ fi
 read -r -a BENCH <<< "${BENCH_ARGS:---warmup 2 --reps 5}"
 [[ $STEPS == *" bench "* ]] && step "benchmark" 100 bench.log "$PY" benchmarks/bench_gpu_multistep.py \
     --out "$RES/bench.json" "${BENCH[@]}"
+[[ $STEPS == *" overhead "* ]] && step "overhead" 90 overhead.log "$PY" benchmarks/bench_gpu_overhead.py \
+    --profile triton
 
 note "total $(( $(date +%s) - T0 ))s, status $status"
 exit $status
