@@ -8,7 +8,8 @@ Kernel layout: neurons are cut into chunks (up to :data:`MAX_CHUNK` elements, fe
 per-chunk arrays, so they stay under :data:`STACK_BYTES`), chunks are shared among OpenMP threads, and
 each chunk runs the whole time loop with its states in its slice of the ``states_last`` output (step 0 reads
 ``state_init``; backward keeps the running state gradients in ``grad_state_init`` likewise), so every step reads X
-once and writes S (and H when saving) once, with no copy of the states in or out. Per-chunk values that only
+once and writes S (and H when saving) once, with no copy of the states in or out. A large forward takes
+:data:`TILE_STEPS` steps per pass over a chunk with the states in registers between them. Per-chunk values that only
 depend on parameters (e.g. ``sigmoid(w)``) are hoisted out of the time loop; parameters are read with stride 1
 (per-neuron) or broadcast from a scalar (stride 0).
 """
@@ -28,6 +29,11 @@ ABI_VERSION = 3  # 2: a null grad_states_last[k] means a zero gradient (older li
 MAX_CHUNK = 16384
 MIN_CHUNK = 256
 STACK_BYTES = 512 * 1024  # per-chunk stack arrays of one kernel stay below this
+# Forward time steps per pass over a chunk, the states in registers through the pass (loaded and stored once per pass
+# instead of once per step), for calls over SJ_TILE_WORK elements (HEADER). Two, not more: a pass reads and writes
+# steps * (2 or 3) [T, N] rows at once, and at a power-of-two N those rows fall into one L1 set (8 ways); four steps
+# ran up to 1.3x (inference) and 1.8x (saving H) slower at [4, 2^18] than single steps.
+TILE_STEPS = 2
 SCALARS = {"f32": "float", "f64": "double"}
 _INTERNAL = ("sjr_h", "sjr_z", "sjr_s")  # names the generator binds itself (previous step's reset)
 
@@ -110,6 +116,10 @@ static inline float sj_expf(float x) {
 #include <omp.h>
 #endif
 #define SJ_SERIAL_WORK 32768
+/* Forward calls over this many elements take TILE_STEPS steps per pass (sj.cpu.codegen). Below it the data sits in
+   the caches and the kernel is bound by its dependency chains, which a pass through two steps lengthens: LIF's and
+   PLIF's inference ran 5-10 % slower that way at [4, 2^14] to [4, 2^18], and 20-25 % faster at [16, 2^18] and up. */
+#define SJ_TILE_WORK (1 << 20)
 #if defined(SJ_TARGET_CLONES) && defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
 #define SJ_CLONES __attribute__((target_clones("avx2", "default")))
 /* Kernels that call sj_expf also get an AVX-512 clone: its 32 vector registers hold the polynomial's constants
@@ -405,7 +415,7 @@ def _widen_clones(e: _Emitter, start: int) -> None:
     ``sj_expf`` (the one case where the extra clone pays for its size, see :data:`HEADER`; an ``exp`` of parameters
     only, e.g. PLIF's ``sigmoid(w)``, is hoisted out of the time loop and does not count)."""
     lines = e.lines[start:]
-    loop = next((i for i, line in enumerate(lines) if line.lstrip().startswith("for (int64_t t ")), len(lines))
+    loop = next((i for i, line in enumerate(lines) if "/* time loop */" in line), len(lines))
     if any("sj_expf(" in line for line in lines[loop:]):
         e.lines[start:] = [line.replace("SJ_CLONES static", "SJ_CLONES_WIDE static") for line in lines]
 
@@ -446,6 +456,51 @@ def _dispatch(e: _Emitter, fn: str, kind: str, n_params: int, chunks: dict[str, 
     e.emit("}", 0)
 
 
+def _forward_tile(e: _Emitter, program: dict, reads: set[str], bindings: list, outs: list[Expr],
+                  sources: dict[str, str], steps: int, depth: int) -> None:
+    """Emit the loop ``for (; t0 + steps <= T; t0 += steps)`` over tiles of ``steps`` time steps: each element of the
+    chunk loads its states once, runs the tile's steps (printed one after the other) in registers, and stores them
+    once. The states live in the ``states_last`` output between tiles (no chunk copy in or out: a pass over [N]
+    each costs ~15 % at T=4); the first tile reads ``state_init``."""
+    t, states, pr = e.t, program["states"], e.pr
+    e.emit(f"for (; t0 + {steps} <= T; t0 += {steps}) {{", depth)
+    e.emit("const int64_t off = t0 * N + i0;", depth + 1)
+    e.emit(f"const {t} *restrict xt = a->x + off;", depth + 1)
+    e.emit(f"{t} *restrict spk = a->spike + off;", depth + 1)
+    e.emit(f"{t} *restrict vs = store_v ? a->v_seq + off : 0;", depth + 1)
+    for k, st in enumerate(states):  # saved[0] is h, saved[k] the aux state k after the step
+        e.emit(f"{t} *restrict sv_{st} = save ? a->saved[{k}] + off : 0;", depth + 1)
+    # Not restrict: pv_ and nv_ are the same memory after the first tile (each element read, then written, by the
+    # same iteration; omp simd vectorises regardless).
+    for k, st in enumerate(states):
+        e.emit(f"const {t} *pv_{st} = (t0 ? a->states_last[{k}] : a->state_init[{k}]) + i0;", depth + 1)
+        e.emit(f"{t} *nv_{st} = a->states_last[{k}] + i0;", depth + 1)
+    e.emit("#pragma omp simd", depth + 1)
+    e.emit("for (int64_t j = 0; j < n; ++j) {", depth + 1)
+    inner = depth + 2
+    for st in states:
+        e.emit(f"{t} c_{st} = pv_{st}[j];", inner)
+    for step in range(steps):
+        at = f"{step} * N + j" if step else "j"
+        e.emit("{", inner)
+        e.load(reads, {"x": f"xt[{at}]", **{st: f"c_{st}" for st in states}, **sources}, inner + 1)
+        e.bind(bindings, inner + 1)
+        e.emit(f"spk[{at}] = {pr.expr(outs[0])};", inner + 1)
+        for k, st in enumerate(states):
+            e.emit(f"const {t} n_{st} = {pr.expr(outs[1 + k])};", inner + 1)
+        e.emit(f"if (save) sv_{states[0]}[{at}] = {pr.expr(outs[-1])};", inner + 1)
+        for st in states[1:]:
+            e.emit(f"if (save) sv_{st}[{at}] = n_{st};", inner + 1)
+        e.emit(f"if (store_v) vs[{at}] = n_{states[0]};", inner + 1)
+        for st in states:
+            e.emit(f"c_{st} = n_{st};", inner + 1)
+        e.emit("}", inner)
+    for st in states:
+        e.emit(f"nv_{st}[j] = c_{st};", inner)
+    e.emit("}", depth + 1)
+    e.emit("}", depth)
+
+
 def _forward(program: dict, suffix: str) -> str:
     e = _Emitter(suffix)
     t, states, fn = e.t, program["states"], forward_symbol(program, suffix)
@@ -456,7 +511,6 @@ def _forward(program: dict, suffix: str) -> str:
     outs = [hoister.lift(x) for x in out_exprs]
     hoisted = _prune(hoister.hoisted, [*outs, *(b[1] for b in bindings)])
     reads = program_reads(bindings, outs)
-    pr = e.pr
     chunks = {}
     for mode in "sv":  # s: every parameter a scalar (registers); v: per-neuron parameters possible
         start = len(e.lines)
@@ -466,34 +520,12 @@ def _forward(program: dict, suffix: str) -> str:
         e.emit("const int64_t T = a->T, N = a->N;", 1)
         sources = e.params(program, "a", mode == "s", 1)
         sources.update(e.hoist_loop(hoisted, sources, reads, mode == "s", 1))
-        e.emit("for (int64_t t = 0; t < T; ++t) {", 1)
-        e.emit("const int64_t off = t * N + i0;", 2)
-        e.emit(f"const {t} *restrict xt = a->x + off;", 2)
-        e.emit(f"{t} *restrict spk = a->spike + off;", 2)
-        e.emit(f"{t} *restrict vs = store_v ? a->v_seq + off : 0;", 2)
-        for k, st in enumerate(states):  # saved[0] is h, saved[k] the aux state k after the step
-            e.emit(f"{t} *restrict sv_{st} = save ? a->saved[{k}] + off : 0;", 2)
-        # The states live in the states_last output (no chunk copy in or out: a pass over [N] each, which costs
-        # ~15 % at T=4); step 0 reads state_init. Not restrict: from step 1 on, pv_ and nv_ are the same memory
-        # (each element read, then written, by the same iteration; omp simd vectorises regardless).
-        for k, st in enumerate(states):
-            e.emit(f"const {t} *pv_{st} = (t ? a->states_last[{k}] : a->state_init[{k}]) + i0;", 2)
-            e.emit(f"{t} *nv_{st} = a->states_last[{k}] + i0;", 2)
-        e.emit("#pragma omp simd", 2)
-        e.emit("for (int64_t j = 0; j < n; ++j) {", 2)
-        e.load(reads, {"x": "xt[j]", **{st: f"pv_{st}[j]" for st in states}, **sources}, 3)
-        e.bind(bindings, 3)
-        e.emit(f"spk[j] = {pr.expr(outs[0])};", 3)
-        for k, st in enumerate(states):
-            e.emit(f"const {t} n_{st} = {pr.expr(outs[1 + k])};", 3)
-        e.emit(f"if (save) sv_{states[0]}[j] = {pr.expr(outs[-1])};", 3)
-        for st in states[1:]:
-            e.emit(f"if (save) sv_{st}[j] = n_{st};", 3)
-        e.emit(f"if (store_v) vs[j] = n_{states[0]};", 3)
-        for st in states:
-            e.emit(f"nv_{st}[j] = n_{st};", 3)
-        e.emit("}", 2)
+        e.emit("int64_t t0 = 0; /* time loop */", 1)
+        # tiles of TILE_STEPS steps (large calls), then the remaining single steps
+        e.emit("if (T * N > SJ_TILE_WORK) {", 1)
+        _forward_tile(e, program, reads, bindings, outs, sources, TILE_STEPS, 2)
         e.emit("}", 1)
+        _forward_tile(e, program, reads, bindings, outs, sources, 1, 1)
         for k in range(len(states)):
             e.emit(f"if (T == 0) memcpy(a->states_last[{k}] + i0, a->state_init[{k}] + i0, n * sizeof({t}));", 1)
         e.emit("}", 0)
@@ -595,7 +627,7 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
                                     mode == "s", 1))
         for first in (False, True):  # steps T-1..1 recompute the previous v from h[t-1]; step 0 reads state_init
             if not first:
-                e.emit("for (int64_t t = T - 1; t >= 1; --t) {", 1)
+                e.emit("for (int64_t t = T - 1; t >= 1; --t) { /* time loop */", 1)
             else:
                 e.emit("if (T > 0) {", 1)
                 e.emit("const int64_t t = 0;", 2)

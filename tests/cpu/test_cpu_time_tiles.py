@@ -1,0 +1,62 @@
+"""Forward calls over ``SJ_TILE_WORK`` elements take ``TILE_STEPS`` time steps per pass over a chunk, the states in
+registers between them (sj.cpu.codegen); smaller calls, which the conformance suite runs, take one. These calls cross
+the threshold, with an odd T (a single step after the tiles) and an N that is no multiple of the SIMD width, and must
+match the torch reference: spikes, last states, stored v_seq and saved H (each state's, for a two-state neuron)."""
+
+import re
+
+import pytest
+import torch
+
+import sj.neuron.builtin  # noqa: F401 - registers the built-in neurons
+import sj.ops  # noqa: F401 - registers the multi-step op
+from sj.cpu import codegen
+
+TILE_WORK = 1 << int(re.search(r"#define SJ_TILE_WORK \(1 << (\d+)\)", codegen.HEADER).group(1))
+N = TILE_WORK // 3 + 5  # T * N crosses the threshold for T >= 3
+
+# neuron, parameter values after v_threshold and v_reset (a list: one per neuron), initial states
+CASES = {
+    "if_": ([], 1),
+    "lif": ([torch.linspace(1.5, 4.0, N, dtype=torch.float64)], 1),  # per-neuron tau: the kernels' vector variant
+    "plif": ([torch.tensor(-0.3, dtype=torch.float64)], 1),
+    "cuba_lif": ([torch.tensor(0.5, dtype=torch.float64), torch.tensor(0.25, dtype=torch.float64)], 2),
+}
+
+
+def _forward(backend, neuron, x, states, params, soft, store_v, save):
+    return torch.ops.sj.multistep_fwd(backend, neuron, "ATan", [2.0], soft, False, store_v, save, x, states, params)
+
+
+def test_the_calls_cross_the_threshold():
+    assert codegen.TILE_STEPS >= 2
+    assert 3 * N > TILE_WORK > 3 * N - 3 * 16  # and are the smallest such calls, give or take a SIMD vector
+    assert N % 16
+
+
+@pytest.mark.parametrize("neuron", sorted(CASES))
+@pytest.mark.parametrize("T", [3, 4])
+@pytest.mark.parametrize(("soft", "store_v", "save"), [(False, False, False), (True, True, False),
+                                                       (False, False, True), (True, True, True)])
+def test_tiled_forward_matches_the_reference(neuron, T, soft, store_v, save):
+    gen = torch.Generator().manual_seed(T)
+    own, n_states = CASES[neuron]
+    x = torch.rand(T, N, dtype=torch.float64, generator=gen) * 3
+    states = [torch.rand(N, dtype=torch.float64, generator=gen) * 0.5 for _ in range(n_states)]
+    params = [torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64), *own]
+    got = _forward("cpu", neuron, x, states, params, soft, store_v, save)
+    want = _forward("torch", neuron, x, states, params, soft, store_v, save)
+    assert T * N > TILE_WORK
+    fired = want[0].sum(dim=1)
+    assert bool((fired > 0).all()) and bool((fired < N).all()), "every step, the tail's included, must fire some"
+    assert torch.equal(got[0], want[0])
+    close = dict(rtol=1e-12, atol=1e-12)  # the kernels multiply by a hoisted 1 / tau where the reference divides
+    for g, w in zip(got[1], want[1], strict=True):
+        torch.testing.assert_close(g, w, **close)
+    if store_v:
+        torch.testing.assert_close(got[2], want[2], **close)
+    else:
+        assert got[2].numel() == want[2].numel() == 0  # the op's "no v_seq"
+    assert len(got[3]) == len(want[3]) == (n_states if save else 0)
+    for g, w in zip(got[3], want[3], strict=True):
+        torch.testing.assert_close(g, w, **close)
