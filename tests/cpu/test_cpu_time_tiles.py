@@ -1,14 +1,16 @@
-"""Forward calls over ``SJ_TILE_WORK`` elements take ``TILE_STEPS`` time steps per pass over a chunk, the states in
-registers between them (sj.cpu.codegen); smaller calls, which the conformance suite runs, take one. These calls cross
-the threshold, with an odd T (a single step after the tiles) and an N that is no multiple of the SIMD width, and must
-match the torch reference: spikes, last states, stored v_seq and saved H (each state's, for a two-state neuron)."""
+"""Calls over ``SJ_TILE_WORK`` elements take ``TILE_STEPS`` time steps per pass over a chunk, the states (in
+backward: the state gradients and parameter-gradient sums) in registers between them (sj.cpu.codegen); smaller
+calls, which the conformance suite runs, take one. These calls cross the threshold, with T giving tiles and single
+steps after them, and an N that is no multiple of the SIMD width, and must match the torch reference: spikes, last
+states, stored v_seq and saved H (each state's, for a two-state neuron); the gradients of x, of the initial states
+and of every parameter."""
 
 import re
 
 import pytest
 import torch
 
-import sj.neuron.builtin  # noqa: F401 - registers the built-in neurons
+import sj.neuron.builtin  # registers the built-in neurons
 import sj.ops  # noqa: F401 - registers the multi-step op
 from sj.cpu import codegen
 
@@ -35,7 +37,7 @@ def test_the_calls_cross_the_threshold():
 
 
 @pytest.mark.parametrize("neuron", sorted(CASES))
-@pytest.mark.parametrize("T", [3, 4])
+@pytest.mark.parametrize("T", [3, 4])  # forward: a tile and a single step; tiles only
 @pytest.mark.parametrize(("soft", "store_v", "save"), [(False, False, False), (True, True, False),
                                                        (False, False, True), (True, True, True)])
 def test_tiled_forward_matches_the_reference(neuron, T, soft, store_v, save):
@@ -60,3 +62,36 @@ def test_tiled_forward_matches_the_reference(neuron, T, soft, store_v, save):
     assert len(got[3]) == len(want[3]) == (n_states if save else 0)
     for g, w in zip(got[3], want[3], strict=True):
         torch.testing.assert_close(g, w, **close)
+
+
+def _backward(backend, neuron, soft, detach, saved, x, states, params, need, grad_spike, grad_last, grad_v_seq):
+    return torch.ops.sj.multistep_bwd(backend, neuron, "ATan", [2.0], soft, detach, grad_v_seq is not None, saved, x,
+                                      states, params, need, grad_spike, grad_last, grad_v_seq)
+
+
+@pytest.mark.parametrize("neuron", sorted(CASES))
+@pytest.mark.parametrize("T", [4, 5])  # backward: step T-1 alone, then tiles, then (T=5) step 1; step 0 alone
+@pytest.mark.parametrize(("soft", "detach"), [(False, False), (True, True)])
+@pytest.mark.parametrize("last", ["given", "none"])
+@pytest.mark.parametrize("v_seq", [False, True])  # a v_seq gradient takes the single steps
+def test_tiled_backward_matches_the_reference(neuron, T, soft, detach, last, v_seq):
+    gen = torch.Generator().manual_seed(10 + T)
+    own, n_states = CASES[neuron]
+    x = torch.rand(T, N, dtype=torch.float64, generator=gen) * 3
+    states = [torch.rand(N, dtype=torch.float64, generator=gen) * 0.5 for _ in range(n_states)]
+    params = [torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64), *own]
+    saved = torch.ops.sj.multistep_fwd("torch", neuron, "ATan", [2.0], soft, detach, False, True, x, states,
+                                       params)[3]
+    grad_spike = torch.rand(T, N, dtype=torch.float64, generator=gen) - 0.5
+    grad_last = [torch.rand(N, dtype=torch.float64, generator=gen) - 0.5 if last == "given" else None
+                 for _ in range(n_states)]
+    grad_v_seq = torch.rand(T, N, dtype=torch.float64, generator=gen) - 0.5 if v_seq else None
+    need = [True] * len(params)
+    got, want = (_backward(b, neuron, soft, detach, saved, x, states, params, need, grad_spike, grad_last, grad_v_seq)
+                 for b in ("cpu", "torch"))
+    close = dict(rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(got[0], want[0], **close)
+    for g, w in zip(got[1], want[1], strict=True):
+        torch.testing.assert_close(g, w, **close)
+    for g, w in zip(got[2], want[2], strict=True):  # parameter gradients, summed over T (and N for a 0-d one)
+        torch.testing.assert_close(g, w.sum_to_size(g.shape) if w.shape != g.shape else w, rtol=1e-9, atol=1e-8)

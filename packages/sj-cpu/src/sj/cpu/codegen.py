@@ -8,8 +8,9 @@ Kernel layout: neurons are cut into chunks (up to :data:`MAX_CHUNK` elements, fe
 per-chunk arrays, so they stay under :data:`STACK_BYTES`), chunks are shared among OpenMP threads, and
 each chunk runs the whole time loop with its states in its slice of the ``states_last`` output (step 0 reads
 ``state_init``; backward keeps the running state gradients in ``grad_state_init`` likewise), so every step reads X
-once and writes S (and H when saving) once, with no copy of the states in or out. A large forward takes
-:data:`TILE_STEPS` steps per pass over a chunk with the states in registers between them. Per-chunk values that only
+once and writes S (and H when saving) once, with no copy of the states in or out. Large calls take
+:data:`TILE_STEPS` steps per pass over a chunk, the states (backward: the state gradients and the parameter-gradient
+sums) in registers between them. Per-chunk values that only
 depend on parameters (e.g. ``sigmoid(w)``) are hoisted out of the time loop; parameters are read with stride 1
 (per-neuron) or broadcast from a scalar (stride 0).
 """
@@ -29,10 +30,10 @@ ABI_VERSION = 3  # 2: a null grad_states_last[k] means a zero gradient (older li
 MAX_CHUNK = 16384
 MIN_CHUNK = 256
 STACK_BYTES = 512 * 1024  # per-chunk stack arrays of one kernel stay below this
-# Forward time steps per pass over a chunk, the states in registers through the pass (loaded and stored once per pass
-# instead of once per step), for calls over SJ_TILE_WORK elements (HEADER). Two, not more: a pass reads and writes
-# steps * (2 or 3) [T, N] rows at once, and at a power-of-two N those rows fall into one L1 set (8 ways); four steps
-# ran up to 1.3x (inference) and 1.8x (saving H) slower at [4, 2^18] than single steps.
+# Time steps per pass over a chunk, the running values in registers through the pass (loaded and stored once per
+# pass instead of once per step), for calls over SJ_TILE_WORK elements (HEADER). Two, not more: a pass reads and
+# writes steps * (2 or 3) [T, N] rows at once, and at a power-of-two N those rows fall into one L1 set (8 ways); a
+# forward through four steps ran up to 1.3x (inference) and 1.8x (saving H) slower at [4, 2^18] than single steps.
 TILE_STEPS = 2
 SCALARS = {"f32": "float", "f64": "double"}
 _INTERNAL = ("sjr_h", "sjr_z", "sjr_s")  # names the generator binds itself (previous step's reset)
@@ -116,8 +117,8 @@ static inline float sj_expf(float x) {
 #include <omp.h>
 #endif
 #define SJ_SERIAL_WORK 32768
-/* Forward calls over this many elements take TILE_STEPS steps per pass (sj.cpu.codegen). Below it the data sits in
-   the caches and the kernel is bound by its dependency chains, which a pass through two steps lengthens: LIF's and
+/* Calls over this many elements take TILE_STEPS steps per pass (sj.cpu.codegen). Below it the data sits in the
+   caches and the kernel is bound by its dependency chains, which a pass through two steps lengthens: LIF's and
    PLIF's inference ran 5-10 % slower that way at [4, 2^14] to [4, 2^18], and 20-25 % faster at [16, 2^18] and up. */
 #define SJ_TILE_WORK (1 << 20)
 #if defined(SJ_TARGET_CLONES) && defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
@@ -579,6 +580,106 @@ def _param_grad(e: _Emitter, param: str, factor: Expr | None) -> str:
     return f"T > 0 ? acc_{param}[j] * {e.pr.expr(factor)} : 0"
 
 
+class _BackwardBody:
+    """Emits the backward's passes over a chunk (inside the chunk function, where ``t`` is the pass's latest step).
+    A pass over ``steps`` steps t, t-1, ... loads the running state gradients and parameter-gradient sums once, runs
+    its steps in registers (printed one after the other) and stores them once."""
+
+    def __init__(self, e: _Emitter, states: list[str], acc: list[str], reads: set[str], prev_body: list,
+                 bindings: list, outs: list[Expr], sources: dict[str, str]) -> None:
+        self.e, self.states, self.acc, self.reads, self.prev_body = e, states, acc, reads, prev_body
+        self.bindings, self.outs, self.sources = bindings, outs, sources
+
+    def _pointers(self, depth: int) -> None:
+        e, t = self.e, self.e.t
+        e.emit("const int64_t off = t * N + i0;", depth)
+        e.emit(f"const {t} *restrict ht = a->saved[0] + off;", depth)
+        e.emit(f"const {t} *restrict gs = a->grad_spike + off;", depth)
+        e.emit(f"{t} *restrict gx = a->grad_x + off;", depth)
+        if "x" in self.reads:
+            e.emit(f"const {t} *restrict xt = a->x + off;", depth)
+
+    def single(self, depth: int, first: bool = False) -> None:
+        """One step t (``first``: t = 0, whose previous states are state_init). The running state gradients live in
+        the grad_state_init output (as the forward's states do in states_last); the last step reads
+        grad_states_last, where a null pointer means zero (the last state was not used): the chunk of the output is
+        zeroed and read in place. A stored v_seq's gradient is added in first, in its own pass: only calls with
+        store_v_seq pay for it."""
+        e, t, states = self.e, self.e.t, self.states
+        self._pointers(depth)
+        for k, st in enumerate(states):
+            e.emit(f"{t} *ng_{st} = a->grad_state_init[{k}] + i0;", depth)
+            e.emit(f"const {t} *pg_{st} = t == T - 1 ? a->grad_states_last[{k}] : a->grad_state_init[{k}];", depth)
+            e.emit(f"if (pg_{st}) pg_{st} += i0;", depth)
+            e.emit(f"else {{ memset(ng_{st}, 0, (size_t)n * sizeof({t})); pg_{st} = ng_{st}; }}", depth)
+        e.emit("if (a->grad_v_seq) {", depth)
+        e.emit(f"sj_add_{e.s}(ng_{states[0]}, pg_{states[0]}, a->grad_v_seq + off, n);", depth + 1)
+        e.emit(f"pg_{states[0]} = ng_{states[0]};", depth + 1)
+        e.emit("}", depth)
+        self._previous(first, depth)
+        self._loop(1, first, depth)
+
+    def tile(self, steps: int, depth: int) -> None:
+        """Steps t down to t - steps + 1, all >= 1 and below T - 1, with no v_seq gradient."""
+        e, t = self.e, self.e.t
+        self._pointers(depth)
+        for k, st in enumerate(self.states):  # read, then written, by the same iteration: not restrict
+            e.emit(f"{t} *ng_{st} = a->grad_state_init[{k}] + i0;", depth)
+            e.emit(f"const {t} *pg_{st} = ng_{st};", depth)
+        self._previous(False, depth)
+        self._loop(steps, False, depth)
+
+    def _previous(self, first: bool, depth: int) -> None:
+        """Pointers to the previous states: state_init at step 0, else the aux states saved one row earlier (row
+        t - s - 1 for the pass's step s: indexed from ``pv_`` at row t); v is recomputed from the saved h."""
+        e, t = self.e, self.e.t
+        for k, st in enumerate(self.states):
+            if st in self.reads and (first or k):
+                src = f"a->state_init[{k}] + i0" if first else f"a->saved[{k}] + off"
+                e.emit(f"const {t} *restrict pv_{st} = {src};", depth)
+
+    def _loop(self, steps: int, first: bool, depth: int) -> None:
+        e, t, pr, states = self.e, self.e.t, self.e.pr, self.states
+        e.emit("#pragma omp simd", depth)
+        e.emit("for (int64_t j = 0; j < n; ++j) {", depth)
+        inner = depth + 1
+        for st in states:
+            e.emit(f"{t} c_{st} = pg_{st}[j];", inner)
+        for p in self.acc:
+            e.emit(f"{t} c_{p} = acc_{p}[j];", inner)
+        for step in range(steps):
+            at = f"j - {step} * N" if step else "j"
+            before = f"j - {step + 1} * N"  # the row before this step's
+            src = {"h": f"ht[{at}]", "x": f"xt[{at}]", "grad_s": f"gs[{at}]", **self.sources,
+                   **{f"grad_{st}": f"c_{st}" for st in states}}
+            e.emit("{", inner)
+            if first:
+                src.update({st: f"pv_{st}[j]" for st in states})
+                e.load(self.reads, src, inner + 1)
+            else:
+                src.update({st: f"pv_{st}[{before}]" for st in states[1:]})
+                src["sjr_h"] = f"ht[{before}]"
+                if states[0] in self.reads:
+                    e.load(program_reads(self.prev_body, [states[0]]) | (self.reads - {states[0]}), src, inner + 1)
+                    e.bind(self.prev_body, inner + 1)
+                else:
+                    e.load(self.reads, src, inner + 1)
+            e.bind(self.bindings, inner + 1)
+            e.emit(f"gx[{at}] = {pr.expr(self.outs[0])};", inner + 1)
+            for k, st in enumerate(states):
+                e.emit(f"const {t} n_{st} = {pr.expr(self.outs[1 + k])};", inner + 1)
+            for i, p in enumerate(self.acc):
+                e.emit(f"c_{p} += {pr.expr(self.outs[1 + len(states) + i])};", inner + 1)
+            for st in states:
+                e.emit(f"c_{st} = n_{st};", inner + 1)
+            e.emit("}", inner)
+        for st in states:
+            e.emit(f"ng_{st}[j] = c_{st};", inner)
+        for p in self.acc:
+            e.emit(f"acc_{p}[j] = c_{p};", inner)
+        e.emit("}", depth)
+
+
 def _backward(program: dict, surrogate: dict, suffix: str) -> str:
     e = _Emitter(suffix)
     t, states, params = e.t, program["states"], program["params"]
@@ -625,66 +726,26 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
         factor_reads = program_reads([], factors)
         sources.update(e.hoist_loop(hoisted, sources, reads | factor_reads | program_reads(prev_body, [states[0]]),
                                     mode == "s", 1))
-        for first in (False, True):  # steps T-1..1 recompute the previous v from h[t-1]; step 0 reads state_init
-            if not first:
-                e.emit("for (int64_t t = T - 1; t >= 1; --t) { /* time loop */", 1)
-            else:
-                e.emit("if (T > 0) {", 1)
-                e.emit("const int64_t t = 0;", 2)
-            e.emit("const int64_t off = t * N + i0;", 2)
-            e.emit(f"const {t} *restrict ht = a->saved[0] + off;", 2)
-            e.emit(f"const {t} *restrict gs = a->grad_spike + off;", 2)
-            e.emit(f"{t} *restrict gx = a->grad_x + off;", 2)
-            # The running state gradients live in the grad_state_init output (as the forward's states do in
-            # states_last); the last step reads grad_states_last, where a null pointer means zero (the last state was
-            # not used): the chunk of the output is zeroed and read in place. A stored v_seq's gradient is added in
-            # first, in its own pass: only calls with store_v_seq pay for it.
-            for k, st in enumerate(states):
-                e.emit(f"{t} *ng_{st} = a->grad_state_init[{k}] + i0;", 2)
-                e.emit(f"const {t} *pg_{st} = t == T - 1 ? a->grad_states_last[{k}] : a->grad_state_init[{k}];", 2)
-                e.emit(f"if (pg_{st}) pg_{st} += i0;", 2)
-                e.emit(f"else {{ memset(ng_{st}, 0, (size_t)n * sizeof({t})); pg_{st} = ng_{st}; }}", 2)
-            v0 = states[0]
-            e.emit("if (a->grad_v_seq) {", 2)
-            e.emit(f"sj_add_{suffix}(ng_{v0}, pg_{v0}, a->grad_v_seq + off, n);", 3)
-            e.emit(f"pg_{v0} = ng_{v0};", 3)
-            e.emit("}", 2)
-            if "x" in reads:
-                e.emit(f"const {t} *restrict xt = a->x + off;", 2)
-            if first:
-                for k, st in enumerate(states):
-                    if st in reads:
-                        e.emit(f"const {t} *restrict pv_{st} = a->state_init[{k}] + i0;", 2)
-            else:
-                if states[0] in reads:
-                    e.emit(f"const {t} *restrict hprev = a->saved[0] + off - N;", 2)
-                for k, st in enumerate(states[1:], start=1):
-                    if st in reads:
-                        e.emit(f"const {t} *restrict pv_{st} = a->saved[{k}] + off - N;", 2)
-            e.emit("#pragma omp simd", 2)
-            e.emit("for (int64_t j = 0; j < n; ++j) {", 2)
-            src = {"h": "ht[j]", "x": "xt[j]", "grad_s": "gs[j]", **sources,
-                   **{f"grad_{st}": f"pg_{st}[j]" for st in states}}
-            if first:
-                src.update({st: f"pv_{st}[j]" for st in states})
-                e.load(reads, src, 3)
-            else:
-                src.update({st: f"pv_{st}[j]" for st in states[1:]})
-                src["sjr_h"] = "hprev[j]"
-                if states[0] in reads:
-                    e.load(program_reads(prev_body, [states[0]]) | (reads - {states[0]}), src, 3)
-                    e.bind(prev_body, 3)
-                else:
-                    e.load(reads, src, 3)
-            e.bind(bindings, 3)
-            pr = e.pr
-            e.emit(f"gx[j] = {pr.expr(outs[0])};", 3)
-            for k, st in enumerate(states):
-                e.emit(f"ng_{st}[j] = {pr.expr(outs[1 + k])};", 3)
-            for i, k in enumerate(grads):
-                e.emit(f"acc_{params[k]}[j] += {pr.expr(outs[1 + len(states) + i])};", 3)
-            e.emit("}", 2)
-            e.emit("}", 1)
+        body = _BackwardBody(e, states, [params[k] for k in grads], reads, prev_body, bindings, outs, sources)
+        e.emit("int64_t t = T - 1; /* time loop */", 1)
+        # Large calls without a v_seq gradient: the last step alone (it reads grad_states_last), then tiles of
+        # TILE_STEPS steps (all of them t >= 1), the running state gradients and parameter sums in registers through
+        # a tile. Then the remaining single steps down to 1, then step 0 (it reads state_init).
+        e.emit("if (T * N > SJ_TILE_WORK && !a->grad_v_seq && T > 1) {", 1)
+        e.emit("{", 2)
+        body.single(3)
+        e.emit("}", 2)
+        e.emit("--t;", 2)
+        e.emit(f"for (; t >= {TILE_STEPS}; t -= {TILE_STEPS}) {{", 2)
+        body.tile(TILE_STEPS, 3)
+        e.emit("}", 2)
+        e.emit("}", 1)
+        e.emit("for (; t >= 1; --t) {", 1)
+        body.single(2)
+        e.emit("}", 1)
+        e.emit("if (T > 0) {", 1)  # here t == 0
+        body.single(2, first=True)
+        e.emit("}", 1)
         for k in range(len(states)):
             e.emit(f"if (T == 0 && a->grad_states_last[{k}]) memcpy(a->grad_state_init[{k}] + i0, "
                    f"a->grad_states_last[{k}] + i0, (size_t)n * sizeof({t}));", 1)
