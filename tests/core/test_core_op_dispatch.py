@@ -97,3 +97,32 @@ def test_shared_constant_is_made_once_per_value_dtype_and_device():
     with torch.inference_mode():
         made_inside = shared_constant(0.4375, torch.float32, torch.device("cpu"))
     assert not made_inside.is_inference()
+
+
+def test_a_backend_gets_contiguous_tensors_from_direct_op_calls(monkeypatch):
+    """The backend contract (sj.backends.base) holds when the ops are called directly with views."""
+    from sj.backends.torch_backend import TorchBackend
+
+    seen = []
+    forward, backward = TorchBackend.forward, TorchBackend.backward
+
+    def checked_forward(self, spec, x_seq, state_init, params, save):
+        seen.append(all(t.is_contiguous() for t in (x_seq, *state_init, *params)))
+        return forward(self, spec, x_seq, state_init, params, save)
+
+    def checked_backward(self, spec, inputs):
+        tensors = (*inputs.saved, inputs.x_seq, *inputs.state_init, *inputs.params, inputs.grad_spike,
+                   *(g for g in inputs.grad_states_last if g is not None))
+        seen.append(all(t.is_contiguous() for t in tensors))
+        return backward(self, spec, inputs)
+
+    monkeypatch.setattr(TorchBackend, "forward", checked_forward)
+    monkeypatch.setattr(TorchBackend, "backward", checked_backward)
+    wide = torch.rand(5, 8, dtype=torch.float64) * 2
+    x, v0, tau = wide[:, ::2], wide[0, 1::2], torch.linspace(1.5, 3.0, 8, dtype=torch.float64)[::2]
+    one, zero = torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)
+    _, _, _, saved = torch.ops.sj.multistep_fwd("torch", "lif", "ATan", [2.0], False, False, False, True, x, [v0],
+                                                [one, zero, tau])
+    torch.ops.sj.multistep_bwd("torch", "lif", "ATan", [2.0], False, False, False, [saved[0].t().contiguous().t()],
+                               x, [v0], [one, zero, tau], [False, False, True], wide[:, 1::2], [v0], None)
+    assert seen == [True, True]

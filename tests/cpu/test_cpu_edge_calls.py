@@ -89,3 +89,34 @@ def test_scalar_parameter_gradients_of_an_empty_call_are_zero(shape):
         _, _, grads = torch.ops.sj.multistep_bwd(*_OP_ARGS, saved, torch.empty(0), [v0], params, [True] * 3,
                                                  torch.ones(T, n), [None], None)
         assert [g.shape for g in grads] == [()] * 3 and all(float(g) == 0.0 for g in grads)
+
+
+def test_direct_op_calls_with_non_contiguous_tensors_match_contiguous_ones():
+    """Views that are not contiguous (columns of a wider tensor, an expanded gradient) given straight to the ops: the
+    kernels get contiguous copies that stay alive until they return (a freed temporary once fed the backward garbage
+    where the allocator had written into it)."""
+    gen = torch.Generator().manual_seed(5)
+    T, n = 6, 3000
+    wide = torch.rand(T, 2 * n, dtype=torch.float64, generator=gen) * 3
+    x = wide[:, ::2]  # every other column
+    v0 = (torch.rand(2 * n, dtype=torch.float64, generator=gen) * 0.5)[1::2]
+    tau = torch.linspace(1.5, 4.0, 2 * n, dtype=torch.float64)[::2]
+    params = [torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64), tau]
+    grad_spikes = {"columns": (torch.rand(T, 2 * n, dtype=torch.float64, generator=gen) - 0.5)[:, 1::2],
+                   "expanded": torch.tensor(0.25, dtype=torch.float64).expand(T, n)}
+    assert not any(t.is_contiguous() for t in (x, v0, tau, *grad_spikes.values()))
+
+    def run(backend, contiguous, grad_spike):
+        c = (lambda t: t.contiguous()) if contiguous else (lambda t: t)
+        ps = [c(p) for p in params]
+        _, last, _, saved = torch.ops.sj.multistep_fwd(backend, "lif", "ATan", [2.0], False, False, False, True,
+                                                       c(x), [c(v0)], ps)
+        grads = torch.ops.sj.multistep_bwd(backend, "lif", "ATan", [2.0], False, False, False, saved, c(x), [c(v0)],
+                                           ps, [False, False, True], c(grad_spike), [None], None)
+        return [last[0], saved[0], grads[0], grads[1][0], *grads[2]]
+
+    for name, grad_spike in grad_spikes.items():
+        want = run("torch", True, grad_spike)
+        for _ in range(3):  # a freed temporary is not always overwritten at once
+            for got, ref in zip(run("cpu", False, grad_spike), want, strict=True):
+                torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12, msg=name)

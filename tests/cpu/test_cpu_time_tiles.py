@@ -5,6 +5,7 @@ steps after them, and an N that is no multiple of the SIMD width, and must match
 states, stored v_seq and saved H (each state's, for a two-state neuron); the gradients of x, of the initial states
 and of every parameter."""
 
+import itertools
 import re
 
 import pytest
@@ -95,3 +96,31 @@ def test_tiled_backward_matches_the_reference(neuron, T, soft, detach, last, v_s
         torch.testing.assert_close(g, w, **close)
     for g, w in zip(got[2], want[2], strict=True):  # parameter gradients, summed over T (and N for a 0-d one)
         torch.testing.assert_close(g, w.sum_to_size(g.shape) if w.shape != g.shape else w, rtol=1e-9, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tiles_give_the_same_bits_as_single_steps(dtype):
+    """Neurons are independent: the call over all N (tiled) equals, bit for bit, the calls over slices of N, each
+    below the threshold (single steps): a tile runs the same operations in the same order."""
+    T, pieces = 4, 4
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.rand(T, N, dtype=torch.float64, generator=gen) * 3).to(dtype)
+    v0 = (torch.rand(N, dtype=torch.float64, generator=gen) * 0.5).to(dtype)
+    tau = torch.linspace(1.5, 4.0, N, dtype=dtype)
+    grad_spike = (torch.rand(T, N, dtype=torch.float64, generator=gen) - 0.5).to(dtype)
+    one, zero = torch.tensor(1.0, dtype=dtype), torch.tensor(0.0, dtype=dtype)
+
+    def run(cols):
+        params = [one, zero, tau[cols]]
+        spike, last, _, saved = _forward("cpu", "lif", x[:, cols], [v0[cols]], params, False, False, True)
+        grads = _backward("cpu", "lif", False, False, saved, x[:, cols], [v0[cols]], params, [False, False, True],
+                          grad_spike[:, cols], [None], None)
+        (grad_tau,) = [g for g in grads[2] if g is not None and g.numel()]  # the one requested
+        return [spike, last[0], saved[0], grads[0], grads[1][0], grad_tau]
+
+    whole = run(slice(None))
+    bounds = [N * k // pieces for k in range(pieces + 1)]
+    assert T * (bounds[1] - bounds[0]) <= TILE_WORK
+    parts = [run(slice(lo, hi)) for lo, hi in itertools.pairwise(bounds)]
+    for k, got in enumerate(whole):
+        assert torch.equal(got, torch.cat([p[k] for p in parts], dim=-1)), k

@@ -89,7 +89,14 @@ def _run_forward(backend: str, neuron: str, surrogate: str, surrogate_params: li
                  params: list[Tensor]) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
     """The backend's forward: ``(spike, states_last, v_seq or None, saved)``."""
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
-    return _backend(backend, spec, x_seq).forward(spec, x_seq, list(state_init), list(params), save)
+    return _backend(backend, spec, x_seq).forward(spec, x_seq.contiguous(), _contiguous(state_init),
+                                                  _contiguous(params), save)
+
+
+def _contiguous(tensors: list[Tensor | None]) -> list:
+    """The backend contract's contiguous tensors (sj.backends.base), for direct calls of the op: ``multistep``'s
+    own calls already are (no copy then)."""
+    return [t.contiguous() if t is not None else None for t in tensors]
 
 
 def _fwd_impl(*args) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
@@ -114,8 +121,9 @@ def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[
             grad_states_last: list[Tensor | None], grad_v_seq: Tensor | None
             ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
-    inputs = BackwardInputs(list(saved), x_seq, list(state_init), list(params), list(params_need_grad),
-                            grad_spike, list(grad_states_last), grad_v_seq)
+    inputs = BackwardInputs(_contiguous(saved), x_seq.contiguous(), _contiguous(state_init), _contiguous(params),
+                            list(params_need_grad), grad_spike.contiguous(), _contiguous(grad_states_last),
+                            grad_v_seq.contiguous() if grad_v_seq is not None else None)
     grad_x, grad_init, grad_params = _backend(backend, spec, saved[0]).backward(spec, inputs)
     # a backend returns a parameter's gradient per neuron or already reduced to the parameter's shape
     return grad_x, grad_init, [g if g.shape == p.shape else g.sum_to_size(p.shape)

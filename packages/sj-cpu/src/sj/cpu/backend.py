@@ -121,14 +121,17 @@ class CpuBackend(Backend):
         # An absent last-state gradient goes to the kernel as a null pointer (zero), not as [N] zeros.
         grad_last = [g.contiguous() if g is not None else None for g in inputs.grad_states_last]
         grad_v_seq = inputs.grad_v_seq.contiguous() if inputs.grad_v_seq is not None else None
+        # Every tensor whose address the kernel gets stays referenced here until it returns: a temporary's memory
+        # would be freed (and partly overwritten) before the kernel reads it.
+        grad_spike = inputs.grad_spike.contiguous()
         like = self.pool.like
         grad_x = like(saved[0])
         grad_init = [like(s) for s in state_init]
         # a scalar parameter's gradient comes out of the kernel summed over the neurons (one value)
         grad_params = [(like(state_init[0]) if p.dim() else h.new_empty(())) if need else None
                        for p, need in zip(inputs.params, inputs.params_need_grad)]
-        packed = args.backward(T, N, saved, x, state_init, inputs.params, sparams, inputs.grad_spike.contiguous(),
-                               grad_last, grad_v_seq, grad_x, grad_init, grad_params)
+        packed = args.backward(T, N, saved, x, state_init, inputs.params, sparams, grad_spike, grad_last,
+                               grad_v_seq, grad_x, grad_init, grad_params)
         rc = k.backward(packed, torch.get_num_threads())
         if rc != 0:
             raise RuntimeError(f"cpu backward kernel for {spec.describe()} returned {rc}")
