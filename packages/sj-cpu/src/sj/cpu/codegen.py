@@ -9,8 +9,8 @@ per-chunk arrays, so they stay under :data:`STACK_BYTES`), chunks are shared amo
 each chunk runs the whole time loop with its states in its slice of the ``states_last`` output (step 0 reads
 ``state_init``; backward keeps the running state gradients in ``grad_state_init`` likewise), so every step reads X
 once and writes S (and H when saving) once, with no copy of the states in or out. Large calls take
-:data:`TILE_STEPS` steps per pass over a chunk, the states (backward: the state gradients and the parameter-gradient
-sums) in registers between them. Per-chunk values that only
+:data:`TILE_STEPS` steps per pass over a chunk, the states in registers between them (backward, in the usual variants
+of :data:`TILED_BACKWARD`: the state gradients and the parameter-gradient sums). Per-chunk values that only
 depend on parameters (e.g. ``sigmoid(w)``) are hoisted out of the time loop; parameters are read with stride 1
 (per-neuron) or broadcast from a scalar (stride 0).
 """
@@ -35,6 +35,11 @@ STACK_BYTES = 512 * 1024  # per-chunk stack arrays of one kernel stay below this
 # writes steps * (2 or 3) [T, N] rows at once, and at a power-of-two N those rows fall into one L1 set (8 ways); a
 # forward through four steps ran up to 1.3x (inference) and 1.8x (saving H) slower at [4, 2^18] than single steps.
 TILE_STEPS = 2
+# Backward kernels with tiles: the scalar types, and (in the chunk functions) only the variants with every parameter a
+# scalar that accumulate no parameter gradient or the neuron's own (the usual calls). A tile's steps are printed one
+# after the other, and tiles everywhere made the library 1.8x larger and its build (CI's longest step) about
+# twice as long.
+TILED_BACKWARD = ("f32",)
 SCALARS = {"f32": "float", "f64": "double"}
 _INTERNAL = ("sjr_h", "sjr_z", "sjr_s")  # names the generator binds itself (previous step's reset)
 
@@ -728,21 +733,23 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
                                     mode == "s", 1))
         body = _BackwardBody(e, states, [params[k] for k in grads], reads, prev_body, bindings, outs, sources)
         e.emit("int64_t t = T - 1; /* time loop */", 1)
-        # Large calls without a v_seq gradient: the last step alone (it reads grad_states_last), then tiles of
-        # TILE_STEPS steps (all of them t >= 1), the running state gradients and parameter sums in registers through
-        # a tile. Then the remaining single steps down to 1, then step 0 (it reads state_init).
-        e.emit("if (T * N > SJ_TILE_WORK && !a->grad_v_seq && T > 1) {", 1)
-        e.emit("{", 2)
-        body.single(3)
-        e.emit("}", 2)
-        e.emit("--t;", 2)
-        e.emit(f"for (; t >= {TILE_STEPS}; t -= {TILE_STEPS}) {{", 2)
-        body.tile(TILE_STEPS, 3)
-        e.emit("}", 2)
-        e.emit("}", 1)
-        e.emit("for (; t >= 1; --t) {", 1)
-        body.single(2)
-        e.emit("}", 1)
+        if suffix in TILED_BACKWARD and mode == "s" and gsuffix != "p":
+            # Large calls without a v_seq gradient take the steps below the last (which reads grad_states_last)
+            # and above 0 in tiles of TILE_STEPS, the running state gradients and parameter sums in registers
+            # through a tile; any left over run alone.
+            e.emit("const int tiles = T * N > SJ_TILE_WORK && !a->grad_v_seq;", 1)
+            e.emit("for (; t >= 1; --t) {", 1)
+            e.emit(f"if (tiles && t >= {TILE_STEPS} && t < T - 1) {{", 2)
+            body.tile(TILE_STEPS, 3)
+            e.emit(f"t -= {TILE_STEPS - 1};", 3)
+            e.emit("} else {", 2)
+            body.single(3)
+            e.emit("}", 2)
+            e.emit("}", 1)
+        else:
+            e.emit("for (; t >= 1; --t) {", 1)
+            body.single(2)
+            e.emit("}", 1)
         e.emit("if (T > 0) {", 1)  # here t == 0
         body.single(2, first=True)
         e.emit("}", 1)
