@@ -35,7 +35,7 @@ STACK_BYTES = 512 * 1024  # per-chunk stack arrays of one kernel stay below this
 # writes steps * (2 or 3) [T, N] rows at once, and at a power-of-two N those rows fall into one L1 set (8 ways); a
 # forward through four steps ran up to 1.3x (inference) and 1.8x (saving H) slower at [4, 2^18] than single steps.
 TILE_STEPS = 2
-# Backward kernels with tiles: the scalar types, and (in the chunk functions) only the variants with every parameter a
+# The scalar types whose backward kernels have tiles, and there only in the chunk functions with every parameter a
 # scalar that accumulate no parameter gradient or the neuron's own (the usual calls). A tile's steps are printed one
 # after the other, and tiles everywhere made the library 1.8x larger and its build (CI's longest step) about
 # twice as long.
