@@ -89,3 +89,34 @@ def test_neurons_do_not_share_a_default_surrogate_instance():
 
     a, b = neuron.LIFNode(), neuron.LIFNode()
     assert a.surrogate_function is not b.surrogate_function
+
+
+def test_a_parameter_changed_after_calls_is_used_by_the_next_call():
+    """param_values is kept between calls (read on every neuron call); assigning a parameter must replace it."""
+    from sj import neuron
+
+    x = torch.linspace(-1, 3, 24, dtype=torch.float64).reshape(4, 6).requires_grad_()
+
+    def grad_of(node):
+        node.reset()
+        node(x).sum().backward()
+        g, x.grad = x.grad.clone(), None
+        return g
+
+    node = neuron.LIFNode(surrogate_function=surrogate.ATan(alpha=2.0), step_mode="m").double()
+    before = grad_of(node)
+    assert node.surrogate_function.param_values == (2.0,)
+    node.surrogate_function.alpha = 5.0
+    assert node.surrogate_function.param_values == (5.0,)
+    after = grad_of(node)
+    expected = grad_of(neuron.LIFNode(surrogate_function=surrogate.ATan(alpha=5.0), step_mode="m").double())
+    torch.testing.assert_close(after, expected, rtol=0, atol=0)
+    assert not torch.equal(before, after)
+
+
+def test_param_values_of_a_subclass_keeping_a_tensor_are_read_every_time():
+    sg = surrogate.ATan(alpha=2.0)
+    object.__setattr__(sg, "alpha", torch.tensor(2.0))  # a subclass's own storage, changed in place below
+    assert sg.param_values == (2.0,)
+    sg.alpha.fill_(3.0)
+    assert sg.param_values == (3.0,)

@@ -147,8 +147,9 @@ class BaseNode(MemoryModule):
         an allocation and a fill per call, and at N = 2^20 the fill of new memory alone takes longer than a pass over
         it. Kept only in plain eager mode (a tensor made while tracing must not outlive the trace)."""
         out = []
+        memories = self._memories  # not getattr: nn.Module's attribute lookup fails over to __getattr__ (~1 µs)
         for name in self.decl.state_names:
-            value = getattr(self, name)
+            value = memories[name] if name in memories else getattr(self, name)
             if isinstance(value, torch.Tensor):
                 if value.device != device:
                     raise ValueError(f"{type(self).__name__}: state {name!r} is on device {value.device} but the input "

@@ -105,7 +105,22 @@ class SurrogateFunction(torch.nn.Module):
     @property
     def param_values(self) -> tuple[float, ...]:
         """Current parameter values in declaration order."""
-        return tuple(float(getattr(self, p)) for p in self.decl.params)
+        # Read on every neuron call: kept while every value is a number (assigning a parameter clears it, see
+        # __setattr__); a value of another type (a subclass's tensor) is read again each time.
+        cached = self.__dict__.get("_param_values")
+        if cached is not None:
+            return cached
+        raw = [getattr(self, p) for p in self.decl.params]
+        values = tuple(float(v) for v in raw)
+        if all(type(v) in (float, int) for v in raw):
+            self.__dict__["_param_values"] = values
+        return values
+
+    def __setattr__(self, name: str, value) -> None:
+        super().__setattr__(name, value)
+        decl = self.__dict__.get("decl")
+        if decl is not None and name in decl.params:
+            self.__dict__.pop("_param_values", None)
 
     def set_spiking_mode(self, spiking: bool) -> None:
         if not spiking and self.decl.primitive is None:
