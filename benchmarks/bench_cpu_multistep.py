@@ -13,6 +13,12 @@ cache, which a kernel moving three or more streams of the same size does not get
 pass as a one-op module through autograd (``y = x + 1``, identity gradient) in the same harness: what any module that
 runs through torch autograd pays at least, per-call costs included.
 
+``cold floor`` is the same pass over copies of the data that are not in the caches: the pass cycles through enough
+``(x, y)`` pairs that each one was evicted from the last-level cache since its previous use (one pair when a pair alone
+is over twice that cache). It is the floor for calls whose own data does not stay in the caches between repeats
+(forward+backward moves five or six ``[T, N]`` streams where the floor moves two); ``cpu ×cold`` is the ``cpu``
+backend's time over it. The issue's targets are stated against ``floor``; ``cold floor`` is reported beside it.
+
 ``--dtype bfloat16`` (or ``float16``) runs every framework, and the floor, on 16-bit tensors (modules converted
 with ``.to(dtype)``); the ``cpu`` backend computes those in float32 (see docs/cpu.md).
 
@@ -22,7 +28,9 @@ Run: ``python benchmarks/bench_cpu_multistep.py [--quick] [--json out.json]`` (a
 from __future__ import annotations
 
 import argparse
+import glob
 import inspect
+import itertools
 import json
 import math
 import statistics
@@ -159,6 +167,31 @@ def optional_runners() -> dict:
     return found
 
 
+def last_level_cache_bytes() -> int:
+    """Size of the largest CPU cache (Linux sysfs), or 32 MiB where it cannot be read."""
+    sizes = []
+    for f in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        text = open(f).read().strip()
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        sizes.append(int(text.rstrip("KMG")) * scale)
+    return max(sizes, default=32 << 20)
+
+
+def cold_floor(x: torch.Tensor, cache_bytes: int):
+    """The floor's pass, each call on the next of ``k`` pairs of copies of ``x`` (round robin): between two uses of a
+    pair the others move over twice ``cache_bytes``, so every call reads and writes memory that left the cache."""
+    pair = 2 * x.numel() * x.element_size()
+    k = 1 if pair >= 2 * cache_bytes else math.ceil(2 * cache_bytes / pair) + 1
+    # y filled once, so the timing has no first-touch page faults
+    pairs = [(x.clone(), torch.zeros_like(x)) for _ in range(k)]
+    at = itertools.cycle(pairs)
+
+    def run():
+        a, b = next(at)
+        torch.add(a, 1, out=b)
+    return run
+
+
 def first_call_seconds() -> float:
     x = torch.rand(4, 1 << 14, dtype=DTYPE)
     t0 = time.perf_counter()
@@ -172,6 +205,8 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=0.6, help="seconds of repeats per measurement")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (the cpu backend follows it)")
+    ap.add_argument("--cache-mb", type=float, help="last-level cache size for the cold floor (default: read from "
+                                                   "sysfs, else 32)")
     ap.add_argument("--shape", action="append", metavar="T,LOG2N", help="only this shape (repeatable), e.g. 64,20")
     ap.add_argument("--surrogate", default="ATan",
                     help="surrogate of the sj runs (default ATan, alpha=2; others use their defaults and skip the "
@@ -183,19 +218,21 @@ def main() -> None:
     SURROGATE, DTYPE = args.surrogate, getattr(torch, args.dtype)
     if args.threads:
         torch.set_num_threads(args.threads)
+    cache = int(args.cache_mb * (1 << 20)) if args.cache_mb else last_level_cache_bytes()
     first = first_call_seconds()
     print(f"# first cpu call (library load + kernel lookup + run, T=4, N=2^14): {first * 1e3:.1f} ms")
     print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, {args.dtype}, "
-          f"{SURROGATE}({'alpha=2.0' if SURROGATE == 'ATan' else 'defaults'})")
+          f"{SURROGATE}({'alpha=2.0' if SURROGATE == 'ATan' else 'defaults'}), last-level cache {cache >> 20} MiB")
     others = optional_runners() if SURROGATE == "ATan" else {}
     Ts = (4, 16) if args.quick else (4, 16, 64)
     Ns = (14, 18) if args.quick else (14, 18, 20)
     shapes = {tuple(int(v) for v in sh.split(",")) for sh in args.shape} if args.shape else None
     neurons = ["lif"] if args.quick else list(NEURONS)
     cols = ["cpu", "torch", *others]
-    print("| neuron | T | N | pass | floor ms | floor GB/s | 1-op ×floor | " + " | ".join(f"{c} ×floor" for c in cols)
-          + " | " + " | ".join(f"cpu speed-up vs {c}" for c in cols[1:]) + " |")
-    print("|" + "---|" * (7 + 2 * len(cols) - 1))
+    print("| neuron | T | N | pass | floor ms | floor GB/s | cold floor GB/s | 1-op ×floor | "
+          + " | ".join(f"{c} ×floor" for c in cols) + " | cpu ×cold | "
+          + " | ".join(f"cpu speed-up vs {c}" for c in cols[1:]) + " |")
+    print("|" + "---|" * (9 + 2 * len(cols) - 1))
     rows = []
     for neuron in neurons:
         for T in Ts:
@@ -207,26 +244,32 @@ def main() -> None:
                 x = (torch.rand(T, N) * 1.5).to(DTYPE)
                 g = torch.randn(T, N).to(DTYPE)
                 y = torch.empty_like(x)
+                cold = cold_floor(x, cache)
                 for backward in (False, True):
-                    fns = {"floor": lambda x=x, y=y: torch.add(x, 1, out=y), "1-op": one_op_runner(x, g, backward),
+                    fns = {"floor": lambda x=x, y=y: torch.add(x, 1, out=y), "cold floor": cold,
+                           "1-op": one_op_runner(x, g, backward),
                            "cpu": sj_runner("cpu", neuron, x, g, backward),
                            "torch": sj_runner("torch", neuron, x, g, backward),
                            **{name: fn(neuron, x, g, backward) for name, fn in others.items()}}
                     slow = args.budget if T * N <= (1 << 22) else 0.1  # the Python-loop frameworks at large shapes
-                    budgets = {name: args.budget if name in ("floor", "1-op", "cpu") else slow for name in fns}
+                    budgets = {name: args.budget if name in ("floor", "cold floor", "1-op", "cpu") else slow
+                               for name in fns}
                     res = timed(fns, budgets)
-                    floor, one_op = res["floor"], res["1-op"]
+                    floor, one_op, cold_s = res["floor"], res["1-op"], res["cold floor"]
                     kind = "fwd+bwd" if backward else "fwd"
                     ratios = [res[c] / floor for c in cols]
                     speed = [res[c] / res["cpu"] for c in cols[1:]]
-                    bandwidth = 2 * x.numel() * x.element_size() / floor / 1e9  # one read + one write
-                    print(f"| {neuron} | {T} | 2^{logn} | {kind} | {floor * 1e3:.3f} | {bandwidth:.0f} | "
-                          f"{one_op / floor:.2f} | " + " | ".join(f"{r:.2f}" for r in ratios) + " | "
+                    moved = 2 * x.numel() * x.element_size()  # one read + one write
+                    print(f"| {neuron} | {T} | 2^{logn} | {kind} | {floor * 1e3:.3f} | {moved / floor / 1e9:.0f} | "
+                          f"{moved / cold_s / 1e9:.0f} | {one_op / floor:.2f} | "
+                          + " | ".join(f"{r:.2f}" for r in ratios) + f" | {res['cpu'] / cold_s:.2f} | "
                           + " | ".join(f"{s:.1f}" for s in speed) + " |", flush=True)
-                    rows.append({"neuron": neuron, "T": T, "N": N, "pass": kind, "floor_s": floor, "one_op_s": one_op,
-                                 **{f"{c}_s": res[c] for c in cols}})
+                    rows.append({"neuron": neuron, "T": T, "N": N, "pass": kind, "floor_s": floor,
+                                 "cold_floor_s": cold_s, "one_op_s": one_op, **{f"{c}_s": res[c] for c in cols}})
     geo = {c: math.exp(statistics.mean(math.log(r[f"{c}_s"] / r["floor_s"]) for r in rows)) for c in cols}
-    print("# geometric mean ×floor: " + ", ".join(f"{c} {v:.2f}" for c, v in geo.items()))
+    cold_geo = math.exp(statistics.mean(math.log(r["cpu_s"] / r["cold_floor_s"]) for r in rows))
+    print("# geometric mean ×floor: " + ", ".join(f"{c} {v:.2f}" for c, v in geo.items())
+          + f"; cpu ×cold floor {cold_geo:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"first_call_s": first, "rows": rows}, f, indent=1)
