@@ -1,5 +1,7 @@
 """Every neuron lands in exactly one piece of the thread split: results do not depend on the thread count and match
-the torch reference at sizes around the split boundaries (pieces of whole SIMD vectors, odd tails)."""
+the torch reference at sizes around the split boundaries (pieces of whole SIMD vectors, odd tails). The split itself
+(``sj_cpu_plan``): at least SJ_MIN_PIECE neurons per thread, pieces covering every neuron once, and the installed
+library splitting as the generator does."""
 
 import pytest
 import torch
@@ -34,3 +36,73 @@ def test_thread_split_matches_reference_and_other_thread_counts(n):
         assert all(torch.equal(a, b) for a, b in zip(got, results[1])), f"{threads} threads differ from 1"
     for a, b in zip(results[2], expected):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def _plan_library(tmp_path):
+    """The generator's thread split (``sj_cpu_plan``), compiled from the current source."""
+    import ctypes
+
+    from sj.cpu import codegen, compiler
+
+    if compiler.find_compiler() is None:
+        pytest.skip("no C compiler")
+    src = tmp_path / "abi.c"
+    src.write_text(codegen.header() + codegen.abi_function())
+    compiler.compile_objects([src], tmp_path / "abi.so", werror=True)
+    return ctypes.CDLL(str(tmp_path / "abi.so"))
+
+
+def _plan(lib, T: int, N: int, chunk: int, threads: int) -> tuple[int, int, int]:
+    import ctypes
+
+    out = (ctypes.c_int64 * 3)()
+    lib.sj_cpu_plan(ctypes.c_int64(T), ctypes.c_int64(N), ctypes.c_int64(chunk), ctypes.c_int(threads), out)
+    return tuple(out)
+
+
+# (T, N, threads) -> (threads used, neurons per piece, pieces), with chunks of at most 16384 neurons
+PLANS = {
+    (64, 1024, 2): (1, 1024, 1),        # 512 neurons per thread would interleave the threads' rows within pages
+    (256, 8191, 2): (1, 8192, 1),        # one piece, rounded up to whole vectors
+    (64, 8192, 2): (2, 4096, 2),        # the smallest N two threads share
+    (4, 8193, 3): (2, 4112, 2),         # three asked, two fit; pieces of whole 16-element vectors
+    (4, 1 << 20, 8): (8, 16384, 64),
+    (1, 16384, 2): (1, 16384, 1),       # under SJ_SERIAL_WORK elements: one thread
+    (4, 0, 2): (1, 16384, 0),
+}
+
+
+@pytest.mark.parametrize(("shape", "expected"), PLANS.items(), ids=str)
+def test_the_thread_split_keeps_min_piece_neurons_per_thread(tmp_path, shape, expected):
+    assert _plan(_plan_library(tmp_path), *shape[:2], 16384, shape[2]) == expected
+
+
+def test_every_split_covers_the_neurons_once_in_whole_vectors(tmp_path):
+    import re
+
+    from sj.cpu import codegen
+
+    lib = _plan_library(tmp_path)
+    min_piece = int(re.search(r"#define SJ_MIN_PIECE (\d+)", codegen.HEADER).group(1))
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(2000):
+        T = int(torch.randint(1, 300, (), generator=gen))
+        N = int(torch.randint(1, 1 << int(torch.randint(1, 21, (), generator=gen)), (), generator=gen)) + 1
+        threads, chunk = int(torch.randint(1, 17, (), generator=gen)), 16384
+        nt, piece, pieces = _plan(lib, T, N, chunk, threads)
+        assert 1 <= nt <= threads and piece <= chunk and pieces * piece >= N > (pieces - 1) * piece, (T, N, threads)
+        assert piece % 16 == 0, (T, N, threads)
+        if nt > 1:
+            assert N >= nt * min_piece and T * N >= 32768, (T, N, threads, nt)
+
+
+def test_the_installed_library_splits_like_the_generator(tmp_path):
+    """The prebuilt library is built from this generator: a stale one (an older split) fails here."""
+    from sj.backends.registry import get_backend
+
+    lib, reason = get_backend("cpu").loader.prebuilt()
+    if lib is None:
+        pytest.skip(reason)
+    fresh = _plan_library(tmp_path)
+    for (T, N, threads) in PLANS:
+        assert _plan(lib, T, N, 16384, threads) == _plan(fresh, T, N, 16384, threads), (T, N, threads)

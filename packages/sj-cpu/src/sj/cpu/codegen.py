@@ -26,7 +26,8 @@ from sj.codegen.c_printer import CPrinter
 from sj.codegen.ir import Expr, inline_surrogate, program_reads, rename, symbols_of
 
 ABI_VERSION = 3  # 2: a null grad_states_last[k] means a zero gradient (older libraries would dereference it);
-# 3: a scalar parameter's gradient is one value, reduced over the neurons by the kernel
+# 3: a scalar parameter's gradient is one value, reduced over the neurons by the kernel. (sj_cpu_plan, added since,
+# changes no kernel call: libraries without it still serve every call.)
 MAX_CHUNK = 16384
 MIN_CHUNK = 256
 STACK_BYTES = 512 * 1024  # per-chunk stack arrays of one kernel stay below this
@@ -122,6 +123,12 @@ static inline float sj_expf(float x) {
 #include <omp.h>
 #endif
 #define SJ_SERIAL_WORK 32768
+/* At least this many neurons per thread. Each thread's neurons are a column block of every [T, N] row; blocks narrower
+   than this (16 KiB of float32) interleave the two threads' data within pages, and the threads slow each other down
+   instead of sharing the work. A/B on 2 cores (docs/performance.md, session 11), 2 threads with pieces of 512-2048
+   neurons against 1 thread: IF/LIF/PLIF 2.5-8.4x slower at N = 2^10 and 2^11, 1.1-2.1x slower at N = 2^12 up to
+   T = 64 (at T = 256 mixed: IF 2.9x slower, LIF/PLIF 1.3-1.7x faster). */
+#define SJ_MIN_PIECE 4096
 /* Calls over this many elements take TILE_STEPS steps per pass (sj.cpu.codegen). Below it the data sits in the
    caches and the kernel is bound by its dependency chains, which a pass through two steps lengthens: LIF's and
    PLIF's inference ran 5-10 % slower that way at [4, 2^14] to [4, 2^18], and 20-25 % faster at [16, 2^18] and up. */
@@ -149,12 +156,15 @@ typedef struct {
     int64_t chunk, chunks; /* elements per piece, pieces */
 } sj_plan;
 
-/* Cut [0, N) into pieces of at most `chunk` elements for up to `threads` OpenMP threads. The piece count is a multiple
-   of the thread count, so a small N is still split evenly among the threads. */
+/* Cut [0, N) into pieces of at most `chunk` elements for up to `threads` OpenMP threads (fewer where a thread would get
+   under SJ_MIN_PIECE neurons). The piece count is a multiple of the thread count, so a small N is still split evenly
+   among the threads. */
 static inline sj_plan sj_plan_for(int64_t T, int64_t N, int64_t chunk, int threads) {
     sj_plan p;
     p.nt = threads < 1 ? 1 : threads;
     if (T * N < SJ_SERIAL_WORK) p.nt = 1;
+    const int64_t most = N / SJ_MIN_PIECE > 1 ? N / SJ_MIN_PIECE : 1;
+    if (p.nt > most) p.nt = (int)most;
     int64_t chunks = (N + chunk - 1) / chunk;
     chunks = (chunks + p.nt - 1) / p.nt * p.nt;
     int64_t piece = chunks ? (N + chunks - 1) / chunks : chunk;
@@ -253,12 +263,17 @@ def prelude(suffix: str) -> str:
 
 def header() -> str:
     """The shared head of every generated translation unit (includes, macros, the parallel driver)."""
-    return HEADER + "\n/* ABI */\nSJ_EXPORT int sj_cpu_abi_version(void);\n"
+    return (HEADER + "\n/* ABI */\nSJ_EXPORT int sj_cpu_abi_version(void);\n"
+            "SJ_EXPORT void sj_cpu_plan(int64_t T, int64_t N, int64_t chunk, int threads, int64_t *out);\n")
 
 
 def abi_function() -> str:
-    """Definition of ``sj_cpu_abi_version`` (exactly one per shared library)."""
-    return f"SJ_EXPORT int sj_cpu_abi_version(void) {{ return {ABI_VERSION}; }}\n"
+    """Definitions of ``sj_cpu_abi_version`` and ``sj_cpu_plan`` (exactly once per shared library). ``sj_cpu_plan``
+    writes the split a kernel call makes (threads, elements per piece, pieces) into ``out[0:3]``."""
+    return (f"SJ_EXPORT int sj_cpu_abi_version(void) {{ return {ABI_VERSION}; }}\n"
+            "SJ_EXPORT void sj_cpu_plan(int64_t T, int64_t N, int64_t chunk, int threads, int64_t *out) {\n"
+            "    const sj_plan p = sj_plan_for(T, N, chunk, threads);\n"
+            "    out[0] = p.nt;\n    out[1] = p.chunk;\n    out[2] = p.chunks;\n}\n")
 
 
 # --------------------------------------------------------------------------------------------------------------------
