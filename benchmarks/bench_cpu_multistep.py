@@ -226,7 +226,9 @@ def main() -> None:
     others = optional_runners() if SURROGATE == "ATan" else {}
     Ts = (4, 16) if args.quick else (4, 16, 64)
     Ns = (14, 18) if args.quick else (14, 18, 20)
-    shapes = {tuple(int(v) for v in sh.split(",")) for sh in args.shape} if args.shape else None
+    # --shape: exactly the shapes given (any T and N), in order; else the grid
+    shapes = ([tuple(int(v) for v in sh.split(",")) for sh in args.shape] if args.shape
+              else [(T, logn) for T in Ts for logn in Ns])
     neurons = ["lif"] if args.quick else list(NEURONS)
     cols = ["cpu", "torch", *others]
     print("| neuron | T | N | pass | floor ms | floor GB/s | cold floor GB/s | 1-op ×floor | "
@@ -235,37 +237,34 @@ def main() -> None:
     print("|" + "---|" * (9 + 2 * len(cols) - 1))
     rows = []
     for neuron in neurons:
-        for T in Ts:
-            for logn in Ns:
-                if shapes is not None and (T, logn) not in shapes:
-                    continue
-                N = 1 << logn
-                torch.manual_seed(0)
-                x = (torch.rand(T, N) * 1.5).to(DTYPE)
-                g = torch.randn(T, N).to(DTYPE)
-                y = torch.empty_like(x)
-                cold = cold_floor(x, cache)
-                for backward in (False, True):
-                    fns = {"floor": lambda x=x, y=y: torch.add(x, 1, out=y), "cold floor": cold,
-                           "1-op": one_op_runner(x, g, backward),
-                           "cpu": sj_runner("cpu", neuron, x, g, backward),
-                           "torch": sj_runner("torch", neuron, x, g, backward),
-                           **{name: fn(neuron, x, g, backward) for name, fn in others.items()}}
-                    slow = args.budget if T * N <= (1 << 22) else 0.1  # the Python-loop frameworks at large shapes
-                    budgets = {name: args.budget if name in ("floor", "cold floor", "1-op", "cpu") else slow
-                               for name in fns}
-                    res = timed(fns, budgets)
-                    floor, one_op, cold_s = res["floor"], res["1-op"], res["cold floor"]
-                    kind = "fwd+bwd" if backward else "fwd"
-                    ratios = [res[c] / floor for c in cols]
-                    speed = [res[c] / res["cpu"] for c in cols[1:]]
-                    moved = 2 * x.numel() * x.element_size()  # one read + one write
-                    print(f"| {neuron} | {T} | 2^{logn} | {kind} | {floor * 1e3:.3f} | {moved / floor / 1e9:.0f} | "
-                          f"{moved / cold_s / 1e9:.0f} | {one_op / floor:.2f} | "
-                          + " | ".join(f"{r:.2f}" for r in ratios) + f" | {res['cpu'] / cold_s:.2f} | "
-                          + " | ".join(f"{s:.1f}" for s in speed) + " |", flush=True)
-                    rows.append({"neuron": neuron, "T": T, "N": N, "pass": kind, "floor_s": floor,
-                                 "cold_floor_s": cold_s, "one_op_s": one_op, **{f"{c}_s": res[c] for c in cols}})
+        for T, logn in shapes:
+            N = 1 << logn
+            torch.manual_seed(0)
+            x = (torch.rand(T, N) * 1.5).to(DTYPE)
+            g = torch.randn(T, N).to(DTYPE)
+            y = torch.empty_like(x)
+            cold = cold_floor(x, cache)
+            for backward in (False, True):
+                fns = {"floor": lambda x=x, y=y: torch.add(x, 1, out=y), "cold floor": cold,
+                       "1-op": one_op_runner(x, g, backward),
+                       "cpu": sj_runner("cpu", neuron, x, g, backward),
+                       "torch": sj_runner("torch", neuron, x, g, backward),
+                       **{name: fn(neuron, x, g, backward) for name, fn in others.items()}}
+                slow = args.budget if T * N <= (1 << 22) else 0.1  # the Python-loop frameworks at large shapes
+                budgets = {name: args.budget if name in ("floor", "cold floor", "1-op", "cpu") else slow
+                           for name in fns}
+                res = timed(fns, budgets)
+                floor, one_op, cold_s = res["floor"], res["1-op"], res["cold floor"]
+                kind = "fwd+bwd" if backward else "fwd"
+                ratios = [res[c] / floor for c in cols]
+                speed = [res[c] / res["cpu"] for c in cols[1:]]
+                moved = 2 * x.numel() * x.element_size()  # one read + one write
+                print(f"| {neuron} | {T} | 2^{logn} | {kind} | {floor * 1e3:.3f} | {moved / floor / 1e9:.0f} | "
+                      f"{moved / cold_s / 1e9:.0f} | {one_op / floor:.2f} | "
+                      + " | ".join(f"{r:.2f}" for r in ratios) + f" | {res['cpu'] / cold_s:.2f} | "
+                      + " | ".join(f"{s:.1f}" for s in speed) + " |", flush=True)
+                rows.append({"neuron": neuron, "T": T, "N": N, "pass": kind, "floor_s": floor,
+                             "cold_floor_s": cold_s, "one_op_s": one_op, **{f"{c}_s": res[c] for c in cols}})
     geo = {c: math.exp(statistics.mean(math.log(r[f"{c}_s"] / r["floor_s"]) for r in rows)) for c in cols}
     cold_geo = math.exp(statistics.mean(math.log(r["cpu_s"] / r["cold_floor_s"]) for r in rows))
     print("# geometric mean ×floor: " + ", ".join(f"{c} {v:.2f}" for c, v in geo.items())
