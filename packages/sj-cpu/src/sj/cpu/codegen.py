@@ -126,7 +126,7 @@ static inline float sj_expf(float x) {
 /* At least this many neurons per thread. Each thread's neurons are a column block of every [T, N] row; blocks narrower
    than this (16 KiB of float32) interleave the two threads' data within pages, and the threads slow each other down
    instead of sharing the work. A/B on 2 cores (docs/performance.md, session 11), 2 threads with pieces of 512-2048
-   neurons against 1 thread: IF/LIF/PLIF 2.5-8.4x slower at N = 2^10 and 2^11, 1.1-2.1x slower at N = 2^12 up to
+   neurons against 1 thread: IF/LIF/PLIF 1.5-8.4x slower at N = 2^10 and 2^11, up to 2.9x slower at N = 2^12 up to
    T = 64 (at T = 256 mixed: IF 2.9x slower, LIF/PLIF 1.3-1.7x faster). */
 #define SJ_MIN_PIECE 4096
 /* Calls over this many elements take TILE_STEPS steps per pass (sj.cpu.codegen). Below it the data sits in the
