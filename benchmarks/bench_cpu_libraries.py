@@ -86,13 +86,13 @@ def backend_for(path: str, neurons: list[str], surrogate: str) -> CpuBackend:
 
 def calls(be: CpuBackend, spec, x, g, params, passes):
     states = [torch.zeros(x.shape[1])]
-    saved = be.forward(spec, x, states, params, True)[3]
+    spike, _, _, saved = be.forward(spec, x, states, params, True)
     need = [False, False] + [True] * (len(params) - 2)
     inputs = BackwardInputs(saved, x, states, params, need, g, [None], None)
     fns = {"fwd": lambda: be.forward(spec, x, states, params, False),
            "fwdH": lambda: be.forward(spec, x, states, params, True),
            "bwd": lambda: be.backward(spec, inputs)}
-    results = [*be.forward(spec, x, states, params, True)[::3], be.backward(spec, inputs)]
+    results = [spike, saved, be.backward(spec, inputs)]
     return {p: fns[p] for p in passes}, results
 
 
