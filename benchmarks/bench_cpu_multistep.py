@@ -35,6 +35,7 @@ import json
 import math
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -171,7 +172,7 @@ def last_level_cache_bytes() -> int:
     """Size of the largest CPU cache (Linux sysfs), or 32 MiB where it cannot be read."""
     sizes = []
     for f in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
-        text = open(f).read().strip()
+        text = Path(f).read_text().strip()
         scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
         sizes.append(int(text.rstrip("KMG")) * scale)
     return max(sizes, default=32 << 20)

@@ -3,9 +3,14 @@ the torch reference at sizes around the split boundaries (pieces of whole SIMD v
 (``sj_cpu_plan``): at least SJ_MIN_PIECE neurons per thread, pieces covering every neuron once, and the installed
 library splitting as the generator does."""
 
+import ctypes
+import re
+
 import pytest
 import torch
 
+from sj.backends.registry import get_backend
+from sj.cpu import codegen, compiler
 from sj.ops import multistep
 
 
@@ -38,23 +43,22 @@ def test_thread_split_matches_reference_and_other_thread_counts(n):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
-def _plan_library(tmp_path):
-    """The generator's thread split (``sj_cpu_plan``), compiled from the current source."""
-    import ctypes
+def _header_constant(name: str) -> int:
+    return int(re.search(rf"#define {name} (\d+)", codegen.HEADER).group(1))
 
-    from sj.cpu import codegen, compiler
 
+@pytest.fixture(scope="module")
+def plan_library(tmp_path_factory):
+    """The generator's thread split (``sj_cpu_plan``), compiled once from the current source."""
     if compiler.find_compiler() is None:
         pytest.skip("no C compiler")
-    src = tmp_path / "abi.c"
-    src.write_text(codegen.header() + codegen.abi_function())
-    compiler.compile_objects([src], tmp_path / "abi.so", werror=True)
-    return ctypes.CDLL(str(tmp_path / "abi.so"))
+    work = tmp_path_factory.mktemp("plan")
+    (work / "abi.c").write_text(codegen.header() + codegen.abi_function())
+    compiler.compile_objects([work / "abi.c"], work / "abi.so", werror=True)
+    return ctypes.CDLL(str(work / "abi.so"))
 
 
 def _plan(lib, T: int, N: int, chunk: int, threads: int) -> tuple[int, int, int]:
-    import ctypes
-
     out = (ctypes.c_int64 * 3)()
     lib.sj_cpu_plan(ctypes.c_int64(T), ctypes.c_int64(N), ctypes.c_int64(chunk), ctypes.c_int(threads), out)
     return tuple(out)
@@ -73,36 +77,28 @@ PLANS = {
 
 
 @pytest.mark.parametrize(("shape", "expected"), PLANS.items(), ids=str)
-def test_the_thread_split_keeps_min_piece_neurons_per_thread(tmp_path, shape, expected):
-    assert _plan(_plan_library(tmp_path), *shape[:2], 16384, shape[2]) == expected
+def test_the_thread_split_keeps_min_piece_neurons_per_thread(plan_library, shape, expected):
+    assert _plan(plan_library, *shape[:2], 16384, shape[2]) == expected
 
 
-def test_every_split_covers_the_neurons_once_in_whole_vectors(tmp_path):
-    import re
-
-    from sj.cpu import codegen
-
-    lib = _plan_library(tmp_path)
-    min_piece = int(re.search(r"#define SJ_MIN_PIECE (\d+)", codegen.HEADER).group(1))
+def test_every_split_covers_the_neurons_once_in_whole_vectors(plan_library):
+    min_piece, serial = _header_constant("SJ_MIN_PIECE"), _header_constant("SJ_SERIAL_WORK")
     gen = torch.Generator().manual_seed(0)
     for _ in range(2000):
         T = int(torch.randint(1, 300, (), generator=gen))
         N = int(torch.randint(1, 1 << int(torch.randint(1, 21, (), generator=gen)), (), generator=gen)) + 1
         threads, chunk = int(torch.randint(1, 17, (), generator=gen)), 16384
-        nt, piece, pieces = _plan(lib, T, N, chunk, threads)
+        nt, piece, pieces = _plan(plan_library, T, N, chunk, threads)
         assert 1 <= nt <= threads and piece <= chunk and pieces * piece >= N > (pieces - 1) * piece, (T, N, threads)
         assert piece % 16 == 0, (T, N, threads)
         if nt > 1:
-            assert N >= nt * min_piece and T * N >= 32768, (T, N, threads, nt)
+            assert N >= nt * min_piece and T * N >= serial, (T, N, threads, nt)
 
 
-def test_the_installed_library_splits_like_the_generator(tmp_path):
+def test_the_installed_library_splits_like_the_generator(plan_library):
     """The prebuilt library is built from this generator: a stale one (an older split) fails here."""
-    from sj.backends.registry import get_backend
-
     lib, reason = get_backend("cpu").loader.prebuilt()
     if lib is None:
         pytest.skip(reason)
-    fresh = _plan_library(tmp_path)
     for (T, N, threads) in PLANS:
-        assert _plan(lib, T, N, 16384, threads) == _plan(fresh, T, N, 16384, threads), (T, N, threads)
+        assert _plan(lib, T, N, 16384, threads) == _plan(plan_library, T, N, 16384, threads), (T, N, threads)
