@@ -9,6 +9,8 @@ and the fixed per-call cost of the multi-step op against a trivial autograd func
 2. Per-call cost at a tiny shape (``[4, 16]``, where the kernels take ~1 µs): ``sj.ops.multistep`` forward+backward
    (``torch.autograd.grad``), and forward under ``no_grad``, as multiples of one forward+backward of a
    ``torch.autograd.Function`` computing ``2 x`` — what any Python-level autograd op costs at least.
+3. The output pool's loan (:mod:`sj.cpu.pool`: lend a ``[4, 2^18]`` float32 block and free it), as a multiple of
+   ``torch.empty_like`` and free of the same tensor — what the pool adds per large output it serves warm.
 
 Every figure is the minimum over repeats. Run: ``python benchmarks/bench_cpu_kernels.py [--shape T,LOG2N]
 [--threads 2]`` (about 30 s on 2 cores).
@@ -24,6 +26,7 @@ import torch
 import sj.neuron.builtin  # noqa: F401 - registers the built-in neurons
 from sj.backends.base import BackwardInputs
 from sj.backends.registry import get_backend
+from sj.cpu.pool import BufferPool
 from sj.ops import MultiStepSpec, multistep
 
 NEURONS = {"if_": [1.0, 0.0], "lif": [1.0, 0.0, 2.0], "plif": [1.0, 0.0, 0.0]}
@@ -91,6 +94,15 @@ def per_call() -> None:
     print(f"multistep forward under no_grad: {best(fwd_no_grad, 2000) / trivial:.2f}×")
 
 
+def pool_loan() -> None:
+    pool = BufferPool()
+    x = torch.empty(4, 2**18)
+    loan = best(lambda: pool.like(x), 20000)
+    plain = best(lambda: torch.empty_like(x), 20000)
+    print(f"## pool loan of a [4, 2^18] float32 output (lend and free): {loan / plain:.2f}× torch.empty_like "
+          f"({pool.stats().reused_blocks} reuses, {pool.stats().allocated_blocks} block allocated)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shape", default="16,18", help="T,LOG2N of the kernel measurement (default 16,18)")
@@ -101,6 +113,7 @@ def main() -> None:
     print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, float32")
     kernels(T, 2**log2n)
     per_call()
+    pool_loan()
 
 
 if __name__ == "__main__":

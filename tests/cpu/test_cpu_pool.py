@@ -1,5 +1,8 @@
 """The output-buffer pool: reuse after free, never while autograd (or a user) still holds the memory."""
 
+import gc
+import threading
+
 import pytest
 import torch
 
@@ -46,6 +49,44 @@ def test_pool_caps_idle_memory():
     assert pool.stats().idle_bytes <= 1 << 20
     pool.clear()
     assert pool.stats().idle_blocks == 0
+
+
+def test_a_block_in_a_reference_cycle_returns_only_when_the_cycle_is_collected():
+    pool = BufferPool(min_bytes=0, max_idle_bytes=1 << 30)
+    gc.disable()
+    try:
+        a = pool.empty((2, 100), torch.float64)
+        pa = a.data_ptr()
+        holder = {"t": a}
+        holder["self"] = holder  # a cycle: freed by the collector only
+        del a, holder
+        assert pool.empty((2, 100), torch.float64).data_ptr() != pa
+        gc.collect()
+        assert pool.empty((2, 100), torch.float64).data_ptr() == pa
+    finally:
+        gc.enable()
+
+
+def test_threads_never_share_a_lent_block():
+    pool = BufferPool(min_bytes=0, max_idle_bytes=1 << 30)
+    errors = []
+
+    def work(k: int) -> None:
+        for _ in range(300):
+            t = pool.empty((256,), torch.float32)
+            t.fill_(k)
+            threading.Event().wait(0)  # let the other threads lend and write meanwhile
+            if not bool((t == k).all()):
+                errors.append(k)
+            del t
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert pool.stats().reused_blocks > 0
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """Reusable output buffers: large kernel outputs come from warm memory instead of fresh, page-faulting pages.
 
-A tensor handed out by :meth:`BufferPool.empty` owns its block through a chain torch keeps alive
-(tensor → numpy array → lease → block). The block returns to the pool only when the last tensor or view using it
-is freed — so memory autograd still holds (e.g. the saved H of a graph not yet backpropagated) is never handed out
-again. Idle blocks are capped at ``SJ_CPU_POOL_IDLE_MB`` (default 1024 MiB, oldest dropped first); outputs smaller
-than ``SJ_CPU_POOL_MIN_KB`` (default 1024 KiB) use ``torch.empty``, whose allocator already reuses warm memory.
+The pool keeps blocks as numpy arrays of one shape and dtype. It lends a block as ``torch.from_numpy`` of a fresh
+numpy view of it: every tensor and view made from the loan shares one torch storage, which holds that numpy view until
+the last of them is freed. A weak reference to the view returns the block to the pool when it dies — so memory
+autograd still holds (e.g. the saved H of a graph not yet backpropagated) is never lent again. A loan costs about a
+microsecond (``benchmarks/bench_cpu_kernels.py`` prints it). Idle blocks are capped at ``SJ_CPU_POOL_IDLE_MB``
+(default 1024 MiB, least recently returned dropped first); outputs smaller than ``SJ_CPU_POOL_MIN_KB`` (default 1024
+KiB) use ``torch.empty``, whose allocator already reuses warm memory.
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ from __future__ import annotations
 import collections
 import os
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 _ALIGN = 64
-_GRANULE = 64 * 1024
-# numpy has no bfloat16: its blocks are exposed as int16 and viewed as bfloat16 (same size, no copy)
-_TYPESTR = {torch.float32: "<f4", torch.float64: "<f8", torch.float16: "<f2", torch.bfloat16: "<i2",
-            torch.bool: "|b1"}
+# numpy has no bfloat16: its blocks are int16 arrays, lent viewed as bfloat16 (same size, no copy)
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16, torch.bfloat16: np.int16,
+          torch.bool: np.bool_}
 
 
 @dataclass(frozen=True)
@@ -34,32 +36,29 @@ class PoolStats:
     reused_blocks: int
 
 
-class _Lease:
-    """Exposes a block as an array (``__array_interface__``) and returns it to the pool when garbage."""
-
-    __slots__ = ("__array_interface__", "_block", "_home", "_size")
-
-    def __init__(self, home: collections.deque, block: np.ndarray, size: int, shape: tuple[int, ...], typestr: str):
-        addr = block.ctypes.data
-        addr += (-addr) % _ALIGN
-        self.__array_interface__ = {"shape": shape, "typestr": typestr, "data": (addr, False), "version": 3}
-        self._block, self._home, self._size = block, home, size
-
-    def __del__(self) -> None:
-        # deque.append is atomic: safe from any thread and from a garbage collection inside the pool's own code
-        self._home.append((self._size, self._block))
+def _aligned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array of ``shape`` whose data starts on a :data:`_ALIGN`-byte boundary."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
+    start = (-raw.ctypes.data) % _ALIGN
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 class BufferPool:
-    """Size-bucketed pool of aligned host blocks for ``float32``, ``float64``, ``float16``, ``bfloat16`` and ``bool``
-    outputs (thread-safe)."""
+    """Pool of aligned host blocks for ``float32``, ``float64``, ``float16``, ``bfloat16`` and ``bool`` outputs,
+    keyed by shape and dtype (thread-safe)."""
 
     def __init__(self, min_bytes: int | None = None, max_idle_bytes: int | None = None) -> None:
         self.min_bytes = min_bytes if min_bytes is not None else int(os.environ.get("SJ_CPU_POOL_MIN_KB", 1024)) << 10
         self.max_idle_bytes = (max_idle_bytes if max_idle_bytes is not None
                                else int(os.environ.get("SJ_CPU_POOL_IDLE_MB", 1024)) << 20)
+        # weak references of the loans whose views died; deque.append is atomic, so the callback may run in any
+        # thread, and inside the pool's own code (a garbage collection there)
         self._returned: collections.deque = collections.deque()
-        self._idle: collections.OrderedDict[int, tuple[int, np.ndarray]] = collections.OrderedDict()
+        self._lent: dict[int, tuple[weakref.ref, tuple, np.ndarray]] = {}  # id(weak ref) -> (it, key, block)
+        # idle blocks: per key, least recently returned first; and every idle block's key by return order (serial)
+        self._idle: dict[tuple, list[tuple[int, np.ndarray]]] = {}
+        self._order: collections.OrderedDict[int, tuple] = collections.OrderedDict()
         self._idle_bytes = 0
         self._serial = 0
         self._allocated = 0
@@ -69,57 +68,68 @@ class BufferPool:
     def empty(self, shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> torch.Tensor:
         """An uninitialised contiguous CPU tensor of ``shape`` and ``dtype``."""
         shape = tuple(int(s) for s in shape)
-        numel = 1
-        for s in shape:
-            numel *= s
-        nbytes = numel * dtype.itemsize
-        if nbytes < self.min_bytes or dtype not in _TYPESTR:
+        if dtype not in _NUMPY or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize < self.min_bytes:
             return torch.empty(shape, dtype=dtype)
-        size = -(-nbytes // _GRANULE) * _GRANULE
-        block = self._take(size)
-        if block is None:
-            block = np.empty(size + _ALIGN, dtype=np.uint8)
-            with self._lock:
-                self._allocated += 1
-        t = torch.from_numpy(np.asarray(_Lease(self._returned, block, size, shape, _TYPESTR[dtype])))
-        return t.view(dtype) if t.dtype != dtype else t
+        return self._lend((shape, dtype))
 
     def like(self, t: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor shaped and typed like the contiguous CPU tensor ``t`` (the common case, made
-        without :meth:`empty`'s shape arithmetic when it is small)."""
-        if t.nbytes < self.min_bytes:
+        without :meth:`empty`'s shape arithmetic)."""
+        if t.nbytes < self.min_bytes or t.dtype not in _NUMPY:
             return torch.empty_like(t)
-        return self.empty(t.shape, t.dtype)
+        return self._lend((tuple(t.shape), t.dtype))
+
+    def _lend(self, key: tuple) -> torch.Tensor:
+        block = self._take(key)
+        if block is None:
+            shape, dtype = key
+            block = _aligned(shape, np.dtype(_NUMPY[dtype]))
+            with self._lock:
+                self._allocated += 1
+        view = block.view()
+        loan = weakref.ref(view, self._returned.append)
+        self._lent[id(loan)] = (loan, key, block)  # the weak reference must live for its callback to run
+        t = torch.from_numpy(view)
+        return t.view(torch.bfloat16) if key[1] == torch.bfloat16 else t
 
     def _drain(self) -> None:
         while self._returned:
-            size, block = self._returned.popleft()
+            _, key, block = self._lent.pop(id(self._returned.popleft()))
             self._serial += 1
-            self._idle[self._serial] = (size, block)
-            self._idle_bytes += size
-        while self._idle_bytes > self.max_idle_bytes and self._idle:
-            _, (size, _) = self._idle.popitem(last=False)
-            self._idle_bytes -= size
+            self._idle.setdefault(key, []).append((self._serial, block))
+            self._order[self._serial] = key
+            self._idle_bytes += block.nbytes
+        while self._idle_bytes > self.max_idle_bytes and self._order:
+            _, key = self._order.popitem(last=False)
+            blocks = self._idle[key]
+            _, block = blocks.pop(0)  # a key's oldest: the oldest overall, which the order just gave
+            self._idle_bytes -= block.nbytes
+            if not blocks:
+                del self._idle[key]
 
-    def _take(self, size: int) -> np.ndarray | None:
+    def _take(self, key: tuple) -> np.ndarray | None:
         with self._lock:
             self._drain()
-            for key, (bsize, block) in reversed(self._idle.items()):  # most recently returned first: warmest
-                if bsize == size:
-                    del self._idle[key]
-                    self._idle_bytes -= size
-                    self._reused += 1
-                    return block
-        return None
+            blocks = self._idle.get(key)
+            if not blocks:
+                return None
+            serial, block = blocks.pop()  # the most recently returned: warmest
+            if not blocks:
+                del self._idle[key]
+            del self._order[serial]
+            self._idle_bytes -= block.nbytes
+            self._reused += 1
+            return block
 
     def clear(self) -> None:
         """Drop every idle block (blocks in use return later and are kept, up to the cap)."""
         with self._lock:
             self._drain()
             self._idle.clear()
+            self._order.clear()
             self._idle_bytes = 0
 
     def stats(self) -> PoolStats:
         with self._lock:
             self._drain()
-            return PoolStats(self._idle_bytes, len(self._idle), self._allocated, self._reused)
+            return PoolStats(self._idle_bytes, len(self._order), self._allocated, self._reused)
