@@ -1,12 +1,13 @@
 """The generated C source compiles with warnings as errors (build-hook source and run-time source)."""
 
+import ctypes
 import json
 import re
 
 import pytest
 
 import sj.neuron.builtin  # noqa: F401
-from sj.cpu import codegen, compiler, prebuilt
+from sj.cpu import codegen, compiler, library, prebuilt
 from sj.neuron.derived import _BUILTIN
 from sj.ops.spec import MultiStepSpec
 from sj.testing import CUSTOM_NEURON
@@ -14,14 +15,46 @@ from sj.testing import CUSTOM_NEURON
 pytestmark = pytest.mark.skipif(compiler.find_compiler() is None, reason="no C compiler")
 
 
-def test_build_hook_sources_compile_with_werror(tmp_path):
-    paths = prebuilt.write_sources(json.loads(_BUILTIN.read_text()), tmp_path / "src")
-    names = {p.name for p in paths}
-    assert {"abi.c", "lif_f32.c", "plif_f64.c", "if__f32.c"} <= names
+def test_build_record_names_the_kernel_sources_and_the_flags(tmp_path):
+    derived = json.loads(_BUILTIN.read_text())
+    flags = compiler.build_flags(werror=True)
+    paths = prebuilt.write_sources(derived, tmp_path / "src", flags)
+    names = [p.name for p in paths]
+    assert names[0] == "abi.c" and {"lif_f32.c", "plif_f64.c", "if__f32.c"} <= set(names)
     assert not any(n.startswith(("izhikevich", "cuba_lif")) for n in names)  # multi-state: compiled on first use
-    picked = [p for p in paths if p.name in ("abi.c", "plif_f32.c")]
-    compiler.compile_objects(picked, tmp_path / "lib.so", werror=True, jobs=2)
-    assert (tmp_path / "lib.so").stat().st_size > 0
+    compiler.compile_objects(paths[:1], tmp_path / "abi.so", werror=True)
+    digest, recorded = prebuilt.parse_build_record(_record(ctypes.CDLL(str(tmp_path / "abi.so"))))
+    assert recorded == flags and set(compiler.WERROR) <= set(recorded)
+    written = {p.name: p.read_text() for p in paths[1:]}
+    assert digest == prebuilt.sources_digest(written) == prebuilt.sources_digest(prebuilt.kernel_sources(derived))
+    written["lif_f32.c"] += " "
+    assert prebuilt.sources_digest(written) != digest
+
+
+def _record(lib: ctypes.CDLL) -> str:
+    fn = lib.sj_cpu_build_record
+    fn.restype = ctypes.c_char_p
+    return fn().decode()
+
+
+def test_prebuilt_library_is_todays_sources_built_with_warnings_as_errors(tmp_path):
+    """The build hook compiles every kernel source with -Wall -Wextra -Werror, and the library records the sources'
+    digest and the flags: the installed library must be exactly what the generator writes today, built that way (a
+    stale library would also serve old kernels to every other test). Without a prebuilt library (a build with
+    SJ_CPU_SKIP_BUILD=1), two of the sources are compiled here instead."""
+    derived = json.loads(_BUILTIN.read_text())
+    lib, _ = library.Loader(tmp_path).prebuilt()
+    if lib is None:
+        paths = prebuilt.write_sources(derived, tmp_path / "src", compiler.build_flags(werror=True))
+        picked = [p for p in paths if p.name in ("abi.c", "plif_f32.c")]
+        compiler.compile_objects(picked, tmp_path / "lib.so", werror=True, jobs=2)
+        return
+    rebuild = "rebuild it: pip install --no-build-isolation --no-deps -e packages/sj-cpu"
+    assert hasattr(lib, "sj_cpu_build_record"), f"the prebuilt library predates build records; {rebuild}"
+    digest, flags = prebuilt.parse_build_record(_record(lib))
+    assert digest == prebuilt.sources_digest(prebuilt.kernel_sources(derived)), (
+        f"the prebuilt library was built from other kernel sources than the generator writes now; {rebuild}")
+    assert set(compiler.WERROR) <= set(flags), flags
 
 
 @pytest.mark.parametrize("neuron", ["izhikevich", "cuba_lif", "klif", "eif", CUSTOM_NEURON.name])
@@ -33,7 +66,7 @@ def test_runtime_sources_compile_with_werror(tmp_path, neuron):
             units.append((spec.program, [spec.surrogate_program]))
     src = tmp_path / "k.c"
     src.write_text(codegen.translation_unit(units))
-    compiler.compile_objects([src], tmp_path / "k.so", werror=True)
+    compiler.compile_objects([src], tmp_path / "k.so", werror=True, march="native")  # as run-time compiles do
 
 
 def test_reserved_names_are_rejected():

@@ -63,6 +63,11 @@ def compiler_reason() -> str:
     return "no C compiler found (set $CC or $SJ_CPU_CC; tried cc, gcc, clang)"
 
 
+def build_flags(*, werror: bool = False, march: str | None = None) -> list[str]:
+    """The flags :func:`compile_objects` passes the compiler (the linker gets them too)."""
+    return [*CFLAGS, *(WERROR if werror else ()), *((f"-march={march}",) if march else ("-DSJ_TARGET_CLONES",))]
+
+
 def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = False, march: str | None = None,
                     compiler: list[str] | None = None, jobs: int = 1) -> None:
     """Compile C ``sources`` (in parallel, ``jobs`` at a time) and link them into the shared library ``output``.
@@ -74,7 +79,7 @@ def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = Fal
     cmd = compiler or find_compiler()
     if cmd is None:
         raise CompileError(compiler_reason())
-    flags = [*CFLAGS, *(WERROR if werror else ()), *((f"-march={march}",) if march else ("-DSJ_TARGET_CLONES",))]
+    flags = build_flags(werror=werror, march=march)
     objects = [src.with_suffix(".o") for src in sources]
     procs: list[tuple[subprocess.Popen, Path]] = []
 

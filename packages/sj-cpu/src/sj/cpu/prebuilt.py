@@ -9,6 +9,7 @@ Torch-free: the wheel's build hook (``hatch_build.py``) calls :func:`build_libra
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -31,22 +32,55 @@ def split_derived(derived: dict) -> tuple[list[dict], list[dict]]:
     return neurons, surrogates
 
 
-def write_sources(derived: dict, outdir: Path) -> list[Path]:
-    """Write the library's C sources into ``outdir``; returns their paths (one per neuron and scalar type)."""
+def kernel_sources(derived: dict) -> dict[str, str]:
+    """The library's kernel sources by file name (one per neuron and scalar type; ``abi.c`` is written apart)."""
     neurons, surrogates = split_derived(derived)
     by_neuron: dict[str, list[dict]] = {}
     for prog in neurons:
         by_neuron.setdefault(prog["neuron"], []).append(prog)
+    return {f"{name}_{suffix}.c": codegen.translation_unit([(p, surrogates) for p in progs], (suffix,),
+                                                           with_abi=False)
+            for name, progs in sorted(by_neuron.items()) for suffix in codegen.SCALARS}
+
+
+def sources_digest(sources: dict[str, str]) -> str:
+    """SHA-256 of the kernel sources (names and texts): what a library's build record names."""
+    h = hashlib.sha256()
+    for name, text in sorted(sources.items()):
+        h.update(f"{name}\0{len(text)}\0".encode())
+        h.update(text.encode())
+    return h.hexdigest()
+
+
+def build_record(digest: str, flags: list[str]) -> str:
+    """The text ``sj_cpu_build_record()`` returns: ``sources=<digest> flags=<compiler flags>``."""
+    return f"sources={digest} flags={' '.join(flags)}"
+
+
+def parse_build_record(text: str) -> tuple[str, list[str]]:
+    """``(sources digest, compiler flags)`` of a :func:`build_record` text."""
+    head, _, flags = text.partition(" flags=")
+    if not head.startswith("sources="):
+        raise ValueError(f"not a build record: {text!r}")
+    return head[len("sources="):], flags.split()
+
+
+def write_sources(derived: dict, outdir: Path, flags: list[str] | None = None) -> list[Path]:
+    """Write the library's C sources into ``outdir``; returns their paths (``abi.c``, then one per neuron and scalar
+    type). ``abi.c`` also defines ``sj_cpu_build_record()``, naming the kernel sources' digest and ``flags`` (the
+    compiler flags they are built with), so a test can tell whether an installed library is today's code built with
+    warnings as errors without compiling it again."""
+    sources = kernel_sources(derived)
     outdir.mkdir(parents=True, exist_ok=True)
+    record = build_record(sources_digest(sources), flags or []).replace("\\", "\\\\").replace('"', '\\"')
     abi = outdir / "abi.c"
-    abi.write_text(codegen.header() + codegen.abi_function())
+    abi.write_text(codegen.header() + codegen.abi_function() + "SJ_EXPORT const char *sj_cpu_build_record(void);\n"
+                   f'SJ_EXPORT const char *sj_cpu_build_record(void) {{ return "{record}"; }}\n')
     paths = [abi]
-    for name, progs in sorted(by_neuron.items()):
-        for suffix in codegen.SCALARS:
-            src = codegen.translation_unit([(p, surrogates) for p in progs], (suffix,), with_abi=False)
-            path = outdir / f"{name}_{suffix}.c"
-            path.write_text(src)
-            paths.append(path)
+    for name, text in sources.items():
+        path = outdir / name
+        path.write_text(text)
+        paths.append(path)
     return paths
 
 
@@ -55,7 +89,7 @@ def build_library(derived_json: Path, output: Path, workdir: Path, *, jobs: int 
     """Generate and compile the prebuilt library from ``derived_json`` into ``output`` (``march``: see
     :func:`sj.cpu.compiler.compile_objects`)."""
     derived = json.loads(derived_json.read_text())
-    sources = write_sources(derived, workdir)
+    sources = write_sources(derived, workdir, compiler.build_flags(werror=werror, march=march))
     output.parent.mkdir(parents=True, exist_ok=True)
     compiler.compile_objects(sources, output, werror=werror, jobs=jobs, march=march)
     return output
