@@ -3,10 +3,10 @@
 The pool keeps blocks as numpy arrays of one shape and dtype. It lends a block as ``torch.from_numpy`` of a fresh
 numpy view of it: every tensor and view made from the loan shares one torch storage, which holds that numpy view until
 the last of them is freed. A weak reference to the view returns the block to the pool when it dies — so memory
-autograd still holds (e.g. the saved H of a graph not yet backpropagated) is never lent again. A loan costs about a
-microsecond (``benchmarks/bench_cpu_kernels.py`` prints it). Idle blocks are capped at ``SJ_CPU_POOL_IDLE_MB``
-(default 1024 MiB, least recently returned dropped first); outputs smaller than ``SJ_CPU_POOL_MIN_KB`` (default 1024
-KiB) use ``torch.empty``, whose allocator already reuses warm memory.
+autograd still holds (e.g. the saved H of a graph not yet backpropagated) is never lent again. Lending and freeing
+costs about 3× a ``torch.empty_like`` and free (``benchmarks/bench_cpu_kernels.py`` prints it). Idle blocks are
+capped at ``SJ_CPU_POOL_IDLE_MB`` (default 1024 MiB, least recently returned dropped first); outputs smaller than
+``SJ_CPU_POOL_MIN_KB`` (default 1024 KiB) use ``torch.empty``, whose allocator already reuses warm memory.
 """
 
 from __future__ import annotations
