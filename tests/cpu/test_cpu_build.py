@@ -31,6 +31,16 @@ def test_build_record_names_the_kernel_sources_and_the_flags(tmp_path):
     assert prebuilt.sources_digest(written) != digest
 
 
+def test_build_record_keeps_quotes_and_backslashes_of_the_flags_and_rejects_other_text(tmp_path):
+    derived = json.loads(_BUILTIN.read_text())
+    flags = ["-O3", '-DNAME="a\\b"', "-march=x86-64-v3"]  # what a build with an odd SJ_CPU_MARCH could record
+    abi = prebuilt.write_sources(derived, tmp_path / "src", flags)[0]
+    compiler.compile_objects([abi], tmp_path / "abi.so", werror=True)
+    assert prebuilt.parse_build_record(_record(ctypes.CDLL(str(tmp_path / "abi.so"))))[1] == flags
+    with pytest.raises(ValueError, match="not a build record"):
+        prebuilt.parse_build_record("flags=-O3")
+
+
 def _record(lib: ctypes.CDLL) -> str:
     fn = lib.sj_cpu_build_record
     fn.restype = ctypes.c_char_p
