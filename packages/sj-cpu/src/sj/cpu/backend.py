@@ -1,9 +1,10 @@
 """The ``cpu`` backend: fused multi-step kernels generated from the declarations, run through ctypes.
 
-Each call runs one OpenMP-parallel C kernel over all time steps (threads: ``torch.get_num_threads()``). Kernels come
-from the prebuilt library, or are compiled on first use for declarations it does not contain (a C compiler is
-needed then); a neuron that has neither runs on the ``torch`` reference instead, with a warning, and ``sj backends``
-lists it under ``fallbacks``. Large outputs come from :class:`sj.cpu.pool.BufferPool`.
+Each call runs one OpenMP-parallel C kernel over all time steps (threads: ``torch.get_num_threads()``; one in a
+forked child process, see :mod:`sj.cpu.threads`). Kernels come from the prebuilt library, or are compiled on first
+use for declarations it does not contain (a C compiler is needed then); a neuron that has neither runs on the
+``torch`` reference instead, with a warning, and ``sj backends`` lists it under ``fallbacks``. Large outputs come
+from :class:`sj.cpu.pool.BufferPool`.
 
 float16 and bfloat16 tensors run through the float32 kernels: the inputs are widened and the outputs rounded back
 by torch conversions, so the neuron is computed in float32 over the whole sequence (the states never round to 16
@@ -23,7 +24,7 @@ import torch
 
 from sj.backends.base import Backend, BackwardInputs, shared_constant
 from sj.backends.torch_backend import TorchBackend
-from sj.cpu import args, compiler, library
+from sj.cpu import args, compiler, library, threads
 from sj.cpu.codegen import CodegenError
 from sj.cpu.pool import BufferPool
 from sj.neuron.derived import cache_dir
@@ -49,7 +50,7 @@ class CpuBackend(Backend):
     def details(self) -> str:
         lib, reason = self.loader.prebuilt()
         parts = [f"prebuilt kernels: {self.loader.library_path}" if lib is not None else reason,
-                 f"run-time compiler: {compiler.compiler_reason()}", f"threads: {torch.get_num_threads()}"]
+                 f"run-time compiler: {compiler.compiler_reason()}", threads.describe()]
         if self.fallbacks:
             parts.append("fallbacks to the torch reference: " + "; ".join(f"{k}: {v}"
                                                                           for k, v in self.fallbacks.items()))
@@ -97,7 +98,7 @@ class CpuBackend(Backend):
         v_seq = like(x) if spec.store_v_seq else None
         saved = [like(x) for _ in states] if save else None
         last = [like(s) for s in states]
-        rc = k.forward(args.forward(T, N, x, states, params, spike, last, v_seq, saved), torch.get_num_threads())
+        rc = k.forward(args.forward(T, N, x, states, params, spike, last, v_seq, saved), threads.kernel_threads())
         if rc != 0:
             raise RuntimeError(f"cpu forward kernel for {spec.describe()} returned {rc}")
         return spike, last, v_seq, saved or []
@@ -132,7 +133,7 @@ class CpuBackend(Backend):
                        for p, need in zip(inputs.params, inputs.params_need_grad)]
         packed = args.backward(T, N, saved, x, state_init, inputs.params, sparams, grad_spike, grad_last,
                                grad_v_seq, grad_x, grad_init, grad_params)
-        rc = k.backward(packed, torch.get_num_threads())
+        rc = k.backward(packed, threads.kernel_threads())
         if rc != 0:
             raise RuntimeError(f"cpu backward kernel for {spec.describe()} returned {rc}")
         return grad_x, grad_init, grad_params
