@@ -99,8 +99,9 @@ def pool_loan() -> None:
     x = torch.empty(4, 2**18)
     loan = best(lambda: pool.like(x), 20000)
     plain = best(lambda: torch.empty_like(x), 20000)
+    stats = pool.stats()
     print(f"## pool loan of a [4, 2^18] float32 output (lend and free): {loan / plain:.2f}× torch.empty_like "
-          f"({pool.stats().reused_blocks} reuses, {pool.stats().allocated_blocks} block allocated)")
+          f"({stats.reused_blocks} reuses, {stats.allocated_blocks} block allocated)")
 
 
 def main() -> None:

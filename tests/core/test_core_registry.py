@@ -70,6 +70,10 @@ def test_broken_plugin_is_isolated_and_reported(fake_plugins):
     status = {p.name: p for p in registry.plugin_status()}
     assert status["broken"].loaded is False and "libfoo.so" in status["broken"].error
     assert any(not p.loaded and "probe exploded" in (p.error or "") for p in registry.plugin_status())
+    # a call naming a backend that is not there says which plug-ins failed, and why
+    with pytest.raises(BackendError, match=r"unknown backend 'broken'.*plug-ins that did not load: broken: "
+                                           r"ImportError: libfoo.so.*badhook: RuntimeError: probe exploded"):
+        backend_registry.get_backend("broken")
 
 
 def test_kill_switch_disables_external_plugins(fake_plugins, monkeypatch):

@@ -120,3 +120,45 @@ def test_saved_h_of_pending_graph_is_not_reused(small_pool):
         torch.testing.assert_close(a, b)
     del s2
     assert small_pool.stats().reused_blocks > 0
+
+
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize(("phys", "cgroup", "cap"), [
+    (64 * GIB, "max\n", GIB),              # a large machine, no container limit: 1 GiB
+    (2 * GIB, "max\n", GIB // 4),          # a 2 GiB board: an eighth of it
+    (64 * GIB, f"{4 * GIB}\n", GIB // 2),  # a container limited to 4 GiB on a large host
+    (4 * GIB, None, GIB // 2),             # no cgroup v2 file
+])
+def test_idle_cap_defaults_to_an_eighth_of_usable_memory_up_to_1_gib(monkeypatch, tmp_path, phys, cgroup, cap):
+    from sj.cpu import pool as pool_mod
+
+    page = 4096
+    monkeypatch.setattr(pool_mod.os, "sysconf", {"SC_PHYS_PAGES": phys // page, "SC_PAGE_SIZE": page}.__getitem__)
+    limit = tmp_path / "memory.max"
+    if cgroup is not None:
+        limit.write_text(cgroup)
+    monkeypatch.setattr(pool_mod, "CGROUP_MEMORY_MAX", str(limit))
+    monkeypatch.delenv("SJ_CPU_POOL_IDLE_MB", raising=False)
+    assert BufferPool().max_idle_bytes == cap
+    monkeypatch.setenv("SJ_CPU_POOL_IDLE_MB", "3")  # the variable wins over the default
+    assert BufferPool().max_idle_bytes == 3 << 20
+
+
+@pytest.mark.parametrize(("name", "value"), [("SJ_CPU_POOL_IDLE_MB", "1.5"), ("SJ_CPU_POOL_IDLE_MB", "-1"),
+                                             ("SJ_CPU_POOL_MIN_KB", "lots")])
+def test_a_bad_pool_size_variable_is_named_in_the_error(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"{name}='{value}': expected a whole number"):
+        BufferPool()
+
+
+def test_pool_size_variables_are_read_in_their_units(monkeypatch):
+    monkeypatch.setenv("SJ_CPU_POOL_MIN_KB", "0")
+    monkeypatch.setenv("SJ_CPU_POOL_IDLE_MB", "0")
+    pool = BufferPool()
+    assert (pool.min_bytes, pool.max_idle_bytes) == (0, 0)
+    block = pool.empty((8,), torch.float32)  # pooled (min 0), and dropped on return (cap 0)
+    del block
+    assert pool.stats().idle_bytes == 0 and pool.stats().allocated_blocks == 1

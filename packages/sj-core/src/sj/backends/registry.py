@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from sj.backends.base import Backend
-from sj.plugins.registry import collect
+from sj.plugins.registry import collect, plugin_status
 
 
 class BackendError(RuntimeError):
@@ -78,11 +78,14 @@ def status() -> list[BackendStatus]:
 
 
 def get_backend(name: str) -> Backend:
-    """The backend called ``name``; raises :class:`BackendError` naming the known backends if there is none."""
+    """The backend called ``name``; raises :class:`BackendError` naming the known backends if there is none, and
+    every plug-in that did not load (with its error: the backend may be one of them)."""
     found = backends()
     if name not in found:
-        raise BackendError(f"unknown backend {name!r}; registered backends: {sorted(found)} "
-                           "(install the plug-in package, e.g. `pip install sj-triton`, and see `sj backends`)")
+        unloaded = [f"{p.name}: {p.error}" for p in plugin_status() if not p.loaded]
+        raise BackendError(f"unknown backend {name!r}; registered backends: {sorted(found)}"
+                           + (f"; plug-ins that did not load: {'; '.join(unloaded)}" if unloaded else "")
+                           + " (install the plug-in package, e.g. `pip install sj-triton`, and see `sj backends`)")
     return found[name]
 
 

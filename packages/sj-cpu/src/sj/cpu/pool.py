@@ -5,7 +5,8 @@ numpy view of it: every tensor and view made from the loan shares one torch stor
 the last of them is freed. A weak reference to the view returns the block to the pool when it dies — so memory
 autograd still holds (e.g. the saved H of a graph not yet backpropagated) is never lent again. Lending and freeing
 costs about 3× a ``torch.empty_like`` and free (``benchmarks/bench_cpu_kernels.py`` prints it). Idle blocks are
-capped at ``SJ_CPU_POOL_IDLE_MB`` (default 1024 MiB, least recently returned dropped first); outputs smaller than
+capped at ``SJ_CPU_POOL_IDLE_MB`` (default: 1024 MiB, or an eighth of the memory this process may use where that is
+less — small boards, containers with a memory limit; least recently returned dropped first); outputs smaller than
 ``SJ_CPU_POOL_MIN_KB`` (default 1024 KiB) use ``torch.empty``, whose allocator already reuses warm memory.
 """
 
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 
 _ALIGN = 64
+_IDLE_CAP = 1 << 30
+CGROUP_MEMORY_MAX = "/sys/fs/cgroup/memory.max"  # cgroup v2: the container's limit, "max" when none
 # numpy has no bfloat16: its blocks are int16 arrays, lent viewed as bfloat16 (same size, no copy)
 _NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16, torch.bfloat16: np.int16,
           torch.bool: np.bool_}
@@ -36,6 +39,38 @@ class PoolStats:
     reused_blocks: int
 
 
+def usable_memory_bytes() -> int | None:
+    """Physical memory, or the cgroup's (container's) memory limit where that is lower; ``None`` when unknown."""
+    try:
+        found = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
+        found = None
+    try:
+        with open(CGROUP_MEMORY_MAX) as f:
+            text = f.read().strip()
+    except OSError:
+        text = "max"
+    if text.isdigit():
+        found = int(text) if found is None else min(found, int(text))
+    return found if found and found > 0 else None
+
+
+def default_idle_bytes() -> int:
+    """The idle cap without ``SJ_CPU_POOL_IDLE_MB``: 1 GiB, or an eighth of :func:`usable_memory_bytes` if less."""
+    usable = usable_memory_bytes()
+    return _IDLE_CAP if usable is None else min(_IDLE_CAP, usable // 8)
+
+
+def _env_size(name: str, unit: str, unit_bytes: int) -> int | None:
+    """``$name``, a whole number of ``unit`` (``unit_bytes`` each), in bytes; ``None`` when unset."""
+    text = os.environ.get(name)
+    if text is None:
+        return None
+    if not text.strip().isdigit():
+        raise ValueError(f"{name}={text!r}: expected a whole number of {unit} (0 or more)")
+    return int(text) * unit_bytes
+
+
 def _aligned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """An uninitialised C-contiguous array of ``shape`` whose data starts on a :data:`_ALIGN`-byte boundary."""
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -49,9 +84,12 @@ class BufferPool:
     keyed by shape and dtype (thread-safe)."""
 
     def __init__(self, min_bytes: int | None = None, max_idle_bytes: int | None = None) -> None:
-        self.min_bytes = min_bytes if min_bytes is not None else int(os.environ.get("SJ_CPU_POOL_MIN_KB", 1024)) << 10
-        self.max_idle_bytes = (max_idle_bytes if max_idle_bytes is not None
-                               else int(os.environ.get("SJ_CPU_POOL_IDLE_MB", 1024)) << 20)
+        if min_bytes is None:
+            min_bytes = _env_size("SJ_CPU_POOL_MIN_KB", "KiB", 1 << 10)
+        if max_idle_bytes is None:
+            max_idle_bytes = _env_size("SJ_CPU_POOL_IDLE_MB", "MiB", 1 << 20)
+        self.min_bytes = min_bytes if min_bytes is not None else 1 << 20
+        self.max_idle_bytes = max_idle_bytes if max_idle_bytes is not None else default_idle_bytes()
         # weak references of the loans whose views died; deque.append is atomic, so the callback may run in any
         # thread, and inside the pool's own code (a garbage collection there)
         self._returned: collections.deque = collections.deque()
