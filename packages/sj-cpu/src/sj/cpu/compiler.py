@@ -1,13 +1,17 @@
 """Find a C compiler and turn generated C source into a shared library (torch-free: the build hook uses it too).
 
-Run-time compilation (:func:`cached_library`) keys the library by the hash of its source under
-``<sj cache>/cpu/``; a file lock serialises concurrent first uses across processes, and the library is written to a
-temporary name and renamed into place, so no process ever loads a half-written file.
+Run-time compilation (:func:`cached_library`) keys the library by the hash of its source and by the machine's
+instruction set (:func:`host_tag`: it compiles with ``-march=native``) under ``<sj cache>/cpu/``; a file lock
+serialises concurrent first uses across processes, and the library is written to a temporary name and renamed into
+place, so no process ever loads a half-written file.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import platform
 import shlex
 import shutil
 import subprocess
@@ -18,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 CC_ENV = "SJ_CPU_CC"
+CPUINFO = "/proc/cpuinfo"
+_FEATURE_LINES = ("flags", "Features", "isa")  # the CPU's instruction-set features: x86, ARM, RISC-V
 CFLAGS = ("-O3", "-std=c11", "-fPIC", "-shared", "-fopenmp", "-fno-math-errno", "-fno-trapping-math",
           "-ffp-contract=off")
 WERROR = ("-Wall", "-Wextra", "-Werror")
@@ -101,6 +107,22 @@ def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = Fal
         raise CompileError(f"linking {output} failed (exit {res.returncode}):\n{res.stderr[-4000:]}")
 
 
+@functools.lru_cache(maxsize=1)
+def host_tag() -> str:
+    """Names what a run-time compile here targets: a digest of the machine type and the CPU's feature flags
+    (``/proc/cpuinfo``; the processor name where there is none). Run-time libraries are built with
+    ``-march=native``: a cache directory shared by machines of different CPUs (a network home directory on a cluster)
+    must not hand one of them a library using instructions it lacks, which kills the process with SIGILL."""
+    parts = [platform.machine(), platform.processor()]
+    try:
+        with open(CPUINFO) as f:
+            parts += [line.split(":", 1)[1].strip() for line in f
+                      if ":" in line and line.split(":", 1)[0].strip() in _FEATURE_LINES][:1]
+    except OSError:
+        pass
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
 class _FileLock:
     """An exclusive advisory lock on ``path`` (fcntl on POSIX; msvcrt on Windows), held inside ``with``."""
 
@@ -131,11 +153,13 @@ class _FileLock:
 
 
 def cached_library(source: str, key: str, cache: Path, log: Path | None = None) -> Path:
-    """The shared library compiled from ``source``, as ``cache/<key><suffix>``; compiled once across processes.
+    """The shared library compiled from ``source``, as ``cache/<key>-<host tag><suffix>``; compiled once across
+    processes (per :func:`host_tag`).
 
     ``log`` (tests, diagnostics) receives one line per actual compilation.
     """
     cache.mkdir(parents=True, exist_ok=True)
+    key = f"{key}-{host_tag()}"
     target = cache / f"{key}{library_suffix()}"
     if target.exists():
         return target
