@@ -3,6 +3,10 @@ OpenMP's thread pool does not survive fork()), with the same results and one war
 
 import hashlib
 import multiprocessing
+import queue as queue_module
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import pytest
@@ -49,13 +53,15 @@ def _in_forked_child(threads: int):
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(queue, threads))
     proc.start()
-    proc.join(60)
-    if proc.exitcode is None:
+    try:  # read before joining: a child exits only once its queue is drained
+        result = queue.get(timeout=60)
+    except queue_module.Empty:
         proc.kill()
         proc.join()
         pytest.fail(f"the forked child hung in a cpu kernel with torch threads = {threads}")
+    proc.join()
     assert proc.exitcode == 0
-    return queue.get(timeout=10)
+    return result
 
 
 @pytest.fixture
@@ -80,3 +86,44 @@ def test_forked_child_asking_one_thread_is_not_warned(parent_ran_two_threads):
     assert digests == [parent_ran_two_threads] * 2
     assert messages == []
     assert "threads: 1" in details and "forked" not in details
+
+
+def test_child_forked_before_sj_cpu_was_loaded_is_known_by_its_start_method(tmp_path):
+    """The parent ran torch's parallel ops (libgomp's pool exists) but never loaded sj-cpu: the at-fork hook was not
+    registered, and the child, loading sj-cpu itself, learns of the fork from multiprocessing."""
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing, queue as queue_module, sys, warnings
+        import torch
+
+        def child(queue):
+            from sj.ops import multistep
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                spike, _, _ = multistep("lif", X, [torch.zeros(X.shape[1])], [1.0, 0.0, 2.0], surrogate="ATan",
+                                        backend="cpu")
+            queue.put((spike.numpy().tobytes(), [str(w.message) for w in caught]))
+
+        if __name__ == "__main__":
+            torch.set_num_threads(2)
+            X = torch.rand(8, 16384) * 1.5
+            X.exp()  # a parallel region in the parent
+            assert "sj.cpu" not in sys.modules
+            ctx = multiprocessing.get_context("fork")
+            queue = ctx.Queue()
+            proc = ctx.Process(target=child, args=(queue,))
+            proc.start()
+            try:  # read before joining: the child exits only once its queue is drained
+                spikes, messages = queue.get(timeout=60)
+            except queue_module.Empty:
+                proc.kill()
+                sys.exit("the child hung")
+            proc.join()
+            from sj.ops import multistep
+            expected, _, _ = multistep("lif", X, [torch.zeros(X.shape[1])], [1.0, 0.0, 2.0], surrogate="ATan",
+                                       backend="cpu")
+            assert spikes == expected.numpy().tobytes(), "the child's spikes differ"
+            assert sum("forked child" in m for m in messages) == 1, messages
+    """))
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]

@@ -6,16 +6,26 @@ for threads that no longer exist, and the process hangs. torch's own parallel op
 ``DataLoader`` sets one thread in each worker. The kernels do not rely on that: in a process made by ``os.fork()``
 (``multiprocessing``'s default start method on Linux) they run on one thread, and say so once when torch asks for
 more. Processes started with ``spawn`` or ``forkserver`` are not forks of the parent and keep parallel kernels.
+
+A fork is known from an ``os.register_at_fork`` hook when this module was imported before it, and otherwise (the
+parent never loaded sj-cpu) from ``multiprocessing``, which records how it started the current process.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import warnings
 
 import torch
 
-_forked = False
+
+def _started_by_fork() -> bool:
+    # the Process object multiprocessing made this process from (private attribute: absent, it counts as no fork)
+    return getattr(multiprocessing.current_process(), "_start_method", None) == "fork"
+
+
+_forked = _started_by_fork()
 _warned = False
 
 
