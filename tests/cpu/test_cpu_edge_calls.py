@@ -1,6 +1,6 @@
 """Edge calls of the op on the cpu backend: an absent last-state gradient (None in the op's grad_states_last) reaches
 the C kernels as a null pointer and counts as zero; with T = 0 (a direct op call; multistep refuses it) the states and
-their gradients pass through instead of being left uninitialised."""
+their gradients pass through instead of being left uninitialised. A second derivative through the kernels raises."""
 
 import pytest
 import torch
@@ -120,3 +120,19 @@ def test_direct_op_calls_with_non_contiguous_tensors_match_contiguous_ones():
         for _ in range(3):  # a freed temporary is not always overwritten at once
             for got, ref in zip(run("cpu", False, grad_spike), want, strict=True):
                 torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12, msg=name)
+
+
+def test_second_derivative_through_a_cpu_kernel_raises_and_first_order_is_unchanged():
+    """The kernels' gradients carry no graph: differentiating them again raises (sj.ops' guard) instead of leaving
+    the neuron's terms out; taken with create_graph=True they keep their values."""
+    from sj import neuron
+
+    x = (torch.rand(6, 16384, generator=torch.Generator().manual_seed(1)) * 2).requires_grad_()
+    node = neuron.ParametricLIFNode(init_tau=2.0, step_mode="m", backend="cpu")
+    first = torch.autograd.grad((node(x) * x).sum(), [x, node.w], create_graph=True)
+    node.reset()
+    plain = torch.autograd.grad((node(x) * x).sum(), [x, node.w])
+    for a, b in zip(first, plain):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="a spiking neuron's backward is not differentiable"):
+        torch.autograd.grad(first[0].sum() + first[1], x)

@@ -9,6 +9,7 @@ implementations below) and parameter-gradient reduction without writing any of i
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -179,12 +180,58 @@ def _save_context(ctx, config: tuple, needs_x: bool, x_seq: Tensor, state_init: 
     # Unused outputs (often v_seq and the last states) must not get [T, *S] zero gradients filled in.
     ctx.set_materialize_grads(False)
     ctx.params_need_grad = [p.requires_grad for p in params]
+    # x_seq shapes the gradients through the saved H, but only programs that read it keep it (memory): a second
+    # derivative towards it cannot be guarded then (_gradients warns)
+    ctx.x_unsaved_requires_grad = x_seq.requires_grad and not needs_x
     ctx.save_for_backward(*saved, x_seq if needs_x else None, *state_init, *params)
+
+
+class _NotDifferentiableAgain(torch.autograd.Function):
+    """Passes its first ``n`` tensors (gradients computed outside autograd) through; differentiating them towards any
+    of the tensors after them (what they depend on) raises instead of leaving those terms out."""
+
+    @staticmethod
+    def forward(ctx, n: int, *tensors: Tensor) -> tuple[Tensor, ...]:
+        return tensors[:n]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(
+            "sj multistep: a spiking neuron's backward is not differentiable, so a second derivative through it "
+            "(a gradient taken with create_graph=True, differentiated again) is not available: its terms would be "
+            "missing. Use first-order gradients, or detach what flows into the neuron in the second pass")
 
 
 def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_states_last: Sequence[Tensor | None]
                ) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
-    """Gradients of ``x_seq``, the initial states and the params (in their shapes) through the backward op."""
+    """Gradients of ``x_seq``, the initial states and the params (in their shapes) through the backward op, computed
+    without recording a graph. Under ``create_graph=True``, where they depend on anything that requires grad, they
+    come out of :class:`_NotDifferentiableAgain`: backends compute outside autograd, and a second derivative would
+    otherwise leave the neuron's terms out without a word. An ``x_seq`` the backward does not keep cannot be linked
+    to that node: a warning says so instead."""
+    if not torch.is_grad_enabled():  # the usual backward (create_graph=False)
+        return _first_gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
+    with torch.no_grad():
+        grad_x, grad_init, grad_params = _first_gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
+    if ctx.x_unsaved_requires_grad:
+        warnings.warn("sj multistep: gradients taken with create_graph=True through a spiking neuron have no second "
+                      "derivative towards its input x_seq (the neuron's backward is not differentiable); a second "
+                      "differentiation towards x_seq or anything before it would miss the neuron's terms",
+                      RuntimeWarning, stacklevel=2)
+    depends_on = [t for t in (grad_spike, grad_v_seq, *grad_states_last, *ctx.saved_tensors)
+                  if t is not None and t.requires_grad]
+    if not depends_on:
+        return grad_x, grad_init, grad_params
+    flat = [grad_x, *grad_init, *grad_params]
+    present = [i for i, g in enumerate(flat) if g is not None]
+    for i, g in zip(present, _NotDifferentiableAgain.apply(len(present), *[flat[i] for i in present], *depends_on)):
+        flat[i] = g
+    n_init = len(grad_init)
+    return flat[0], flat[1:1 + n_init], flat[1 + n_init:]
+
+
+def _first_gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None,
+                     grad_states_last: Sequence[Tensor | None]) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
     tensors = ctx.saved_tensors
     n_saved, n_states = ctx.n_saved, ctx.n_states
     saved = list(tensors[:n_saved])
