@@ -136,3 +136,19 @@ def test_second_derivative_through_a_cpu_kernel_raises_and_first_order_is_unchan
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     with pytest.raises(RuntimeError, match="a spiking neuron's backward is not differentiable"):
         torch.autograd.grad(first[0].sum() + first[1], x)
+
+
+def test_training_after_an_inference_mode_evaluation_of_the_same_shape():
+    """train → evaluate under inference_mode → reset_net → train on the cpu backend (pooled outputs made under
+    inference mode are fresh tensors per call; the neuron's kept reset state is made outside it)."""
+    from sj import functional, neuron
+
+    node = neuron.LIFNode(step_mode="m", backend="cpu")
+    x = torch.rand(4, 16384, requires_grad=True)
+    for _ in range(2):
+        node(x).sum().backward()
+        functional.reset_net(node)
+        with torch.inference_mode():
+            node(x.detach())
+        functional.reset_net(node)
+    assert x.grad is not None and torch.isfinite(x.grad).all()

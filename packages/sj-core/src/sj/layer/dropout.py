@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from sj.base import MemoryModule, StateShapeError, StepModeError
+from sj.base import MemoryModule, StateShapeError, StepModeError, check_state_recordable
 
 
 class Dropout(MemoryModule):
@@ -46,6 +46,7 @@ class Dropout(MemoryModule):
             raise StateShapeError(f"{type(self).__name__}: the mask has shape {tuple(self.mask.shape)} from the "
                                   f"previous call but this step needs {shape}; call sj.functional.reset_net(net) "
                                   "before a new batch")
+        check_state_recordable(type(self).__name__, "mask", self.mask, x)
         return self.mask.to(x)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:

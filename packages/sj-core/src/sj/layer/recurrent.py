@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from sj.base import MemoryModule
+from sj.base import MemoryModule, check_state_recordable
 from sj.layer.container import _check_children_single_step
 
 
@@ -28,6 +28,7 @@ class _RecurrentBase(MemoryModule):
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_children_single_step(self)
+        check_state_recordable(type(self).__name__, "y", self.y, x, *self.parameters())
         self.y = self.sub_module(self.combine(x, self.y))
         return self.y
 

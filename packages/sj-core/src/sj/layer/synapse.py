@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from sj.base import MemoryModule, StateShapeError, StepModeError
+from sj.base import MemoryModule, StateShapeError, StepModeError, check_state_recordable
 
 
 class SynapseFilter(MemoryModule):
@@ -39,6 +39,7 @@ class SynapseFilter(MemoryModule):
         if isinstance(prev, torch.Tensor) and prev.shape != x.shape:
             raise StateShapeError(f"SynapseFilter: state has shape {tuple(prev.shape)} but the input step has "
                                   f"{tuple(x.shape)}; call sj.functional.reset_net(net) first")
+        check_state_recordable("SynapseFilter", "out_i", prev, x, *self.parameters())
         self.out_i = prev * (1.0 - self.inv_tau()) + x
         return self.out_i
 
@@ -75,6 +76,7 @@ class Delay(MemoryModule):
         if self.queue.shape[1:] != step.shape:
             raise StateShapeError(f"Delay: stored steps have shape {tuple(self.queue.shape[1:])} but the input step "
                                   f"has {tuple(step.shape)}; call sj.functional.reset_net(net) first")
+        check_state_recordable("Delay", "queue", self.queue, step)
         return self.queue
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from sj.backends.torch_codegen import step_fns
-from sj.base import MemoryModule, StateShapeError, StepModeError, check_finite_enabled
+from sj.base import MemoryModule, StateShapeError, StepModeError, check_finite_enabled, check_state_recordable
 from sj.neuron.declaration import NeuronDecl
 from sj.ops import MultiStepSpec, multistep
 from sj.ops.multistep import _plain_eager
@@ -174,7 +174,10 @@ class BaseNode(MemoryModule):
         hit = self._state_fills.get(name)
         if hit is not None and hit[0] == key:
             return hit[1]
-        t = torch.full(shape, value, dtype=dtype, device=device)
+        # made outside inference mode, as shared constants are: a fill kept from an evaluation under
+        # torch.inference_mode() would otherwise reach the next training call, which autograd cannot record
+        with torch.inference_mode(False):
+            t = torch.full(shape, value, dtype=dtype, device=device)
         self._state_fills[name] = (key, t)
         return t
 
@@ -195,12 +198,18 @@ class BaseNode(MemoryModule):
                 raise ValueError(f"{type(self).__name__}: input contains {int(bad.sum())} non-finite value(s); "
                                  f"first at index {idx}: {x[idx].item()} (sj.base.set_check_finite is on)")
 
+    def _check_recordable(self, states: list[torch.Tensor], x: torch.Tensor, params: list[torch.Tensor]) -> None:
+        for name, value in zip(self.decl.state_names, states):
+            check_state_recordable(type(self).__name__, name, value, x, *params)
+
     # ------------------------------------------------------------------------------------------------ forward
     def advance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One differentiable step of the pure step function: updates the states, returns ``(spike, h)``."""
         self._check_rank(x, multi=False)
         states = self._states(x.shape, x.dtype, x.device)
-        s, *new, h = step_fns(self.spec())["autograd_step"](x, *states, *self._params(x), self.surrogate_function)
+        params = self._params(x)
+        self._check_recordable(states, x, params)
+        s, *new, h = step_fns(self.spec())["autograd_step"](x, *states, *params, self.surrogate_function)
         for name, value in zip(self.decl.state_names, new):
             setattr(self, name, value)
         return s, h
@@ -213,10 +222,12 @@ class BaseNode(MemoryModule):
         """``x_seq`` ``[T, N, *]`` → spikes ``[T, N, *]`` through the fused multi-step op on ``self.backend``."""
         self._check_rank(x_seq, multi=True)
         states = self._states(x_seq.shape[1:], x_seq.dtype, x_seq.device, reuse=True)
+        params = self._params(x_seq)
+        self._check_recordable(states, x_seq, params)
         sg = self._modules.get("surrogate_function")  # the submodule without nn.Module.__getattr__ (a microsecond)
         if sg is None:
             sg = self.surrogate_function
-        spike, last, v_seq = multistep(self.decl.name, x_seq, states, self._params(x_seq), surrogate=sg.name,
+        spike, last, v_seq = multistep(self.decl.name, x_seq, states, params, surrogate=sg.name,
                                        surrogate_params=sg.param_values, soft_reset=self.soft_reset,
                                        detach_reset=self.detach_reset, store_v_seq=self.store_v_seq,
                                        backend=self.backend)
