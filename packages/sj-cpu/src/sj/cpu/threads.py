@@ -34,7 +34,8 @@ def _after_fork_in_child() -> None:
     _forked, _warned = True, False
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX only (Windows has no fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 FORKED_REASON = ("a forked child process: GNU OpenMP's threads do not survive fork(), and a parallel region there "
                  "hangs")
