@@ -199,8 +199,10 @@ class BaseNode(MemoryModule):
                                  f"first at index {idx}: {x[idx].item()} (sj.base.set_check_finite is on)")
 
     def _check_recordable(self, states: list[torch.Tensor], x: torch.Tensor, params: list[torch.Tensor]) -> None:
-        for name, value in zip(self.decl.state_names, states):
-            check_state_recordable(type(self).__name__, name, value, x, *params)
+        if torch.is_grad_enabled():  # the checks inline first: this runs on every call
+            for name, value in zip(self.decl.state_names, states):
+                if value.is_inference():
+                    check_state_recordable(type(self).__name__, name, value, x, *params)
 
     # ------------------------------------------------------------------------------------------------ forward
     def advance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
