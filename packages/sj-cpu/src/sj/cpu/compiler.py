@@ -109,8 +109,8 @@ def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = Fal
 
 @functools.lru_cache(maxsize=1)
 def host_tag() -> str:
-    """Names what a run-time compile here targets: a digest of the machine type and the CPU's feature flags
-    (``/proc/cpuinfo``; the processor name where there is none). Run-time libraries are built with
+    """Names what a run-time compile here targets: a digest of the machine type, the processor name and the CPU's
+    feature flags (from ``/proc/cpuinfo``, where there is one). Run-time libraries are built with
     ``-march=native``: a cache directory shared by machines of different CPUs (a network home directory on a cluster)
     must not hand one of them a library using instructions it lacks, which kills the process with SIGILL."""
     parts = [platform.machine(), platform.processor()]
