@@ -54,9 +54,10 @@ class StaleStateError(RuntimeError):
 def check_state_recordable(owner: str, name: str, state: Any, *inputs: Any) -> None:
     """Raise :class:`StaleStateError` when ``state`` is an inference-mode tensor (an evaluation pass under
     ``torch.inference_mode()`` not followed by ``reset_net``) and autograd records this call (one of ``inputs``
-    requires grad): torch's own error comes from deep inside an op and names neither the module nor the state."""
-    if (isinstance(state, torch.Tensor) and state.is_inference() and torch.is_grad_enabled()
-            and any(isinstance(t, torch.Tensor) and t.requires_grad for t in inputs)):
+    requires grad): torch's own error comes from deep inside an op and names neither the module nor the state.
+    Skipped while torch.compile traces (Dynamo cannot trace ``is_inference``)."""
+    if (isinstance(state, torch.Tensor) and not torch.compiler.is_compiling() and state.is_inference()
+            and torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in inputs)):
         raise StaleStateError(f"{owner}: state {name!r} was made under torch.inference_mode() by an earlier call and "
                               "cannot enter this call, which autograd records; call sj.functional.reset_net(net) "
                               "after evaluating under inference_mode")

@@ -199,7 +199,9 @@ class BaseNode(MemoryModule):
                                  f"first at index {idx}: {x[idx].item()} (sj.base.set_check_finite is on)")
 
     def _check_recordable(self, states: list[torch.Tensor], x: torch.Tensor, params: list[torch.Tensor]) -> None:
-        if torch.is_grad_enabled():  # the checks inline first: this runs on every call
+        # the checks inline first: this runs on every call (skipped while torch.compile traces: Dynamo cannot trace
+        # is_inference)
+        if torch.is_grad_enabled() and not torch.compiler.is_compiling():
             for name, value in zip(self.decl.state_names, states):
                 if value.is_inference():
                     check_state_recordable(type(self).__name__, name, value, x, *params)
