@@ -204,34 +204,10 @@ class _NotDifferentiableAgain(torch.autograd.Function):
 
 def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_states_last: Sequence[Tensor | None]
                ) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
-    """Gradients of ``x_seq``, the initial states and the params (in their shapes) through the backward op, computed
-    without recording a graph. Under ``create_graph=True``, where they depend on anything that requires grad, they
-    come out of :class:`_NotDifferentiableAgain`: backends compute outside autograd, and a second derivative would
-    otherwise leave the neuron's terms out without a word. An ``x_seq`` the backward does not keep cannot be linked
-    to that node: a warning says so instead."""
-    if not torch.is_grad_enabled():  # the usual backward (create_graph=False)
-        return _first_gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
-    with torch.no_grad():
-        grad_x, grad_init, grad_params = _first_gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
-    if ctx.x_unsaved_requires_grad:
-        warnings.warn("sj multistep: gradients taken with create_graph=True through a spiking neuron have no second "
-                      "derivative towards its input x_seq (the neuron's backward is not differentiable); a second "
-                      "differentiation towards x_seq or anything before it would miss the neuron's terms",
-                      RuntimeWarning, stacklevel=2)
-    depends_on = [t for t in (grad_spike, grad_v_seq, *grad_states_last, *ctx.saved_tensors)
-                  if t is not None and t.requires_grad]
-    if not depends_on:
-        return grad_x, grad_init, grad_params
-    flat = [grad_x, *grad_init, *grad_params]
-    present = [i for i, g in enumerate(flat) if g is not None]
-    for i, g in zip(present, _NotDifferentiableAgain.apply(len(present), *[flat[i] for i in present], *depends_on)):
-        flat[i] = g
-    n_init = len(grad_init)
-    return flat[0], flat[1:1 + n_init], flat[1 + n_init:]
-
-
-def _first_gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None,
-                     grad_states_last: Sequence[Tensor | None]) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    """Gradients of ``x_seq``, the initial states and the params (in their shapes) through the backward op. Under
+    ``create_graph=True`` they go through :func:`_guarded_gradients` (backends compute outside autograd)."""
+    if torch.is_grad_enabled():  # create_graph=True; the usual backward runs with grad mode off
+        return _guarded_gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
     tensors = ctx.saved_tensors
     n_saved, n_states = ctx.n_saved, ctx.n_states
     saved = list(tensors[:n_saved])
@@ -250,6 +226,31 @@ def _first_gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None,
         grad_v_seq.contiguous() if grad_v_seq is not None else None)
     wanted = iter(grad_params)  # the op returns the requested parameter gradients only, in the parameters' shapes
     return grad_x, list(grad_init), [next(wanted) if need else None for need in ctx.params_need_grad]
+
+
+def _guarded_gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None,
+                       grad_states_last: Sequence[Tensor | None]) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    """:func:`_gradients` computed without recording a graph; where they depend on anything that requires grad, they
+    come out of :class:`_NotDifferentiableAgain`, since a second derivative would otherwise leave the neuron's terms
+    out without a word. An ``x_seq`` the backward does not keep cannot be linked to that node: a warning says so
+    instead."""
+    with torch.no_grad():
+        grad_x, grad_init, grad_params = _gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
+    if ctx.x_unsaved_requires_grad:
+        warnings.warn("sj multistep: gradients taken with create_graph=True through a spiking neuron have no second "
+                      "derivative towards its input x_seq (the neuron's backward is not differentiable); a second "
+                      "differentiation towards x_seq or anything before it would miss the neuron's terms",
+                      RuntimeWarning, stacklevel=3)
+    depends_on = [t for t in (grad_spike, grad_v_seq, *grad_states_last, *ctx.saved_tensors)
+                  if t is not None and t.requires_grad]
+    if not depends_on:
+        return grad_x, grad_init, grad_params
+    flat = [grad_x, *grad_init, *grad_params]
+    present = [i for i, g in enumerate(flat) if g is not None]
+    for i, g in zip(present, _NotDifferentiableAgain.apply(len(present), *[flat[i] for i in present], *depends_on)):
+        flat[i] = g
+    n_init = len(grad_init)
+    return flat[0], flat[1:1 + n_init], flat[1 + n_init:]
 
 
 class _MultiStepFunction(torch.autograd.Function):
