@@ -181,7 +181,7 @@ def _save_context(ctx, config: tuple, needs_x: bool, x_seq: Tensor, state_init: 
     ctx.set_materialize_grads(False)
     ctx.params_need_grad = [p.requires_grad for p in params]
     # x_seq shapes the gradients through the saved H, but only programs that read it keep it (memory): a second
-    # derivative towards it cannot be guarded then (_gradients warns)
+    # derivative towards it cannot be guarded then (_guarded_gradients warns)
     ctx.x_unsaved_requires_grad = x_seq.requires_grad and not needs_x
     ctx.save_for_backward(*saved, x_seq if needs_x else None, *state_init, *params)
 
