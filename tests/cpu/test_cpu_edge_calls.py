@@ -152,3 +152,29 @@ def test_training_after_an_inference_mode_evaluation_of_the_same_shape():
             node(x.detach())
         functional.reset_net(node)
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_activation_checkpointing_on_the_cpu_backend():
+    """Plain torch.utils.checkpoint around a neuron refuses a recomputation from the state its last call left; a
+    checkpointed function that starts with reset_net gives the plain run's gradients (pooled outputs included)."""
+    from torch.utils.checkpoint import checkpoint
+
+    from sj import functional, neuron
+    from sj.base import StateRecomputeError
+
+    node = neuron.ParametricLIFNode(step_mode="m", backend="cpu")
+    x = (torch.rand(4, 2, 2**15) * 2).requires_grad_()  # 1 MiB per [T, N]: pooled outputs
+    node(x).square().sum().backward()
+    plain = (x.grad.clone(), node.w.grad.clone())
+    x.grad = node.w.grad = None
+
+    def run(inp):
+        functional.reset_net(node)
+        return node(inp)
+
+    checkpoint(run, x, use_reentrant=False).square().sum().backward()
+    torch.testing.assert_close(x.grad, plain[0], rtol=0, atol=0)
+    torch.testing.assert_close(node.w.grad, plain[1], rtol=0, atol=0)
+    y = checkpoint(node, x, use_reentrant=False)
+    with pytest.raises(StateRecomputeError, match="ParametricLIFNode"):
+        y.sum().backward()

@@ -5,6 +5,12 @@
 - :class:`MemoryModule`: a module with named state ("memories"), such as a neuron's membrane potential. Memories are
   per module instance (no class-level registries), are not in ``state_dict``, move with ``.to()``, and are restored by
   :meth:`MemoryModule.reset` (``functional.reset_net`` resets a whole tree).
+
+Activation checkpointing recomputes a forward during backward. A stateful module's forward reads its state, which by
+then is the state a later call left, not the one the original call started from: plain ``torch.utils.checkpoint``
+around a neuron would silently give wrong gradients. A :class:`MemoryModule` therefore refuses to run during a backward
+pass (:class:`StateRecomputeError`) unless its state was set in that same pass (by ``reset`` or an assignment, as
+:class:`sj.training.TimeCheckpoint` does, or as a checkpointed function does that calls ``reset_net`` first).
 """
 
 from __future__ import annotations
@@ -51,6 +57,15 @@ class StaleStateError(RuntimeError):
     """A stateful module's state was made under ``torch.inference_mode()`` and a call autograd records reads it."""
 
 
+class StateRecomputeError(RuntimeError):
+    """A stateful module ran during a backward pass (activation checkpointing recomputing it) from a state that was not
+    set in that pass: the recomputation would start from the wrong state and give wrong gradients."""
+
+
+# The id of the backward pass (autograd graph task) running in this thread, -1 outside one.
+_backward_pass = torch._C._current_graph_task_id
+
+
 def check_state_recordable(owner: str, name: str, state: Any, *inputs: Any) -> None:
     """Raise :class:`StaleStateError` when ``state`` is an inference-mode tensor (an evaluation pass under
     ``torch.inference_mode()`` not followed by ``reset_net``) and autograd records this call (one of ``inputs``
@@ -89,12 +104,22 @@ class MemoryModule(nn.Module, StepModule):
 
     Subclasses call :meth:`register_memory` in ``__init__`` and implement :meth:`single_step_forward`; the default
     :meth:`multi_step_forward` loops it over time (neurons override it with the fused multi-step op).
+
+    Under activation checkpointing (``torch.utils.checkpoint``, which runs the forward again during backward), a call
+    raises :class:`StateRecomputeError` unless the module's memories were set (:meth:`reset`, or assigned) during that
+    same backward pass: the memories it holds then are those its last call left, not those the recomputed call started
+    from. :class:`sj.training.TimeCheckpoint` passes them in explicitly; so does a checkpointed function that starts
+    with ``sj.functional.reset_net``. ``recomputes_from_any_state``: a subclass whose memory stays the same through a
+    sequence (``Dropout``'s mask) recomputes correctly from whatever it holds, and sets it ``True``.
     """
+
+    recomputes_from_any_state = False
 
     def __init__(self, step_mode: str = "s") -> None:
         super().__init__()
         self._memories: dict[str, Any] = {}
         self._memories_rv: dict[str, Any] = {}
+        self._set_in_pass = -1  # the backward pass (graph task id) in which the memories were last set, -1: none
         self.step_mode = step_mode
 
     def register_memory(self, name: str, value: Any) -> None:
@@ -113,6 +138,8 @@ class MemoryModule(nn.Module, StepModule):
         for k, v in self._memories_rv.items():
             # numbers and None are immutable: only other values (tensors) need a copy (reset runs every batch)
             self._memories[k] = v if type(v) in _IMMUTABLE else copy.deepcopy(v)
+        if torch.is_grad_enabled() and not torch.compiler.is_compiling():  # see __setattr__
+            self.__dict__["_set_in_pass"] = _backward_pass()
 
     def detach(self) -> None:
         """Detach tensor memories from the autograd graph (truncated BPTT)."""
@@ -130,6 +157,10 @@ class MemoryModule(nn.Module, StepModule):
         memories = self.__dict__.get("_memories")
         if memories is not None and name in memories:
             memories[name] = value
+            # inline: neurons set their state on every call. Recomputations run with grad enabled; a state set under
+            # no_grad is not noted (a no_grad call never reaches the check)
+            if torch.is_grad_enabled() and not torch.compiler.is_compiling():
+                self.__dict__["_set_in_pass"] = _backward_pass()
         else:
             super().__setattr__(name, value)
 
@@ -148,9 +179,15 @@ class MemoryModule(nn.Module, StepModule):
         return super()._apply(fn, recurse)
 
     def __deepcopy__(self, memo):
+        """A copy whose memories hold the same values; a memory in the middle of an autograd graph (after a call
+        that autograd recorded) is copied detached, as ``torch.save`` stores it: a graph cannot be copied, and torch
+        refuses to deep-copy such a tensor."""
         new = self.__class__.__new__(self.__class__)
         memo[id(self)] = new
         for k, v in self.__dict__.items():
+            if k == "_memories":
+                v = {name: m.detach() if isinstance(m, torch.Tensor) and m.grad_fn is not None else m
+                     for name, m in v.items()}
             new.__dict__[k] = copy.deepcopy(v, memo)
         return new
 
@@ -165,6 +202,18 @@ class MemoryModule(nn.Module, StepModule):
         return torch.stack([self.single_step_forward(x, *args, **kwargs) for x in x_seq])
 
     def forward(self, *args, **kwargs):
+        if torch.is_grad_enabled() and not torch.compiler.is_compiling() and _backward_pass() != -1:
+            self._check_recompute()
         if self.step_mode == "s":
             return self.single_step_forward(*args, **kwargs)
         return self.multi_step_forward(*args, **kwargs)
+
+    def _check_recompute(self) -> None:
+        """Raise :class:`StateRecomputeError` for a call during a backward pass, unless it may run (class docstring)."""
+        if self.__dict__.get("_set_in_pass", -1) != _backward_pass() and not self.recomputes_from_any_state:
+            raise StateRecomputeError(
+                f"{type(self).__name__}: called during a backward pass (activation checkpointing recomputing it?) "
+                "with the state its last call left, not the state the original call started from, so the "
+                "recomputed gradients would be wrong. Checkpoint stateful networks with "
+                "sj.training.TimeCheckpoint(net, segment_length) (segment_length >= T checkpoints the whole "
+                "sequence at once), or start the checkpointed function with sj.functional.reset_net")

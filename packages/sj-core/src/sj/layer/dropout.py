@@ -23,6 +23,10 @@ class Dropout(MemoryModule):
     at the next call.
     """
 
+    # the mask is drawn once per sequence, and drawn again from the same random state when torch.utils.checkpoint
+    # recomputes a call that drew it: a recomputation is right from whatever mask the module holds
+    recomputes_from_any_state = True
+
     def __init__(self, p: float = 0.5, step_mode: str = "s") -> None:
         super().__init__(step_mode)
         if not 0.0 <= float(p) < 1.0:
