@@ -2,10 +2,13 @@
 
 sj-core is found as the sibling source tree (``../sj-core/src``, the monorepo) or, failing that, as an installed
 package; only its torch-free modules (``sj.codegen``) and its shipped ``derived_builtin.json`` are used, so the
-isolated build environment needs neither torch nor sympy. A C compiler with OpenMP is required
-(``$SJ_CPU_CC``/``$CC``/``cc``); ``SJ_CPU_SKIP_BUILD=1`` builds without kernels (every call then compiles at run time
-or falls back to the reference backend, as ``sj backends`` reports). ``SJ_CPU_MARCH=native`` (or e.g. ``x86-64-v3``)
-builds for that instruction set instead of the portable baseline: about 2× faster kernels, for local installs.
+isolated build environment needs neither torch nor sympy. The C compiler is ``$SJ_CPU_CC``/``$CC``/``cc``; OpenMP is
+used where it supports it. The build never fails an install (:func:`sj.cpu.prebuilt.build_or_explain`): kernels that
+do not compile with warnings as errors are built without ``-Werror``, and without a working compiler the wheel has
+no kernels and a note saying why. ``SJ_CPU_SKIP_BUILD=1`` builds without kernels on purpose (every call then
+compiles at run time or falls back to the reference backend, as ``sj backends`` reports). ``SJ_CPU_MARCH=native``
+(or e.g. ``x86-64-v3``) builds for that instruction set instead of the portable baseline: about 2× faster kernels,
+for local installs.
 """
 
 from __future__ import annotations
@@ -56,8 +59,13 @@ class CustomBuildHook(BuildHookInterface):
         jobs = max(1, min(os.cpu_count() or 1, 8))
         self.app.display_info(f"sj-cpu: generating and compiling kernels from {derived} ({jobs} jobs)")
         with tempfile.TemporaryDirectory(prefix="sj-cpu-build-") as tmp:
-            prebuilt.build_library(derived, out, Path(tmp), jobs=jobs, march=os.environ.get("SJ_CPU_MARCH") or None)
-        build_data["pure_python"] = False
-        build_data["infer_tag"] = True
-        if version != "editable":  # an editable install loads the library from the source tree
-            build_data["force_include"][str(out)] = f"sj/cpu/_lib/{out.name}"
+            built = prebuilt.build_or_explain(derived, out, Path(tmp), jobs=jobs,
+                                              march=os.environ.get("SJ_CPU_MARCH") or None,
+                                              warn=self.app.display_warning)
+        # an editable install loads the library (or the note saying why there is none) from the source tree
+        shipped = out if built else prebuilt.no_kernels_note(out)
+        if version != "editable":
+            build_data["force_include"][str(shipped)] = f"sj/cpu/_lib/{shipped.name}"
+        if built:
+            build_data["pure_python"] = False
+            build_data["infer_tag"] = True

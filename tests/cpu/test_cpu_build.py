@@ -42,9 +42,9 @@ def test_build_record_keeps_quotes_and_backslashes_of_the_flags_and_rejects_othe
 
 
 def _record(lib: ctypes.CDLL) -> str:
-    fn = lib.sj_cpu_build_record
-    fn.restype = ctypes.c_char_p
-    return fn().decode()
+    text = library.build_record(lib)
+    assert text is not None
+    return text
 
 
 def test_prebuilt_library_is_todays_sources_built_with_warnings_as_errors(tmp_path):
@@ -53,7 +53,10 @@ def test_prebuilt_library_is_todays_sources_built_with_warnings_as_errors(tmp_pa
     stale library would also serve old kernels to every other test). Without a prebuilt library (a build with
     SJ_CPU_SKIP_BUILD=1), two of the sources are compiled here instead."""
     derived = json.loads(_BUILTIN.read_text())
-    lib, _ = library.Loader(tmp_path).prebuilt()
+    loader = library.Loader(tmp_path)
+    lib, reason = loader.prebuilt()
+    note = prebuilt.no_kernels_note(loader.library_path)
+    assert not note.exists(), f"the package's build could not compile the kernels: {reason}\n{note.read_text()}"
     if lib is None:
         paths = prebuilt.write_sources(derived, tmp_path / "src", compiler.build_flags(werror=True))
         picked = [p for p in paths if p.name in ("abi.c", "plif_f32.c")]
@@ -65,6 +68,7 @@ def test_prebuilt_library_is_todays_sources_built_with_warnings_as_errors(tmp_pa
     assert digest == prebuilt.sources_digest(prebuilt.kernel_sources(derived)), (
         f"the prebuilt library was built from other kernel sources than the generator writes now; {rebuild}")
     assert set(compiler.WERROR) <= set(flags), flags
+    assert compiler.OPENMP in flags or not compiler.openmp_supported(tuple(compiler.find_compiler())), flags
 
 
 @pytest.mark.parametrize("neuron", ["izhikevich", "cuba_lif", "klif", "eif", CUSTOM_NEURON.name])

@@ -49,7 +49,8 @@ class CpuBackend(Backend):
 
     def details(self) -> str:
         lib, reason = self.loader.prebuilt()
-        parts = [f"prebuilt kernels: {self.loader.library_path}" if lib is not None else reason,
+        serial = " (built without OpenMP: one thread)" if lib is not None and self.loader.prebuilt_serial() else ""
+        parts = [f"prebuilt kernels: {self.loader.library_path}{serial}" if lib is not None else reason,
                  f"run-time compiler: {compiler.compiler_reason()}", threads.describe()]
         if self.fallbacks:
             parts.append("fallbacks to the torch reference: " + "; ".join(f"{k}: {v}"

@@ -24,9 +24,11 @@ from pathlib import Path
 CC_ENV = "SJ_CPU_CC"
 CPUINFO = "/proc/cpuinfo"
 _FEATURE_LINES = ("flags", "Features", "isa")  # the CPU's instruction-set features: x86, ARM, RISC-V
-CFLAGS = ("-O3", "-std=c11", "-fPIC", "-shared", "-fopenmp", "-fno-math-errno", "-fno-trapping-math",
-          "-ffp-contract=off")
+CFLAGS = ("-O3", "-std=c11", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off")
+OPENMP = "-fopenmp"  # added where the compiler supports it (openmp_flags)
+OPENMP_SIMD = "-fopenmp-simd"
 WERROR = ("-Wall", "-Wextra", "-Werror")
+_OPENMP_PROBE = "#include <omp.h>\nint sj_openmp_probe(void) { return omp_get_max_threads(); }\n"
 
 
 class CompileError(RuntimeError):
@@ -60,18 +62,58 @@ def find_compiler() -> list[str] | None:
 
 
 def compiler_reason() -> str:
-    """Why no compiler is used (for messages), or the compiler command."""
+    """Why no compiler is used (for messages), or the compiler command (and whether it lacks OpenMP)."""
     cmd = find_compiler()
     if cmd is not None:
-        return " ".join(cmd)
+        serial = "" if openmp_supported(tuple(cmd)) else " (no OpenMP support: kernels compiled here run on one thread)"
+        return " ".join(cmd) + serial
     if os.environ.get(CC_ENV) is not None:
         return f"no C compiler: {CC_ENV}={os.environ[CC_ENV]!r}"
     return "no C compiler found (set $CC or $SJ_CPU_CC; tried cc, gcc, clang)"
 
 
-def build_flags(*, werror: bool = False, march: str | None = None) -> list[str]:
-    """The flags :func:`compile_objects` passes the compiler (the linker gets them too)."""
-    return [*CFLAGS, *(WERROR if werror else ()), *((f"-march={march}",) if march else ("-DSJ_TARGET_CLONES",))]
+def _accepts(cmd: tuple[str, ...], flag: str, source: str) -> bool:
+    """Whether the compiler ``cmd`` builds and links ``source`` into a shared library with ``flag``."""
+    with tempfile.TemporaryDirectory(prefix="sj-cpu-probe-") as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text(source)
+        try:
+            res = subprocess.run([*cmd, "-fPIC", "-shared", flag, str(src), "-o",
+                                  str(Path(tmp) / f"probe{library_suffix()}")], capture_output=True)
+        except OSError:
+            return False
+    return res.returncode == 0
+
+
+@functools.lru_cache(maxsize=8)
+def openmp_supported(cmd: tuple[str, ...]) -> bool:
+    """Whether the compiler ``cmd`` builds and links a shared library using OpenMP (``-fopenmp``). Apple's clang, for
+    one, does not without a separately installed libomp; the kernels are then built without OpenMP threads and run on
+    one thread (their parallel regions sit under ``#ifdef _OPENMP``), instead of failing to build."""
+    return _accepts(cmd, OPENMP, _OPENMP_PROBE)
+
+
+@functools.lru_cache(maxsize=8)
+def openmp_flags(cmd: tuple[str, ...]) -> tuple[str, ...]:
+    """The OpenMP flags for ``cmd``: ``-fopenmp``; without OpenMP support, ``-fopenmp-simd`` (the kernels' ``omp simd``
+    loops still vectorise, no runtime needed) where it accepts that, else ``-Wno-unknown-pragmas``."""
+    if openmp_supported(cmd):
+        return (OPENMP,)
+    if _accepts(cmd, OPENMP_SIMD, "int sj_probe(void) { return 0; }\n"):
+        return (OPENMP_SIMD,)
+    return ("-Wno-unknown-pragmas",)
+
+
+def build_flags(*, werror: bool = False, march: str | None = None, openmp: tuple[str, ...] = (OPENMP,)) -> list[str]:
+    """The flags :func:`compile_objects` passes the compiler (the linker gets them too); ``openmp``: see
+    :func:`openmp_flags`."""
+    return [*CFLAGS, *openmp, *(WERROR if werror else ()),
+            *((f"-march={march}",) if march else ("-DSJ_TARGET_CLONES",))]
+
+
+def flags_for(cmd: Sequence[str], *, werror: bool = False, march: str | None = None) -> list[str]:
+    """:func:`build_flags` for the compiler ``cmd``, with the OpenMP flags it supports."""
+    return build_flags(werror=werror, march=march, openmp=openmp_flags(tuple(cmd)))
 
 
 def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = False, march: str | None = None,
@@ -80,12 +122,13 @@ def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = Fal
 
     ``march`` (e.g. ``"native"``, ``"x86-64-v3"``) selects an instruction set; without it the code is portable, with
     the kernels' chunk functions cloned for AVX2 where the toolchain supports it (x86-64 Linux, GCC or Clang: picked
-    at load time; ~2× faster when the data sits in cache, ~10 % when memory-bound).
+    at load time; ~2× faster when the data sits in cache, ~10 % when memory-bound). OpenMP is used where the
+    compiler supports it (:func:`openmp_supported`).
     """
     cmd = compiler or find_compiler()
     if cmd is None:
         raise CompileError(compiler_reason())
-    flags = build_flags(werror=werror, march=march)
+    flags = flags_for(cmd, werror=werror, march=march)
     objects = [src.with_suffix(".o") for src in sources]
     procs: list[tuple[subprocess.Popen, Path]] = []
 

@@ -36,6 +36,16 @@ def _bind(lib: ctypes.CDLL, name: str) -> ctypes._CFuncPtr:
     return fn
 
 
+def build_record(lib: ctypes.CDLL) -> str | None:
+    """The library's ``sj_cpu_build_record()`` text (:func:`sj.cpu.prebuilt.build_record`), ``None`` for a library
+    built before records existed."""
+    fn = getattr(lib, "sj_cpu_build_record", None)
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_char_p
+    return fn().decode()
+
+
 def default_library_path() -> Path:
     """Where the wheel's build hook puts the prebuilt library (``$SJ_CPU_LIBRARY`` overrides)."""
     env = os.environ.get(LIBRARY_ENV)
@@ -64,10 +74,22 @@ class Loader:
                 self._prebuilt, self._prebuilt_reason = self._open_prebuilt()
             return self._prebuilt, self._prebuilt_reason
 
+    def prebuilt_serial(self) -> bool:
+        """Whether the prebuilt library was built without OpenMP (its compiler had none): its kernels run on one
+        thread."""
+        lib, _ = self.prebuilt()
+        record = build_record(lib) if lib is not None else None
+        return record is not None and compiler.OPENMP not in prebuilt.parse_build_record(record)[1]
+
     def _open_prebuilt(self) -> tuple[ctypes.CDLL | None, str | None]:
         path = self.library_path
         if not path.exists():
-            return None, f"prebuilt kernel library {path} is absent (package built without a compiler?)"
+            note = prebuilt.no_kernels_note(path)
+            if note.exists():
+                why = (note.read_text().strip().splitlines() or ["(no reason recorded)"])[0]
+                return None, (f"prebuilt kernel library {path} is absent: the package's build could not compile it "
+                              f"({why}; the whole message is in {note})")
+            return None, f"prebuilt kernel library {path} is absent (package built with SJ_CPU_SKIP_BUILD=1?)"
         try:
             lib = ctypes.CDLL(str(path))
             version = lib.sj_cpu_abi_version()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from sj.cpu import codegen, compiler
@@ -88,8 +89,48 @@ def build_library(derived_json: Path, output: Path, workdir: Path, *, jobs: int 
                   march: str | None = None) -> Path:
     """Generate and compile the prebuilt library from ``derived_json`` into ``output`` (``march``: see
     :func:`sj.cpu.compiler.compile_objects`)."""
+    cmd = compiler.find_compiler()
+    if cmd is None:
+        raise compiler.CompileError(compiler.compiler_reason())
     derived = json.loads(derived_json.read_text())
-    sources = write_sources(derived, workdir, compiler.build_flags(werror=werror, march=march))
+    sources = write_sources(derived, workdir, compiler.flags_for(cmd, werror=werror, march=march))
     output.parent.mkdir(parents=True, exist_ok=True)
-    compiler.compile_objects(sources, output, werror=werror, jobs=jobs, march=march)
+    compiler.compile_objects(sources, output, werror=werror, jobs=jobs, march=march, compiler=cmd)
     return output
+
+
+def no_kernels_note(output: Path) -> Path:
+    """Where a build that could not compile the library ``output`` says why (read by :class:`sj.cpu.library.Loader`
+    and by the tests, so that a failed build is never mistaken for a deliberate ``SJ_CPU_SKIP_BUILD``)."""
+    return output.with_name(output.name + ".missing.txt")
+
+
+def build_or_explain(derived_json: Path, output: Path, workdir: Path, *, jobs: int = 1, march: str | None = None,
+                     warn: Callable[[str], None] = print) -> bool:
+    """The build hook's build, which never fails an install: compile the library with warnings as errors; if that
+    fails (a compiler whose warnings differ from the ones tested), again without ``-Werror``; if that fails too, or
+    there is no C compiler, leave no library and write :func:`no_kernels_note` with the reason (every call then
+    compiles at run time or falls back to the reference backend, and ``sj backends`` says why). ``warn`` gets a
+    message for each fallback. Returns whether the library was built."""
+    note = no_kernels_note(output)
+    note.unlink(missing_ok=True)
+    output.unlink(missing_ok=True)  # a library left by an earlier build must not pass for this one
+    reason = ""
+    for werror in (True, False):
+        try:
+            build_library(derived_json, output, workdir / f"werror{int(werror)}", jobs=jobs, werror=werror,
+                          march=march)
+            return True
+        except compiler.CompileError as exc:
+            reason = str(exc).strip()
+        if compiler.find_compiler() is None:
+            break
+        if werror:
+            warn(f"sj-cpu: the kernels did not compile with warnings as errors; building them without -Werror. "
+                 f"The compiler said: {reason[-2000:]}")
+    output.unlink(missing_ok=True)
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text(reason + "\n")
+    warn(f"sj-cpu: building without prebuilt kernels (calls compile at run time where a compiler works, else fall back "
+         f"to the torch reference; `sj backends` says why): {reason[-2000:]}")
+    return False
