@@ -11,6 +11,7 @@ import math
 from typing import ClassVar
 
 import torch
+from torch.autograd import forward_ad
 
 from sj.codegen.torch_printer import TorchPrinter, compile_source
 from sj.surrogate.declarations import BUILTIN_SURROGATES, SurrogateDecl, surrogates
@@ -64,6 +65,23 @@ class _SpikeFn(torch.autograd.Function):
         (z,) = ctx.saved_tensors
         params = [torch.as_tensor(p, dtype=z.dtype, device=z.device) for p in ctx.params]
         return grad * torch_functions(ctx.name)["derivative"](z, *params), None, None
+
+
+# torch's Function.apply binds the arguments with inspect.signature on every call of a Function that defines
+# setup_context (about a third of a single-step neuron's time, benchmarks/bench_core_single_step.py); outside functorch
+# transforms it then calls this C entry, which is called directly instead (forward has no defaults to bind).
+_spike_apply = super(torch.autograd.Function, _SpikeFn).apply
+
+
+def _spike(z: torch.Tensor, name: str, params: tuple[float, ...]) -> torch.Tensor:
+    """Θ(z) with the surrogate ``name``'s derivative in backward: through :class:`_SpikeFn` where a gradient or a
+    transform may need it, else the step alone."""
+    if (torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
+            or forward_ad._current_level >= 0):
+        return _SpikeFn.apply(z, name, params)  # Dynamo, functorch and forward-mode AD go through torch's own path
+    if torch.is_grad_enabled() and z.requires_grad:
+        return _spike_apply(z, name, params)
+    return heaviside(z)  # nothing records it: no autograd node (a quarter of the time)
 
 
 class SurrogateFunction(torch.nn.Module):
@@ -143,7 +161,7 @@ class SurrogateFunction(torch.nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if self.spiking:
-            return _SpikeFn.apply(z, self.name, self.param_values)
+            return _spike(z, self.name, self.param_values)
         return self.primitive(z)
 
     def extra_repr(self) -> str:
