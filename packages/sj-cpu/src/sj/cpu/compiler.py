@@ -123,7 +123,7 @@ def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = Fal
     ``march`` (e.g. ``"native"``, ``"x86-64-v3"``) selects an instruction set; without it the code is portable, with
     the kernels' chunk functions cloned for AVX2 where the toolchain supports it (x86-64 Linux, GCC or Clang: picked
     at load time; ~2× faster when the data sits in cache, ~10 % when memory-bound). OpenMP is used where the
-    compiler supports it (:func:`openmp_supported`).
+    compiler supports it (:func:`openmp_flags`).
     """
     cmd = compiler or find_compiler()
     if cmd is None:
