@@ -202,15 +202,18 @@ class MemoryModule(nn.Module, StepModule):
         return torch.stack([self.single_step_forward(x, *args, **kwargs) for x in x_seq])
 
     def forward(self, *args, **kwargs):
-        if torch.is_grad_enabled() and not torch.compiler.is_compiling() and _backward_pass() != -1:
-            self._check_recompute()
+        if torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            running = _backward_pass()
+            if running != -1:
+                self._check_recompute(running)
         if self.step_mode == "s":
             return self.single_step_forward(*args, **kwargs)
         return self.multi_step_forward(*args, **kwargs)
 
-    def _check_recompute(self) -> None:
-        """Raise :class:`StateRecomputeError` for a call during a backward pass, unless it may run (class docstring)."""
-        if self.__dict__.get("_set_in_pass", -1) != _backward_pass() and not self.recomputes_from_any_state:
+    def _check_recompute(self, running: int) -> None:
+        """Raise :class:`StateRecomputeError` for a call during the backward pass ``running`` (its graph task id),
+        unless it may run (class docstring)."""
+        if self.__dict__.get("_set_in_pass", -1) != running and not self.recomputes_from_any_state:
             raise StateRecomputeError(
                 f"{type(self).__name__}: called during a backward pass (activation checkpointing recomputing it?) "
                 "with the state its last call left, not the state the original call started from, so the "
