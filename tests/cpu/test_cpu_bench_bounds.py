@@ -22,4 +22,4 @@ def test_bounds_benchmark_prints_a_row_per_shape():
     assert [r.split("|")[1:3] for r in rows] == [[" 2 ", " 2^10 "], [" 3 ", " 2^11 "]]
     for r in rows:
         cells = [c.strip() for c in r.strip("|").split("|")][2:]
-        assert len(cells) == 5 and all(float(c) > 0 for c in cells)
+        assert len(cells) == 6 and all(float(c) > 0 for c in cells)
