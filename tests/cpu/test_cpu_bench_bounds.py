@@ -23,3 +23,9 @@ def test_bounds_benchmark_prints_a_row_per_shape():
     for r in rows:
         cells = [c.strip() for c in r.strip("|").split("|")][2:]
         assert len(cells) == 6 and all(float(c) > 0 for c in cells)
+
+
+def test_bounds_benchmark_refuses_a_width_the_blocks_do_not_divide():
+    res = subprocess.run([sys.executable, str(SCRIPT), "--shape", "2,5"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "N = 2^5 is not a multiple of the block (64 columns)" in res.stderr
