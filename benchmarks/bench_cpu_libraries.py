@@ -29,9 +29,9 @@ import torch
 
 import sj.neuron.builtin  # noqa: F401 - registers the built-in neurons
 from sj.backends.base import BackwardInputs
+from sj.cache import cache_root
 from sj.cpu import library
 from sj.cpu.backend import CpuBackend
-from sj.neuron.derived import cache_dir
 from sj.ops import MultiStepSpec
 
 PARAMS = {"if_": [1.0, 0.0], "lif": [1.0, 0.0, 2.0], "plif": [1.0, 0.0, 0.0]}
@@ -78,7 +78,7 @@ def backend_for(path: str, neurons: list[str], surrogate: str) -> CpuBackend:
     be = CpuBackend()
     if path != "installed":
         lib = library_from_tree(Path(path), neurons, surrogate) if Path(path).is_dir() else Path(path)
-        be.loader = library.Loader(cache_dir() / "cpu", lib)
+        be.loader = library.Loader(cache_root() / "cpu", lib)
     if be.loader.prebuilt()[0] is None:
         raise SystemExit(f"cannot use {path}: {be.loader.prebuilt()[1]}")
     return be

@@ -8,11 +8,10 @@ cache atomically (temporary file + rename, safe under concurrent processes).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from functools import cache
 from pathlib import Path
 
+from sj.cache import atomic_write, cache_root
 from sj.neuron import declaration
 
 _BUILTIN = Path(__file__).with_name("derived_builtin.json")
@@ -20,12 +19,6 @@ _memory: dict[str, dict] = {}
 # By registered name: a name never changes content once registered (sj.decl_registry), and this lookup runs on
 # every call of the multi-step op.
 _by_name: dict[tuple, dict] = {}
-
-
-def cache_dir() -> Path:
-    """Root of sj's on-disk caches (``$SJ_CACHE_DIR`` or ``~/.cache/sj``)."""
-    env = os.environ.get("SJ_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "sj"
 
 
 @cache
@@ -43,28 +36,13 @@ def _surrogate_key(decl) -> str:
     return f"surrogate-{decl.name}-{decl.content_hash}"
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename, so concurrent
-    readers see either the old file or the whole new one (shared by every on-disk cache of sj and its plug-ins)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; caches and shipped data are meant to be readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _lookup(key: str, derive) -> dict:
     hit = _memory.get(key)  # no lock: dict operations are atomic and torch.compile traces this path
     if hit is not None:
         return hit
     found = _builtin().get(key)
     if found is None:
-        path = cache_dir() / "derived" / f"{key}.json"
+        path = cache_root() / "derived" / f"{key}.json"
         try:
             found = json.loads(path.read_text())
         except (OSError, ValueError):  # absent or torn: derive again and overwrite

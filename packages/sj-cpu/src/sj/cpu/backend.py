@@ -24,10 +24,10 @@ import torch
 
 from sj.backends.base import Backend, BackwardInputs, shared_constant
 from sj.backends.torch_backend import TorchBackend
+from sj.cache import cache_root
 from sj.cpu import args, compiler, library, threads
 from sj.cpu.codegen import CodegenError
 from sj.cpu.pool import BufferPool
-from sj.neuron.derived import cache_dir
 
 Tensor = torch.Tensor
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
@@ -40,7 +40,7 @@ class CpuBackend(Backend):
                    "float16/bfloat16 computed in float32)")
 
     def __init__(self) -> None:
-        self.loader = library.Loader(cache_dir() / "cpu")
+        self.loader = library.Loader(cache_root() / "cpu")
         self.pool = BufferPool()
         self._reference = TorchBackend()
         self._lock = threading.Lock()

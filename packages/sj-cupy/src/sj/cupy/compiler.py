@@ -20,7 +20,7 @@ import re
 import threading
 from pathlib import Path
 
-from sj.neuron.derived import atomic_write, cache_dir
+from sj.cache import atomic_write, cache_root
 
 DISK_CACHE_ENV = "SJ_CUPY_DISK_CACHE"
 OPTIONS = ("-std=c++14",)
@@ -81,7 +81,7 @@ def _source_lines(log: str, source: str, filename: str) -> str:
 def _disk_path(key: str) -> Path | None:
     if os.environ.get(DISK_CACHE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
         return None
-    return cache_dir() / "cupy" / key
+    return cache_root() / "cupy" / key
 
 
 def compile_source(source: str, filename: str, arch: int, kind: str = "ptx", extra_options: tuple[str, ...] = ()

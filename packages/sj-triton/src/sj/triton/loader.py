@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import triton
-from sj.neuron.derived import atomic_write, cache_dir
+from sj.cache import atomic_write, cache_root
 from sj.triton import tlmath
 from sj.triton.kernels import KernelSignature, module_source, signature
 
@@ -67,7 +67,7 @@ _loaded: dict[tuple[str, bool, bool], Kernels] = {}
 
 
 def kernel_dir() -> Path:
-    return cache_dir() / "triton"
+    return cache_root() / "triton"
 
 
 def autotuning() -> bool:
