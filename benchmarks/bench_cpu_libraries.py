@@ -43,11 +43,12 @@ import json, sys
 from pathlib import Path
 tree, out, neurons, surrogate = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(","), sys.argv[4]
 sys.path.insert(0, str(tree / "packages/sj-cpu/src"))
-from sj.cpu import codegen, compiler, prebuilt
+from sj.cpu import codegen, compiler
 assert Path(codegen.__file__).is_relative_to(tree), codegen.__file__  # the tree's generator, not the installed one
 derived = json.loads((tree / "packages/sj-core/src/sj/neuron/derived_builtin.json").read_text())
-programs, surrogates = prebuilt.split_derived(derived)
-units = [(p, [s for s in surrogates if s["surrogate"] == surrogate]) for p in programs if p["neuron"] in neurons]
+programs = [v for k, v in sorted(derived.items()) if k.startswith("neuron-") and v["neuron"] in neurons]
+surrogates = [v for k, v in derived.items() if k.startswith("surrogate-") and v["surrogate"] == surrogate]
+units = [(p, surrogates) for p in programs]
 work = out.with_suffix(".d")
 work.mkdir(parents=True, exist_ok=True)
 paths = [work / "abi.c"]

@@ -2,11 +2,46 @@
 
 Without a GPU, sj-triton's kernels run under Triton's interpreter. Triton reads ``TRITON_INTERPRET`` when a function
 is decorated, so it must be set before any test (or plug-in status check) imports sj-triton: here, first of all.
+
+Every test run gets one fresh sj cache (``SJ_CACHE_DIR``) shared by all its tests and, under pytest-xdist, by all its
+workers: a kernel compiled on first use (sj-cpu's configurations outside the prebuilt hot set, derived programs of
+user declarations, generated Triton modules) is compiled once per run, not once per test, and nothing from an
+earlier run or from the developer's own cache is trusted. ``SJ_TEST_CACHE_DIR`` names a directory to use instead
+(kept between runs: faster reruns on a development machine).
+
+Kernels compiled at run time are built with warnings as errors (``SJ_CPU_WERROR=1``), and the cpu backend's
+"falling back to the torch reference" warning is an error (tests of the fallback expect it explicitly): a kernel that
+does not build fails its test instead of passing on the reference.
 """
 
 import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
 
 import torch
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+# Every kernel the suite compiles at run time is built with warnings as errors (sj.cpu.compiler.WERROR_ENV), and a
+# refused build must fail the test, not fall back quietly to the reference (see pytest_configure).
+os.environ["SJ_CPU_WERROR"] = "1"
+
+_OWN_CACHE: Path | None = None
+
+
+def pytest_configure(config) -> None:
+    global _OWN_CACHE
+    config.addinivalue_line("filterwarnings", "error:sj cpu backend. falling back:RuntimeWarning")
+    if os.environ.get("SJ_TEST_CACHE_DIR"):
+        os.environ["SJ_CACHE_DIR"] = os.environ["SJ_TEST_CACHE_DIR"]
+    elif getattr(config, "workerinput", None) is None:  # not an xdist worker: workers inherit this environment
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        _OWN_CACHE = Path(tempfile.gettempdir()) / f"sj-test-cache-{uid}-{uuid.uuid4().hex}"
+        os.environ["SJ_CACHE_DIR"] = str(_OWN_CACHE)
+
+
+def pytest_unconfigure(config) -> None:
+    if _OWN_CACHE is not None:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Child process for the fallback and concurrency tests: run one custom or built-in neuron on the cpu backend,
-compare with the torch reference, print a JSON line with the backend's details."""
+compare with the torch reference, print a JSON line with the backend's details and a digest of the cpu results."""
 
+import hashlib
 import json
 import sys
 import warnings
@@ -27,5 +28,6 @@ with warnings.catch_warnings(record=True) as caught:
         (s.sum() + last[0].sum()).backward()
         out[backend] = (s, last[0], xg.grad)
 ok = all(torch.allclose(a, b, atol=1e-9) for a, b in zip(out["cpu"], out["torch"]))
-print(json.dumps({"ok": ok, "details": get_backend("cpu").details(),
+digest = hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in out["cpu"])).hexdigest()
+print(json.dumps({"ok": ok, "digest": digest, "details": get_backend("cpu").details(),
                   "warnings": [str(w.message) for w in caught]}))

@@ -137,8 +137,12 @@ class _App:
         self.warnings.append(message)
 
 
-def test_the_build_hook_ships_the_note_instead_of_failing_the_install(tmp_path, monkeypatch):
-    """The hook itself (a copy, so the library it writes lands in tmp_path) building a wheel without a compiler."""
+@pytest.mark.parametrize(("version", "included"), [("0.1.0", "force_include"),
+                                                    ("editable", "force_include_editable")])
+def test_the_build_hook_ships_the_note_instead_of_failing_the_install(tmp_path, monkeypatch, version, included):
+    """The hook itself (a copy, whose HERE is tmp_path) building a wheel, or an editable wheel, without a compiler:
+    the note is built outside the source tree and included in the wheel (an editable install too, so that each
+    environment installed from one checkout has its own), never written into the checkout."""
     pytest.importorskip("hatchling", reason="hatchling is in the test environment (hatch.toml); not here")
     root = Path(__file__).parents[2]
     hook_dir = tmp_path / "sj-cpu"
@@ -147,17 +151,20 @@ def test_the_build_hook_ships_the_note_instead_of_failing_the_install(tmp_path, 
     monkeypatch.setenv(compiler.CC_ENV, "none")
     monkeypatch.delenv("SJ_CPU_SKIP_BUILD", raising=False)
     monkeypatch.syspath_prepend(str(hook_dir))
+    monkeypatch.delitem(sys.modules, "hatch_build", raising=False)
     import hatch_build  # the copy: its HERE is hook_dir
 
     app = _App()
     hook = hatch_build.CustomBuildHook(str(hook_dir), {}, None, None, str(tmp_path / "dist"), "wheel", app)
-    build_data = {"force_include": {}, "pure_python": True}
-    hook.initialize("0.1.0", build_data)
-    out = hook_dir / "src" / "sj" / "cpu" / "_lib" / prebuilt.library_name()
-    note = prebuilt.no_kernels_note(out)
-    assert not out.exists() and "no C compiler" in note.read_text()
-    assert build_data["force_include"] == {str(note): f"sj/cpu/_lib/{note.name}"}
+    build_data = {"force_include": {}, "force_include_editable": {}, "pure_python": True}
+    hook.initialize(version, build_data)
+    [(source, target)] = build_data[included].items()
+    note = Path(source)
+    assert target == f"sj/cpu/_lib/{prebuilt.no_kernels_note(Path(prebuilt.library_name())).name}"
+    assert "no C compiler" in note.read_text() and not note.is_relative_to(hook_dir)
+    assert not any(build_data[k] for k in ("force_include", "force_include_editable") if k != included)
     assert build_data["pure_python"]  # no library: a pure-Python wheel
     assert any("building without prebuilt kernels" in w for w in app.warnings)
-    ignored = subprocess.run(["git", "check-ignore", "-q", f"packages/sj-cpu/src/sj/cpu/_lib/{note.name}"], cwd=root)
-    assert ignored.returncode == 0, "an editable install's note must stay out of git (wheels get it by force_include)"
+    assert {p.name for p in hook_dir.iterdir()} <= {"hatch_build.py", "__pycache__"}  # nothing in the checkout
+    hook.finalize(version, build_data, str(tmp_path / "dist" / "x.whl"))
+    assert not note.exists()  # the build's temporary directory is gone with the build

@@ -5,10 +5,10 @@ modules) and load them into the process, so a file in the cache can run code. sj
 directory that no other user can write (:func:`private_dir`) and only an artefact whose content still matches the
 digest recorded by the process that produced it (:func:`publish`, :func:`verified`).
 
-The root is ``$SJ_CACHE_DIR`` or ``~/.cache/sj``. On POSIX systems :func:`private_dir` creates each directory it makes
-with mode ``0700`` and refuses (:class:`UntrustedCacheError`, naming the path and the fix) a directory owned by another
-user or writable by group or others, or one inside a directory that another user could rename it out of. On Windows,
-where these permission bits do not exist, the checks are skipped.
+The root is ``$SJ_CACHE_DIR`` or ``~/.cache/sj``. On POSIX systems :func:`private_dir` (and :func:`secure_dir`)
+creates each directory it makes with mode ``0700`` and refuses (:class:`UntrustedCacheError`, naming the path and
+the fix) a directory owned by another user or writable by group or others, or one inside a directory that another
+user could rename it out of. On Windows, where these permission bits do not exist, the checks are skipped.
 """
 
 from __future__ import annotations
@@ -60,13 +60,14 @@ def _check_ancestor(path: Path) -> None:
                                   f"replace the cache. Set {CACHE_ENV} to a directory of your own.")
 
 
-def private_dir(*parts: str) -> Path:
-    """``cache_root() / parts``, created (mode ``0700``) where absent, and checked as the module docstring says.
+def secure_dir(path: Path, root: Path | None = None) -> Path:
+    """``path`` (resolved), created with mode ``0700`` where absent, checked as the module docstring says: ``path`` and
+    every directory between it and ``root`` (default: ``path`` itself) must be this user's and not writable by group
+    or others; the directories above ``root`` must not let another user replace it.
 
     Raises :class:`UntrustedCacheError` for a directory another user could write; ``OSError`` where it cannot be
     created (read-only home, ...).
     """
-    path = cache_root().joinpath(*parts)
     if sys.platform == "win32":
         path.mkdir(parents=True, exist_ok=True)
         return path
@@ -82,13 +83,20 @@ def private_dir(*parts: str) -> Path:
         except FileExistsError:  # another process made it meanwhile: checked below like any existing directory
             pass
     # judged where it really is: a link in the path is followed, and the directories it leads through are checked
-    path, root = path.resolve(), cache_root().resolve()
+    path = path.resolve()
+    root = Path(os.path.abspath(root)).resolve() if root is not None else path
     for d in (path, *path.parents):
         if d == root or root in d.parents:
             _check_owned(d, d.stat())
         else:
             _check_ancestor(d)
     return path
+
+
+def private_dir(*parts: str) -> Path:
+    """``cache_root() / parts`` made and checked by :func:`secure_dir` (the root and everything below it must be this
+    user's)."""
+    return secure_dir(cache_root().joinpath(*parts), cache_root())
 
 
 def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:

@@ -24,14 +24,17 @@ import torch
 
 from sj.backends.base import Backend, BackwardInputs, shared_constant
 from sj.backends.torch_backend import TorchBackend
-from sj.cache import cache_root
-from sj.cpu import args, compiler, library, threads
-from sj.cpu.codegen import CodegenError
+from sj.cache import UntrustedCacheError, cache_root
+from sj.cpu import args, compiler, library, prebuilt, threads
+from sj.cpu.codegen import CodegenError, backward_variant, forward_variant
 from sj.cpu.pool import BufferPool
 
 Tensor = torch.Tensor
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _WIDENED = (torch.float16, torch.bfloat16)  # computed by the float32 kernels
+# Why a kernel cannot be had: no (working) compiler, a declaration the generator refuses, a cache directory other users
+# could write, a file system error.
+_KERNEL_ERRORS = (compiler.CompileError, CodegenError, UntrustedCacheError, OSError)
 
 
 class CpuBackend(Backend):
@@ -50,7 +53,9 @@ class CpuBackend(Backend):
     def details(self) -> str:
         lib, reason = self.loader.prebuilt()
         serial = " (built without OpenMP: one thread)" if lib is not None and self.loader.prebuilt_serial() else ""
-        parts = [f"prebuilt kernels: {self.loader.library_path}{serial}" if lib is not None else reason,
+        hot = (f"{', '.join(prebuilt.HOT_NEURONS)} x {', '.join(prebuilt.HOT_SURROGATES)} in float32; every other "
+               "configuration compiles on first use")
+        parts = [f"prebuilt kernels ({hot}): {self.loader.library_path}{serial}" if lib is not None else reason,
                  f"run-time compiler: {compiler.compiler_reason()}", threads.describe()]
         if self.fallbacks:
             parts.append("fallbacks to the torch reference: " + "; ".join(f"{k}: {v}"
@@ -65,30 +70,44 @@ class CpuBackend(Backend):
         return None
 
     def kernels(self, spec, dtype: torch.dtype) -> library.Kernels | None:
-        """The compiled kernels for ``spec`` in ``dtype``, or ``None`` when the call falls back to the reference."""
+        """The kernels for ``spec`` in ``dtype`` (prebuilt, or compiled variant by variant on first use), or ``None``
+        when the configuration runs on the reference (its first compile failed)."""
         # A registered declaration name never changes content (sj.decl_registry), so the spec names the kernels.
         key = (spec, dtype)
-        if key in self._kernels:  # no lock to read: one dict lookup is atomic
-            return self._kernels[key]
-        try:
-            found: library.Kernels | None = self.loader.kernels(spec.program, spec.surrogate_program, _SUFFIX[dtype])
-        except (compiler.CompileError, CodegenError, OSError) as exc:
-            reason = f"{spec.describe()} in {dtype}: {str(exc).splitlines()[0]}"
-            warnings.warn(f"sj cpu backend: falling back to the torch reference for {reason}", RuntimeWarning,
-                          stacklevel=3)
+        found = self._kernels.get(key)  # no lock to read: one dict lookup is atomic
+        if found is None and key not in self._kernels:
+            found = self.loader.kernels(spec.program, spec.surrogate_program, _SUFFIX[dtype])
             with self._lock:
-                self.fallbacks[f"{spec.neuron}/{spec.surrogate}/{dtype}"] = str(exc).splitlines()[0]
-            found = None
-        with self._lock:
-            self._kernels[key] = found
+                found = self._kernels.setdefault(key, found)
         return found
+
+    def _fall_back(self, spec, dtype: torch.dtype, exc: Exception, what: str) -> None:
+        """Warn once per configuration and pass that the call runs on the torch reference, and list why in
+        ``sj backends``."""
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        warnings.warn(f"sj cpu backend: falling back to the torch reference for {what} of {spec.describe()} in "
+                      f"{dtype}: {reason}", RuntimeWarning, stacklevel=4)
+        with self._lock:
+            self.fallbacks[f"{spec.neuron}/{spec.surrogate}/{dtype}"] = reason
+
+    def _forward_kernel(self, spec, dtype: torch.dtype, params: list[Tensor]):
+        k = self.kernels(spec, dtype)
+        if k is None:
+            return None, None
+        try:
+            return k, k.forward(forward_variant(all(p.dim() == 0 for p in params)))
+        except _KERNEL_ERRORS as exc:
+            self._fall_back(spec, dtype, exc, "the forward")
+            with self._lock:  # the whole configuration: its backward needs what a compile here cannot give
+                self._kernels[(spec, dtype)] = None
+            return None, None
 
     def forward(self, spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
                 ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
         if x_seq.dtype in _WIDENED:
             return self._narrowed_forward(spec, x_seq, state_init, params, save)
-        k = self.kernels(spec, x_seq.dtype)
-        if k is None:
+        _, kernel = self._forward_kernel(spec, x_seq.dtype, params)
+        if kernel is None:
             return self._reference.forward(spec, x_seq, state_init, params, save)
         x = x_seq.contiguous()
         T = x.shape[0]
@@ -99,7 +118,7 @@ class CpuBackend(Backend):
         v_seq = like(x) if spec.store_v_seq else None
         saved = [like(x) for _ in states] if save else None
         last = [like(s) for s in states]
-        rc = k.forward(args.forward(T, N, x, states, params, spike, last, v_seq, saved), threads.kernel_threads())
+        rc = kernel(args.forward(T, N, x, states, params, spike, last, v_seq, saved), threads.kernel_threads())
         if rc != 0:
             raise RuntimeError(f"cpu forward kernel for {spec.describe()} returned {rc}")
         return spike, last, v_seq, saved or []
@@ -109,7 +128,15 @@ class CpuBackend(Backend):
         if h.dtype in _WIDENED:
             return self._narrowed_backward(spec, inputs)
         k = self.kernels(spec, h.dtype)
-        if k is None:
+        kernel = None
+        if k is not None:
+            variant = backward_variant(spec.program, all(p.dim() == 0 for p in inputs.params),
+                                       inputs.params_need_grad)
+            try:
+                kernel = k.backward(variant)
+            except _KERNEL_ERRORS as exc:  # the saved tensors are the reference's layout: it can take over
+                self._fall_back(spec, h.dtype, exc, "a backward")
+        if kernel is None:
             return self._reference.backward(spec, inputs)
         T = h.shape[0]
         N = h.shape[1:].numel()
@@ -134,7 +161,7 @@ class CpuBackend(Backend):
                        for p, need in zip(inputs.params, inputs.params_need_grad)]
         packed = args.backward(T, N, saved, x, state_init, inputs.params, sparams, grad_spike, grad_last,
                                grad_v_seq, grad_x, grad_init, grad_params)
-        rc = k.backward(packed, threads.kernel_threads())
+        rc = kernel(packed, threads.kernel_threads())
         if rc != 0:
             raise RuntimeError(f"cpu backward kernel for {spec.describe()} returned {rc}")
         return grad_x, grad_init, grad_params

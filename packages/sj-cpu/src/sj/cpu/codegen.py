@@ -42,6 +42,11 @@ TILE_STEPS = 2
 # twice as long.
 TILED_BACKWARD = ("f32",)
 SCALARS = {"f32": "float", "f64": "double"}
+# A kernel's variants: its chunk functions for all-scalar parameters ("s": in registers) or per-neuron ones ("v");
+# backward ones also by the parameter gradients they accumulate (_grad_sets). The prebuilt library holds every
+# variant; a library compiled on first use holds the one its calls need.
+FORWARD_VARIANTS = ("s", "v")
+NO_VARIANT = -2  # what a kernel returns when its library lacks the variant a call needs
 _INTERNAL = ("sjr_h", "sjr_z", "sjr_s")  # names the generator binds itself (previous step's reset)
 
 
@@ -122,6 +127,7 @@ static inline float sj_expf(float x) {
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#define SJ_NO_VARIANT (-2)
 #define SJ_SERIAL_WORK 32768
 /* At least this many neurons per thread. Each thread's neurons are a column block of every [T, N] row; blocks narrower
    than this (16 KiB of float32) interleave the two threads' data within pages, and the threads slow each other down
@@ -453,7 +459,9 @@ def _grad_sets(params: list[str]) -> list[tuple[str, list[int]]]:
 def _dispatch(e: _Emitter, fn: str, kind: str, n_params: int, chunks: dict[str, int],
               grad_sets: list[tuple[str, list[int]]] | None = None) -> None:
     """The exported kernel: the all-scalar-parameter chunk function when every stride is 0, else the general one;
-    in backward, the variant accumulating the fewest parameter gradients that covers the requested ones."""
+    in backward, the variant accumulating the fewest parameter gradients that covers the requested ones. Only the
+    variants in ``chunks`` are compiled in; a call that needs another returns :data:`NO_VARIANT` (a library compiled
+    on first use holds the one variant its calls need, see :func:`forward_variant`)."""
     e.emit(f"SJ_EXPORT int {fn}(const sj_{kind}_args_{e.s} *a, int threads) {{", 0)
     e.emit("int scalar = 1;", 1)
     e.emit(f"for (int k = 0; k < {n_params}; ++k) if (a->param_strides[k]) scalar = 0;", 1)
@@ -466,14 +474,19 @@ def _dispatch(e: _Emitter, fn: str, kind: str, n_params: int, chunks: dict[str, 
         for mode in ("s", "v"):
             for level, (suffix, _) in enumerate(grad_sets):
                 variant = mode + suffix
-                cond = ("scalar" if mode == "s" else "!scalar") + f" && want == {level}"
-                e.emit(f"if ({cond}) return sj_run_bwd_{e.s}({fn}_chunk_{variant}, a, "
-                       f"sj_plan_for(a->T, a->N, {chunks[variant]}, threads), {n_params});", 1)
+                if variant in chunks:
+                    cond = ("scalar" if mode == "s" else "!scalar") + f" && want == {level}"
+                    e.emit(f"if ({cond}) return sj_run_bwd_{e.s}({fn}_chunk_{variant}, a, "
+                           f"sj_plan_for(a->T, a->N, {chunks[variant]}, threads), {n_params});", 1)
     else:
         for mode, cond in (("s", "scalar"), ("v", "!scalar")):
-            e.emit(f"if (a->N > 0 && {cond}) sj_parallel({fn}_chunk_{mode}, a, a->N, "
-                   f"sj_plan_for(a->T, a->N, {chunks[mode]}, threads), 0, 0);", 1)
-    e.emit("return 0;", 1)
+            if mode in chunks:
+                e.emit(f"if ({cond}) {{", 1)
+                e.emit(f"if (a->N > 0) sj_parallel({fn}_chunk_{mode}, a, a->N, "
+                       f"sj_plan_for(a->T, a->N, {chunks[mode]}, threads), 0, 0);", 2)
+                e.emit("return 0;", 2)
+                e.emit("}", 1)
+    e.emit("return SJ_NO_VARIANT;", 1)
     e.emit("}", 0)
 
 
@@ -522,7 +535,7 @@ def _forward_tile(e: _Emitter, program: dict, reads: set[str], bindings: list, o
     e.emit("}", depth)
 
 
-def _forward(program: dict, suffix: str) -> str:
+def _forward(program: dict, suffix: str, variants: tuple[str, ...] = FORWARD_VARIANTS) -> str:
     e = _Emitter(suffix)
     t, states, fn = e.t, program["states"], forward_symbol(program, suffix)
     out_exprs = [program["forward_out"]["s"], *(program["forward_out"][n] for n in states), "h"]
@@ -533,7 +546,7 @@ def _forward(program: dict, suffix: str) -> str:
     hoisted = _prune(hoister.hoisted, [*outs, *(b[1] for b in bindings)])
     reads = program_reads(bindings, outs)
     chunks = {}
-    for mode in "sv":  # s: every parameter a scalar (registers); v: per-neuron parameters possible
+    for mode in variants:  # s: every parameter a scalar (registers); v: per-neuron parameters possible
         start = len(e.lines)
         e.emit(f"static inline __attribute__((always_inline)) void {fn}_body_{mode}(const void *args_, int64_t i0, "
                "int64_t n, const int save, const int store_v) {", 0)
@@ -700,7 +713,7 @@ class _BackwardBody:
         e.emit("}", depth)
 
 
-def _backward(program: dict, surrogate: dict, suffix: str) -> str:
+def _backward(program: dict, surrogate: dict, suffix: str, variants: tuple[str, ...] | None = None) -> str:
     e = _Emitter(suffix)
     t, states, params = e.t, program["states"], program["params"]
     fn = backward_symbol(program, surrogate, suffix)
@@ -723,7 +736,9 @@ def _backward(program: dict, surrogate: dict, suffix: str) -> str:
     # variant accumulates (see _grad_sets): none (their expressions, often divisions, not computed at all), the
     # neuron's own parameters (e.g. PLIF's w: the usual learnable one), or all.
     invariant = set(params) | set(sparams) | {name for name, _ in hoister.hoisted}
-    for mode, (gsuffix, grads) in itertools.product(("s", "v"), grad_sets):
+    for mode, (gsuffix, grads) in itertools.product(FORWARD_VARIANTS, grad_sets):
+        if variants is not None and mode + gsuffix not in variants:
+            continue
         split = [_invariant_factor(all_outs[1 + len(states) + k], invariant) for k in grads]
         outs = all_outs[:1 + len(states)] + [inner for inner, _ in split]
         factors = [f for _, f in split if f is not None]
@@ -812,6 +827,47 @@ def kernels_source(program: dict, surrogates: list[dict], suffix: str) -> str:
     parts = [_forward(program, suffix)]
     parts += [_backward(program, sg, suffix) for sg in surrogates]
     return "\n".join(parts)
+
+
+def forward_variant(scalar: bool) -> str:
+    """The forward variant a call runs: ``"s"`` when every parameter is a 0-d tensor (``scalar``), else ``"v"``."""
+    return FORWARD_VARIANTS[0] if scalar else FORWARD_VARIANTS[1]
+
+
+def backward_variants(program: dict) -> list[str]:
+    """Every backward variant of ``program``'s kernels (what the prebuilt library compiles)."""
+    return [mode + gs for mode in FORWARD_VARIANTS for gs, _ in _grad_sets(program["params"])]
+
+
+def backward_variant(program: dict, scalar: bool, wanted: list[bool]) -> str:
+    """The backward variant a call runs: its parameter mode (:func:`forward_variant`) and the variant accumulating the
+    fewest parameter gradients that covers the ``wanted`` ones (one flag per parameter), as the kernels' dispatcher
+    picks it."""
+    sets = _grad_sets(program["params"])
+    level = max((next(i for i, (_, grads) in enumerate(sets) if k in grads) for k, w in enumerate(wanted) if w),
+                default=0)
+    return forward_variant(scalar) + sets[level][0]
+
+
+def _check_unit(program: dict, suffix: str, variant: str, variants) -> None:
+    _check_names(program)
+    if suffix not in SCALARS:
+        raise CodegenError(f"scalar suffix must be one of {sorted(SCALARS)}, got {suffix!r}")
+    if variant not in variants:
+        raise CodegenError(f"no kernel variant {variant!r} for {program['neuron']!r} (has {list(variants)})")
+
+
+def forward_unit(program: dict, suffix: str, variant: str) -> str:
+    """A complete C source holding only ``program``'s forward kernel, only its ``variant``: a library compiled on first
+    use (a fraction of the whole kernel's code, so it compiles in a fraction of the time)."""
+    _check_unit(program, suffix, variant, FORWARD_VARIANTS)
+    return "\n".join([header(), prelude(suffix), _forward(program, suffix, (variant,)), abi_function()])
+
+
+def backward_unit(program: dict, surrogate: dict, suffix: str, variant: str) -> str:
+    """Like :func:`forward_unit`, for the backward kernel of ``program`` with ``surrogate``."""
+    _check_unit(program, suffix, variant, backward_variants(program))
+    return "\n".join([header(), prelude(suffix), _backward(program, surrogate, suffix, (variant,)), abi_function()])
 
 
 def translation_unit(units: list[tuple[dict, list[dict]]], suffixes: tuple[str, ...] = ("f32", "f64"),

@@ -1,9 +1,11 @@
 """Find a C compiler and turn generated C source into a shared library (torch-free: the build hook uses it too).
 
 Run-time compilation (:func:`cached_library`) keys the library by the hash of its source and by the machine's
-instruction set (:func:`host_tag`: it compiles with ``-march=native``) under ``<sj cache>/cpu/``; a file lock
-serialises concurrent first uses across processes, and the library is written to a temporary name and renamed into
-place, so no process ever loads a half-written file.
+instruction set (:func:`host_tag`: it compiles with ``-march=native`` where the compiler can) under
+``<sj cache>/cpu/``, a directory only this user can write; a file lock serialises concurrent first uses across
+processes, the library is written to a temporary name and renamed into place, so no process ever loads a
+half-written file, and its content digest is recorded, so a file that was not produced by that compile is never
+loaded.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from sj.cache import publish, secure_dir, verified
+
 CC_ENV = "SJ_CPU_CC"
+WERROR_ENV = "SJ_CPU_WERROR"  # "1": run-time compiles treat warnings as errors (the test suite sets it)
 CPUINFO = "/proc/cpuinfo"
 _FEATURE_LINES = ("flags", "Features", "isa")  # the CPU's instruction-set features: x86, ARM, RISC-V
 CFLAGS = ("-O3", "-std=c11", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off")
@@ -116,6 +122,23 @@ def flags_for(cmd: Sequence[str], *, werror: bool = False, march: str | None = N
     return build_flags(werror=werror, march=march, openmp=openmp_flags(tuple(cmd)))
 
 
+@functools.lru_cache(maxsize=8)
+def native_supported(cmd: tuple[str, ...]) -> bool:
+    """Whether the compiler ``cmd`` builds for this machine's own instruction set (``-march=native``)."""
+    return _accepts(cmd, "-march=native", "int sj_probe(void) { return 0; }\n")
+
+
+def _runtime_options(cmd: Sequence[str]) -> dict:
+    return {"werror": os.environ.get(WERROR_ENV, "") not in ("", "0"),
+            "march": "native" if native_supported(tuple(cmd)) else None}
+
+
+def runtime_flags(cmd: Sequence[str]) -> list[str]:
+    """The flags of a run-time compile with ``cmd`` (:func:`cached_library`): this machine's instruction set where the
+    compiler can target it, warnings as errors where ``$SJ_CPU_WERROR`` is ``1``."""
+    return flags_for(cmd, **_runtime_options(cmd))
+
+
 def compile_objects(sources: Sequence[Path], output: Path, *, werror: bool = False, march: str | None = None,
                     compiler: list[str] | None = None, jobs: int = 1) -> None:
     """Compile C ``sources`` (in parallel, ``jobs`` at a time) and link them into the shared library ``output``.
@@ -174,7 +197,7 @@ class _FileLock:
         self.fd: int | None = None
 
     def __enter__(self) -> _FileLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if sys.platform == "win32":
             import msvcrt
 
@@ -199,26 +222,32 @@ def cached_library(source: str, key: str, cache: Path, log: Path | None = None) 
     """The shared library compiled from ``source``, as ``cache/<key>-<host tag><suffix>``; compiled once across
     processes (per :func:`host_tag`).
 
-    ``log`` (tests, diagnostics) receives one line per actual compilation.
+    ``cache`` must be a directory only this user can write (:func:`sj.cache.secure_dir` creates it with mode 0700 and
+    raises :class:`sj.cache.UntrustedCacheError` otherwise), and a library found there is used only while its content
+    matches the digest recorded by the compile that produced it (:func:`sj.cache.verified`); any other file under
+    that name (planted, truncated, edited) is compiled over, never loaded. ``log`` (tests, diagnostics) receives
+    one line per actual compilation.
     """
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = secure_dir(cache)
     key = f"{key}-{host_tag()}"
     target = cache / f"{key}{library_suffix()}"
-    if target.exists():
+    if verified(target):
         return target
     with _FileLock(cache / f"{key}.lock"):
-        if target.exists():  # another process compiled it while we waited for the lock
+        if verified(target):  # another process compiled it while we waited for the lock
             return target
+        if target.exists():
+            warnings.warn(f"sj-cpu: {target} does not match the digest its compile recorded (or has no record); "
+                          "compiling it again instead of loading it", RuntimeWarning, stacklevel=2)
         with tempfile.TemporaryDirectory(dir=cache, prefix=f"{key}.build.") as tmp:
             src = Path(tmp) / f"{key}.c"
             src.write_text(source)
             out = Path(tmp) / f"{key}{library_suffix()}"
-            try:
-                compile_objects([src], out, march="native")
-            except CompileError:  # a compiler that rejects -march=native still builds portable code
-                compile_objects([src], out)
-            os.chmod(out, 0o755)
-            os.replace(out, target)
+            cmd = find_compiler()
+            if cmd is None:
+                raise CompileError(compiler_reason())
+            compile_objects([src], out, compiler=cmd, **_runtime_options(cmd))
+            publish(out, target)
         if log is not None:
             with open(log, "a") as f:
                 f.write(f"{os.getpid()} compiled {key}\n")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from sj.cpu import codegen, compiler, prebuilt
@@ -18,15 +17,46 @@ from sj.cpu import codegen, compiler, prebuilt
 LIBRARY_ENV = "SJ_CPU_LIBRARY"
 
 
-@dataclass(frozen=True)
 class Kernels:
-    """The forward and backward kernels of one (neuron program, surrogate, scalar type), where they came from, and
-    whether the backward reads ``x`` (the program's ``needs_x``)."""
+    """The forward and backward kernels of one (neuron program, surrogate, scalar type).
 
-    forward: ctypes._CFuncPtr
-    backward: ctypes._CFuncPtr
-    origin: str
-    needs_x: bool
+    From the prebuilt library, one exported kernel per direction serves every variant (:mod:`sj.cpu.codegen`).
+    Otherwise each variant a call needs (:func:`~sj.cpu.codegen.forward_variant`,
+    :func:`~sj.cpu.codegen.backward_variant`) is compiled on its first use, alone, into the loader's cache
+    (:meth:`Loader.compiled`), so a first call compiles a fraction of the whole kernel; ``forward``/``backward`` raise
+    :class:`~sj.cpu.compiler.CompileError` (or :class:`~sj.cpu.codegen.CodegenError`) when that is impossible.
+    ``needs_x``: whether the backward reads ``x`` (the program's ``needs_x``).
+    """
+
+    def __init__(self, loader: Loader, program: dict, surrogate: dict, suffix: str,
+                 prebuilt: tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None = None) -> None:
+        self.loader, self.program, self.surrogate, self.suffix = loader, program, surrogate, suffix
+        self.needs_x = bool(program["needs_x"])
+        self.origin = "prebuilt" if prebuilt is not None else "compiled on first use"
+        self._prebuilt = prebuilt
+        self._variants: dict[tuple[str, str], ctypes._CFuncPtr] = {}
+
+    def forward(self, variant: str) -> ctypes._CFuncPtr:
+        """The forward kernel serving ``variant``."""
+        if self._prebuilt is not None:
+            return self._prebuilt[0]
+        fn = self._variants.get(("fwd", variant))
+        if fn is None:
+            source = codegen.forward_unit(self.program, self.suffix, variant)
+            fn = self._variants.setdefault(("fwd", variant), _bind(self.loader.compiled(source),
+                                                                   codegen.forward_symbol(self.program, self.suffix)))
+        return fn
+
+    def backward(self, variant: str) -> ctypes._CFuncPtr:
+        """The backward kernel serving ``variant``."""
+        if self._prebuilt is not None:
+            return self._prebuilt[1]
+        fn = self._variants.get(("bwd", variant))
+        if fn is None:
+            source = codegen.backward_unit(self.program, self.surrogate, self.suffix, variant)
+            symbol = codegen.backward_symbol(self.program, self.surrogate, self.suffix)
+            fn = self._variants.setdefault(("bwd", variant), _bind(self.loader.compiled(source), symbol))
+        return fn
 
 
 def _bind(lib: ctypes.CDLL, name: str) -> ctypes._CFuncPtr:
@@ -46,12 +76,23 @@ def build_record(lib: ctypes.CDLL) -> str | None:
     return fn().decode()
 
 
+def library_candidates() -> list[Path]:
+    """Where an installed sj-cpu's prebuilt library can lie: ``cpu/_lib/`` under each directory of the ``sj`` namespace
+    package. A wheel puts it beside this module; an editable install puts it in its environment's site-packages (the
+    sources stay in the checkout, and every environment installed from that checkout has its own library)."""
+    import sj
+
+    return [Path(root) / "cpu" / "_lib" / prebuilt.library_name() for root in sj.__path__]
+
+
 def default_library_path() -> Path:
-    """Where the wheel's build hook puts the prebuilt library (``$SJ_CPU_LIBRARY`` overrides)."""
+    """The prebuilt library this installation uses (``$SJ_CPU_LIBRARY`` overrides): the first candidate of
+    :func:`library_candidates` that holds the library or the note saying why its build has none."""
     env = os.environ.get(LIBRARY_ENV)
     if env:
         return Path(env)
-    return Path(__file__).with_name("_lib") / prebuilt.library_name()
+    found = library_candidates()
+    return next((p for p in found if p.exists() or prebuilt.no_kernels_note(p).exists()), found[0])
 
 
 class Loader:
@@ -100,24 +141,28 @@ class Loader:
         return lib, None
 
     def kernels(self, program: dict, surrogate: dict, suffix: str) -> Kernels:
-        """Kernels for ``program`` × ``surrogate`` in ``suffix``; raises :class:`compiler.CompileError` when they are
-        neither prebuilt nor compilable here."""
-        fwd = codegen.forward_symbol(program, suffix)
-        bwd = codegen.backward_symbol(program, surrogate, suffix)
+        """Kernels for ``program`` × ``surrogate`` in ``suffix``: the prebuilt library's where it has them, else
+        kernels compiled variant by variant on first use (see :class:`Kernels`)."""
         lib, _ = self.prebuilt()
         if lib is not None:
             try:
-                return Kernels(_bind(lib, fwd), _bind(lib, bwd), "prebuilt", bool(program["needs_x"]))
+                fns = (_bind(lib, codegen.forward_symbol(program, suffix)),
+                       _bind(lib, codegen.backward_symbol(program, surrogate, suffix)))
+                return Kernels(self, program, surrogate, suffix, fns)
             except AttributeError:
-                pass  # not a built-in variant (user-declared neuron or surrogate, or changed declaration)
-        source = codegen.translation_unit([(program, [surrogate])], (suffix,))
+                pass  # outside the hot set (or a user declaration, or a changed declaration)
+        return Kernels(self, program, surrogate, suffix)
+
+    def compiled(self, source: str) -> ctypes.CDLL:
+        """The library compiled from ``source`` (:func:`sj.cpu.compiler.cached_library`: once per content across
+        processes), loaded once per process. ``$SJ_CPU_JIT_LOG`` names a file that gets a line per compilation."""
         key = codegen.source_hash(source)
         with self._lock:
-            jit = self._jit.get(key)
-        if jit is None:
+            lib = self._jit.get(key)
+        if lib is None:
             log = os.environ.get("SJ_CPU_JIT_LOG")
             path = compiler.cached_library(source, key, self.cache_dir, Path(log) if log else None)
-            jit = ctypes.CDLL(str(path))
+            lib = ctypes.CDLL(str(path))
             with self._lock:
-                self._jit[key] = jit
-        return Kernels(_bind(jit, fwd), _bind(jit, bwd), f"compiled at run time ({key})", bool(program["needs_x"]))
+                lib = self._jit.setdefault(key, lib)
+        return lib

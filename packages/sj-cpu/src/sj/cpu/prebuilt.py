@@ -1,10 +1,14 @@
-"""The prebuilt kernel library: every built-in single-state neuron × reset × detach × surrogate × {float32, float64}.
+"""The prebuilt kernel library: the hot set every wheel ships, compiled when the wheel is built.
 
-Multi-state built-ins (``izhikevich``, ``cuba_lif``) are compiled on first use like user declarations, which keeps
-the wheel build shorter (the library takes about 15 min on two cores; 81 MB).
+The hot set is what almost every user runs: the IF, LIF and PLIF neurons × the Sigmoid and ATan surrogates × hard
+and soft reset × detached or not, in float32 (the demo's LIF/ATan and the zoo's usual neurons among them). It builds
+in well under a minute on two cores and keeps the library a few MB. Every other configuration (other neurons and
+surrogates, float64, user declarations) is generated and compiled on first use, one small library per
+configuration, kept in the user's cache (:func:`sj.cpu.compiler.cached_library`).
 
 Torch-free: the wheel's build hook (``hatch_build.py``) calls :func:`build_library` with sj-core's shipped
-``derived_builtin.json``. One translation unit per neuron and scalar type keeps compilation parallel.
+``derived_builtin.json``. One translation unit per neuron program (reset mode and detach choice) and scalar type
+keeps compilation parallel.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from pathlib import Path
 from sj.cpu import codegen, compiler
 
 LIBRARY_STEM = "libsjcpu"
+HOT_NEURONS = ("if_", "lif", "plif")
+HOT_SURROGATES = ("Sigmoid", "ATan")
+HOT_SUFFIXES = ("f32",)
 
 
 def library_name() -> str:
@@ -24,24 +31,29 @@ def library_name() -> str:
     return LIBRARY_STEM + compiler.library_suffix()
 
 
-def split_derived(derived: dict) -> tuple[list[dict], list[dict]]:
-    """Single-state neuron programs and surrogate programs of ``derived_builtin.json``'s content."""
-    neurons = [v for k, v in sorted(derived.items()) if k.startswith("neuron-") and len(v["states"]) == 1]
-    surrogates = [v for k, v in sorted(derived.items()) if k.startswith("surrogate-")]
+def hot_set(derived: dict) -> list[tuple[dict, list[dict]]]:
+    """``(neuron program, [surrogate programs])`` of the hot set found in ``derived_builtin.json``'s content: every
+    reset mode and detach choice of each neuron of :data:`HOT_NEURONS`, with the surrogates of
+    :data:`HOT_SURROGATES` (a complete file has them all; sj-core's tests check it)."""
+    neurons = [v for k, v in sorted(derived.items()) if k.startswith("neuron-") and v["neuron"] in HOT_NEURONS]
+    surrogates = [v for k, v in sorted(derived.items())
+                  if k.startswith("surrogate-") and v["surrogate"] in HOT_SURROGATES]
     if not neurons or not surrogates:
-        raise ValueError("derived programs hold no neuron or no surrogate (is derived_builtin.json complete?)")
-    return neurons, surrogates
+        raise ValueError("derived programs hold no hot-set neuron or no hot-set surrogate (is derived_builtin.json "
+                         "complete?)")
+    return [(p, surrogates) for p in neurons]
+
+
+def _unit_name(program: dict, suffix: str) -> str:
+    reset = "soft" if program["soft_reset"] else "hard"
+    return f"{program['neuron']}_{reset}_d{int(program['detach_reset'])}_{suffix}.c"
 
 
 def kernel_sources(derived: dict) -> dict[str, str]:
-    """The library's kernel sources by file name (one per neuron and scalar type; ``abi.c`` is written apart)."""
-    neurons, surrogates = split_derived(derived)
-    by_neuron: dict[str, list[dict]] = {}
-    for prog in neurons:
-        by_neuron.setdefault(prog["neuron"], []).append(prog)
-    return {f"{name}_{suffix}.c": codegen.translation_unit([(p, surrogates) for p in progs], (suffix,),
-                                                           with_abi=False)
-            for name, progs in sorted(by_neuron.items()) for suffix in codegen.SCALARS}
+    """The library's kernel sources by file name (one per hot neuron program and scalar type; ``abi.c`` is written
+    apart)."""
+    return {_unit_name(prog, suffix): codegen.translation_unit([(prog, sgs)], (suffix,), with_abi=False)
+            for prog, sgs in hot_set(derived) for suffix in HOT_SUFFIXES}
 
 
 def sources_digest(sources: dict[str, str]) -> str:
@@ -67,8 +79,8 @@ def parse_build_record(text: str) -> tuple[str, list[str]]:
 
 
 def write_sources(derived: dict, outdir: Path, flags: list[str] | None = None) -> list[Path]:
-    """Write the library's C sources into ``outdir``; returns their paths (``abi.c``, then one per neuron and scalar
-    type). ``abi.c`` also defines ``sj_cpu_build_record()``, naming the kernel sources' digest and ``flags`` (the
+    """Write the library's C sources into ``outdir``; returns their paths (``abi.c``, then one per neuron program and
+    scalar type). ``abi.c`` also defines ``sj_cpu_build_record()``, naming the kernel sources' digest and ``flags`` (the
     compiler flags they are built with), so a test can tell whether an installed library is today's code built with
     warnings as errors without compiling it again."""
     sources = kernel_sources(derived)
