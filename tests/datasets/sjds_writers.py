@@ -22,9 +22,9 @@ def write_atis_bin(path: Path, x, y, t, p) -> None:
 
 
 def encode_dvs128_address(x, y, p) -> np.ndarray:
-    """Inverse of SpikingJelly's CIFAR10-DVS decoding (x mirrored, p inverted)."""
+    """Inverse of SpikingJelly 2.0's CIFAR10-DVS decoding (x = 127 - bits 8-14, y = 127 - bits 1-7, p inverted)."""
     x, y, p = (np.asarray(a, dtype=np.uint32) for a in (x, y, p))
-    return ((127 - x) << 1) | (y << 8) | (1 - p)
+    return ((127 - y) << 1) | ((127 - x) << 8) | (1 - p)
 
 
 def write_aedat2(path: Path, address, timestamp) -> None:

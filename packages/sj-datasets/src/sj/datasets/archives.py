@@ -40,13 +40,13 @@ def _unpack(archive: Path, dest: Path) -> None:
     name = archive.name.lower()
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as z:
-            z.extractall(dest)
+            z.extractall(dest)  # zipfile drops absolute paths and '..' parts, and creates no links
     elif tarfile.is_tarfile(archive):
+        if not hasattr(tarfile, "data_filter"):  # PEP 706: refuses links and paths out of dest, devices, setuid
+            raise RuntimeError(f"{archive}: this Python (before 3.10.12 / 3.11.4) cannot extract tar archives "
+                               "safely; extract it yourself into the root folder, or upgrade Python")
         with tarfile.open(archive) as t:
-            if hasattr(tarfile, "data_filter"):
-                t.extractall(dest, filter="data")
-            else:  # Python without PEP 706; archives are from the published checksummed releases
-                t.extractall(dest)
+            t.extractall(dest, filter="data")
     elif name.endswith(".gz"):
         with gzip.open(archive, "rb") as src, open(dest / archive.name[:-3], "wb") as out:
             shutil.copyfileobj(src, out)

@@ -59,7 +59,7 @@ def _prepare(args: argparse.Namespace) -> int:
     status = 0
     for split in args.split or spec.splits:
         ensure_available(spec, root, spec.split_of(None, split), args.download)
-        samples, _ = spec.index(root, split)
+        samples, _ = spec.samples(root, split)
         report = prepare(spec.name, root, split, params, samples=samples, cache_dir=args.cache_dir,
                          num_workers=args.workers, progress=not args.no_progress)
         print(f"{spec.name} [{split}]: {report.total} samples, {report.built} built, {report.reused} reused, "
@@ -82,8 +82,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Dispatch to the chosen action; errors naming the problem exit with status 1."""
-    from sj.datasets.errors import ChecksumError, DatasetFormatError, DatasetNotFoundError
+    """Dispatch to the chosen action; errors naming the problem (a bad file, an unwritable cache or root) exit with
+    status 1 and one line on stderr, never a traceback."""
+    from sj.datasets.errors import CacheWriteError, ChecksumError, DatasetFormatError
 
     try:
         if args.datasets_action == "list":
@@ -91,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         if args.datasets_action == "prepare":
             return _prepare(args)
         return _verify(args)
-    except (DatasetNotFoundError, DatasetFormatError, ChecksumError, KeyError, ValueError) as exc:
+    except CacheWriteError as exc:
+        print(f"error: {exc}. Make it writable or free space (or pass --cache-dir DIR), then run the same command "
+              "again: it resumes.", file=sys.stderr)
+        return 1
+    except (DatasetFormatError, ChecksumError, KeyError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -52,6 +52,15 @@ class DatasetSpec:
     layout: str
     aliases: tuple[str, ...] = field(default=())
 
+    def samples(self, root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:
+        """``index(root, split)`` with every entry checked: its key a plain relative path and its file, links
+        resolved, inside ``root`` (:class:`~sj.datasets.errors.UnsafePathError` otherwise). Use this, not ``index``."""
+        from sj.datasets.paths import check_samples
+
+        refs, classes = self.index(root, split)
+        check_samples(root, refs)
+        return refs, classes
+
     def present(self, root: Path, split: str) -> bool:
         """True when the extracted files of ``split`` are under ``root`` (the marker pattern matches)."""
         return next(iter(Path(root).glob(self.marker(split))), None) is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from sj.datasets.catalog.common import class_folder_index
-from sj.datasets.events import make_events
+from sj.datasets.events import integer_column, make_events, times_to_us
 from sj.datasets.io.aedat import decode_dvs128_aedat2, read_aedat2
 from sj.datasets.io.containers import read_mat_columns, read_npy
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
@@ -37,19 +37,20 @@ def _read_cifar(ref: SampleRef) -> np.ndarray:
 
 
 def _read_asl(ref: SampleRef) -> np.ndarray:
+    """SpikingJelly 2.0's conversion: both axes mirrored (``x = 239 - x``, ``y = 179 - y``)."""
     m = read_mat_columns(ref.path, ("ts", "x", "y", "pol"))
-    return make_events(m["x"].astype(np.int64), 179 - m["y"].astype(np.int64), m["ts"].astype(np.int64),
-                       m["pol"].astype(np.int64))
+    x, y = integer_column(m["x"], "x", 0, 240), integer_column(m["y"], "y", 0, 180)
+    return make_events(239 - x, 179 - y, times_to_us(m["ts"], 1, "ts"), m["pol"])
 
 
 def _read_lip(ref: SampleRef) -> np.ndarray:
     a = read_npy(ref.path, fields=("x", "y", "t", "p"))
-    return make_events(a["x"], a["y"], a["t"].astype(np.int64), a["p"].astype(np.int64))
+    return make_events(a["x"], a["y"], times_to_us(a["t"], 1, "t"), a["p"])
 
 
 def _read_poker(ref: SampleRef) -> np.ndarray:
     a = read_npy(ref.path, columns=4)  # columns t, x, y, p
-    return make_events(a[:, 1], a[:, 2], a[:, 0].astype(np.int64), a[:, 3])
+    return make_events(a[:, 1], a[:, 2], times_to_us(a[:, 0], 1, "t"), a[:, 3])
 
 
 def _dvs_lip_classes() -> tuple[str, ...]:
@@ -107,7 +108,7 @@ ASL_DVS = DatasetSpec(
     name="asl_dvs", summary="ASL-DVS, American sign language letters, 24 classes, 180x240",
     sensor_size=(180, 240), splits=("all",), marker=lambda split: "*/*.mat",
     resources=_tonic_single("asl_dvs", "ASLDVS"), index=_index_asl, read=_read_asl,
-    reader="scipy.io.loadmat with tonic's conversion (y flipped: 179 - y)",
+    reader="scipy.io.loadmat (declared sizes checked) with SpikingJelly 2.0's conversion (x = 239 - x, y = 179 - y)",
     layout="<letter>/*.mat (variables ts, x, y, pol)",
 )
 
