@@ -52,7 +52,8 @@ def test_spikingjelly_constructor_frames_and_transforms(tmp_path: Path):
 def test_spikingjelly_duration_and_custom_function(tmp_path: Path):
     root = gesture_root(tmp_path)
     ds = DVS128Gesture(root, True, "frame", duration=10)
-    assert ds[0][0].shape[0] == 2  # greedy: t 0, 10 | 20
+    assert ds[0][0].shape[0] == 2  # grid (SpikingJelly 2.0): ceil(20 / 10) = 2 frames: t 0 | 10, 20
+    assert ds[0][0][:, 1].sum((1, 2)).tolist() == [1, 1] and ds[0][0][1, 0, 2, 3] == 1
     calls = []
 
     def two_halves(events: dict, H: int, W: int) -> np.ndarray:

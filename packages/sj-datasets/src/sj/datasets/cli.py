@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--frames", type=int, help="fixed number of frames per sample")
     mode.add_argument("--duration", type=int, help="fixed frame duration in µs (variable T)")
     prep.add_argument("--split-by", choices=("number", "time"), default="number", help="with --frames (default number)")
-    prep.add_argument("--windows", choices=("greedy", "grid"), help="window rule with --duration")
+    prep.add_argument("--windows", choices=("greedy", "grid"),
+                      help="window rule with --duration (default grid, SpikingJelly 2.0's)")
     prep.add_argument("--unsorted", choices=("raise", "sort"), default="raise",
                       help="what to do with decreasing timestamps (default raise)")
     prep.add_argument("--cache-dir", type=Path, help="cache folder (default ROOT/sj_cache)")

@@ -34,7 +34,8 @@ class NeuromorphicDataset(Dataset):
             SHD/SSC) of event counts.
         frames_number, split_by, duration, custom_integrate_function, custom_integrated_frames_dir_name: how frames
             are made (see :class:`sj.datasets.params.FrameParams`; ``duration`` in µs).
-        windows: ``duration`` window rule (``'greedy'`` or ``'grid'``; default greedy for cameras, grid for 1-D).
+        windows: ``duration`` window rule: ``'grid'`` (default; SpikingJelly 2.0's) or ``'greedy'`` (SpikingJelly
+            0.0.0.0.14's); see :func:`~sj.datasets.integrate.integrate_events_by_fixed_duration`.
         transform, target_transform: applied to the sample (after conversion to a tensor for frames) and the label.
         download: fetch missing archives (never implied).
         cache_dir: frame cache root (default ``root/sj_cache``); frames are computed on first access and cached
