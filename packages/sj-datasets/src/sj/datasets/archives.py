@@ -51,11 +51,13 @@ def _unpack(archive: Path, dest: Path) -> None:
         with gzip.open(archive, "rb") as src, open(dest / archive.name[:-3], "wb") as out:
             shutil.copyfileobj(src, out)
     else:
-        raise ValueError(f"{archive}: not a zip, tar or gzip archive")
+        raise ValueError(f"{archive}: not a zip, tar or gzip archive sj can extract; extract it yourself into "
+                         f"{dest.parent if dest.name.startswith('.extracting-') else dest}")
 
 
-def extract(archive: Path, root: Path, nested: tuple[str, ...] = ()) -> None:
-    """Extract ``archive`` into ``root`` through a temporary folder; then extract archives matching ``nested``.
+def extract(archive: Path, root: Path, nested: tuple[str, ...] = (), nested_into_stem: bool = False) -> None:
+    """Extract ``archive`` into ``root`` through a temporary folder; then extract archives matching ``nested``
+    (beside themselves, or each into a folder named after it with ``nested_into_stem``).
 
     Entries that already exist in ``root`` are kept (never overwritten)."""
     tmp = root / f".extracting-{archive.name}"
@@ -66,7 +68,9 @@ def extract(archive: Path, root: Path, nested: tuple[str, ...] = ()) -> None:
         _unpack(archive, tmp)
         for pattern in nested:
             for inner in sorted(tmp.rglob(pattern)):
-                _unpack(inner, inner.parent)
+                dest = inner.with_name(inner.name.split(".")[0]) if nested_into_stem else inner.parent
+                dest.mkdir(exist_ok=True)
+                _unpack(inner, dest)
                 inner.unlink()
         for entry in sorted(tmp.iterdir()):
             target = root / entry.name
@@ -99,7 +103,8 @@ def ensure_available(spec: DatasetSpec, root: Path, split: str, download: bool =
         _download(r, root)
     for r in resources:
         verify_archive(root / r.filename, r)
-        extract(root / r.filename, root, r.nested)
+        if r.extract:
+            extract(root / r.filename, root, r.nested, r.nested_into_stem)
     if not spec.present(root, split):
         raise DatasetNotFoundError(f"{spec.name}: after extracting {[r.filename for r in resources]}, "
                                    f"{root / spec.marker(split)} is still missing (expected layout: {spec.layout})")

@@ -52,10 +52,24 @@ class DVS128Gesture(_SpikingJellyDataset):
         super().__init__(root, train, *args, _name=names[source], **kwargs)
 
 
-class CIFAR10DVS(_SpikingJellyDataset):
-    """CIFAR10-DVS (original AEDAT 2.0 recordings; no train/test division: use ``split_to_train_test_set``)."""
+class _WithoutTrain(_SpikingJellyDataset):
+    """A dataset SpikingJelly constructs without ``train``: ``(root, data_type, frames_number, …)``."""
+
+    def __init__(self, root: str | Path, *args: Any, **kwargs: Any) -> None:
+        super().__init__(root, None, *args, **kwargs)
+
+
+class CIFAR10DVS(_WithoutTrain):
+    """CIFAR10-DVS (original AEDAT 2.0 recordings; no train/test division: use ``split_to_train_test_set`` or
+    :class:`CIFAR10DVSTEBNSplit`)."""
 
     _spec_name = "cifar10_dvs"
+
+
+class CIFAR10DVSTEBNSplit(_SpikingJellyDataset):
+    """CIFAR10-DVS with TEBN's split: per class, recordings 100-999 train (``train=True``), 0-99 test."""
+
+    _spec_name = "cifar10_dvs_tebn"
 
 
 class NMNIST(_SpikingJellyDataset):
@@ -64,13 +78,13 @@ class NMNIST(_SpikingJellyDataset):
     _spec_name = "nmnist"
 
 
-class NCaltech101(_SpikingJellyDataset):
+class NCaltech101(_WithoutTrain):
     """N-Caltech101 (no train/test division)."""
 
     _spec_name = "ncaltech101"
 
 
-class ASLDVS(_SpikingJellyDataset):
+class ASLDVS(_WithoutTrain):
     """ASL-DVS (no train/test division)."""
 
     _spec_name = "asl_dvs"
@@ -103,3 +117,38 @@ class SpikingSpeechCommands(_SpikingJellyDataset):
 
     def __init__(self, root: str | Path, split: str = "train", *args: Any, **kwargs: Any) -> None:
         super().__init__(root, None, *args, split=split, **kwargs)
+
+
+class HARDVS(_SpikingJellyDataset):
+    """HARDVS (MINI release) with SpikingJelly's ``train_test_val`` argument (``'train'``, ``'val'``, ``'test'``)."""
+
+    _spec_name = "hardvs"
+
+    def __init__(self, root: str | Path, train_test_val: str | None = None, *args: Any, **kwargs: Any) -> None:
+        if train_test_val is None:
+            raise ValueError("train_test_val must be 'train', 'val' or 'test'")
+        super().__init__(root, None, *args, split=train_test_val, **kwargs)
+
+
+class ESImageNet(_SpikingJellyDataset):
+    """ES-ImageNet 0.18 (extract its RAR parts yourself)."""
+
+    _spec_name = "es_imagenet"
+
+
+class NAVGestureWalk(_WithoutTrain):
+    """NAVGesture-walk (no train/test division)."""
+
+    _spec_name = "nav_gesture_walk"
+
+
+class NAVGestureSit(_WithoutTrain):
+    """NAVGesture-sit (no train/test division)."""
+
+    _spec_name = "nav_gesture_sit"
+
+
+class Bullying10kClassification(_SpikingJellyDataset):
+    """Bullying10K classification with SpikingJelly's split (every fifth file is a test sample)."""
+
+    _spec_name = "bullying10k"

@@ -11,13 +11,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Resource:
-    """A published file: ``filename`` as placed in ``root``, its ``md5``, where to get it (``url``), and archives
-    found inside it that must be extracted in turn (``nested``, glob patterns)."""
+    """A published file: ``filename`` as placed in ``root``, its ``md5``, where to get it (``url``), archives found
+    inside it that must be extracted in turn (``nested``, glob patterns; each into its own folder named after it
+    when ``nested_into_stem``, else beside it), and whether it is an archive at all (``extract``; a plain file such
+    as a label list is only verified)."""
 
     filename: str
     md5: str
     url: str
     nested: tuple[str, ...] = ()
+    nested_into_stem: bool = False
+    extract: bool = True
 
 
 @dataclass(frozen=True)

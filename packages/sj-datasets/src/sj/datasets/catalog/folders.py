@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from sj.datasets.catalog.common import class_folder_index
+from sj.datasets.errors import DatasetFormatError
 from sj.datasets.events import integer_column, make_events, times_to_us
 from sj.datasets.io.aedat import decode_dvs128_aedat2, read_aedat2
 from sj.datasets.io.containers import read_mat_columns, read_npy
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10DVS_CLASS_NAMES = CIFAR10_CLASSES  # SpikingJelly's name
 # SpikingJelly's per-class archives of the original release (figshare 4724671).
 _CIFAR10_MD5 = {
     "airplane": ("7712788", "0afd5c4bf9ae06af762a77b180354fdd"),
@@ -63,6 +65,21 @@ def _index_cifar(root: Path, split: str):
     return class_folder_index(root, root, ".aedat", CIFAR10_CLASSES)
 
 
+def _index_cifar_tebn(root: Path, split: str):
+    """TEBN's split (SpikingJelly's ``CIFAR10DVSTEBNSplit``): per class, recordings 0-99 test, 100-999 train."""
+    refs, classes = _index_cifar(root, "all")
+    wanted = range(0, 100) if split == "test" else range(100, 1000)
+    return [r for r in refs if _recording_number(r) in wanted], classes
+
+
+def _recording_number(ref: SampleRef) -> int:
+    stem = ref.path.stem  # cifar10_<class>_<i>
+    tail = stem.rpartition("_")[2]
+    if not (stem.startswith("cifar10_") and tail.isdigit()):
+        raise DatasetFormatError(ref.path, "not named cifar10_<class>_<number>.aedat (TEBN's split needs the number)")
+    return int(tail)
+
+
 def _index_asl(root: Path, split: str):
     return class_folder_index(root, root, ".mat", ASL_CLASSES)
 
@@ -102,6 +119,13 @@ CIFAR10_DVS = DatasetSpec(
     reader="own AEDAT 2.0 reader with SpikingJelly's DVS128 address decoding (tonic reads only its AEDAT4 re-release, "
            "which needs the 'aedat' package)",
     layout="<class>/cifar10_<class>_<i>.aedat",
+)
+
+CIFAR10_DVS_TEBN = DatasetSpec(
+    name="cifar10_dvs_tebn", summary="CIFAR10-DVS with TEBN's split (per class 900 train / 100 test), 128x128",
+    sensor_size=(128, 128), splits=("train", "test"), marker=CIFAR10_DVS.marker, resources=CIFAR10_DVS.resources,
+    index=_index_cifar_tebn, read=_read_cifar, reader=CIFAR10_DVS.reader,
+    layout="<class>/cifar10_<class>_<i>.aedat (i < 100: test, 100 <= i < 1000: train)",
 )
 
 ASL_DVS = DatasetSpec(
