@@ -21,8 +21,7 @@ def safe_key(key: str, source: str | Path) -> str:
     part, backslash or NUL); else :class:`UnsafePathError` naming ``source`` (the index or file it came from)."""
     parts = key.split("/")
     if not key or key.startswith("/") or "\\" in key or "\x00" in key or any(p in ("", ".", "..") for p in parts):
-        raise UnsafePathError(source, f"sample key {key!r} is not a plain relative path (it would leave the cache "
-                                      "folder)")
+        raise UnsafePathError(source, f"entry {key!r} is not a plain relative path (it would leave its folder)")
     return key
 
 
@@ -36,12 +35,13 @@ def inside(base: Path, path: Path, source: str | Path, what: str) -> Path:
     return real
 
 
-def check_samples(root: Path, refs: list) -> None:
+def check_samples(root: Path, refs: list, source: Path | None = None) -> None:
     """Every :class:`~sj.datasets.spec.SampleRef` of ``refs`` has a plain relative key and a file inside ``root``
-    (links resolved); else :class:`UnsafePathError` naming the file."""
+    (links resolved); else :class:`UnsafePathError` naming ``source`` (the list the entries came from) or the
+    file."""
     for ref in refs:
-        safe_key(ref.key, ref.path)
-        inside(root, ref.path, ref.path, "sample file")
+        safe_key(ref.key, source or ref.path)
+        inside(root, ref.path, source or ref.path, "sample file")
 
 
 def require_regular_file(path: Path) -> os.stat_result:

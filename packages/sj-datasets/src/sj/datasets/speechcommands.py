@@ -94,7 +94,7 @@ class SpeechCommands(Dataset):
         record = self._path / name
         walker = read_index_text(record).split("\n")
         walker = walker[:-1] if walker and walker[-1] == "" else walker  # a final newline ends the last line
-        check_samples(self._path, [SampleRef(entry, self._path / entry, 0) for entry in walker])
+        check_samples(self._path, [SampleRef(entry, self._path / entry, 0) for entry in walker], record)
         return walker
 
     def _train_walker(self) -> list[str]:
