@@ -283,8 +283,11 @@ def test_dvs128_gesture_equals_spikingjelly(sjd, tmp_path: Path, mode: dict):
     for label in range(11):
         (out / str(label)).mkdir(parents=True)
     ref_mod._split_aedat_files_to_np("user01_led", base / "user01_led.aedat", base / "user01_led_labels.csv", out)
-    refs = [sj_frames(sjd, _load_npz_dict(out / str(c) / "user01_led_0.npz"), mode, 128, 128) for c in (2, 4, 10)]
+    # SpikingJelly's DatasetFolder reads the class folders in string order ('10' < '2' < '4'), labels = that place
+    folders = sorted(str(i) for i in range(11))
+    refs = [sj_frames(sjd, _load_npz_dict(out / c / "user01_led_0.npz"), mode, 128, 128) for c in ("10", "2", "4")]
     assert_frames(lambda **kw: ours.DVS128Gesture(tmp_path, train=True, **kw), refs, mode)
+    assert ours.DVS128Gesture(tmp_path, train=True).targets == [folders.index(c) for c in ("10", "2", "4")]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -401,7 +404,7 @@ def test_shd_equals_spikingjelly(tmp_path: Path, mode: dict):
     ref_mod = sj_module("shd")
     samples = _shd_file(tmp_path / "shd_train.h5", np.random.default_rng(16), [3, 17])
     refs = []
-    for times, units in samples:
+    for times, units in samples[::-1]:  # SpikingJelly's frame folders in string order: '17' before '3'
         ev = {"t": times.astype(np.float32), "x": units.astype(np.uint16)}
         if "duration" in mode:
             refs.append(ref_mod._integrate_events_by_fixed_duration(ev, mode["duration"], 700))
@@ -409,3 +412,7 @@ def test_shd_equals_spikingjelly(tmp_path: Path, mode: dict):
             refs.append(ref_mod._integrate_events_by_fixed_frames_number(ev, mode["split_by"],
                                                                          mode["frames_number"], 700))
     assert_frames(lambda **kw: ours.SpikingHeidelbergDigits(tmp_path, train=True, **kw), refs, mode)
+    folders = sorted(str(i) for i in range(ours.SHD_N_CLASSES))
+    frames = ours.SpikingHeidelbergDigits(tmp_path, train=True, data_type="frame", **mode)
+    assert frames.targets == [folders.index("17"), folders.index("3")] and frames.classes[frames.targets[0]] == "17"
+    assert ours.SpikingHeidelbergDigits(tmp_path, train=True).targets == [3, 17]  # events: the file's labels
