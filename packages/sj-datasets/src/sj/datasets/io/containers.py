@@ -17,15 +17,22 @@ from sj.datasets.errors import DatasetFormatError
 from sj.datasets.io.guard import check_declared_size, reading
 
 
+def read_npy_header(f: BinaryIO, path: Path, what: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of the ``.npy`` stream ``f`` (format 1.0 or 2.0; 3.0, used only for
+    non-Latin-1 field names, is refused)."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(f)
+    raise DatasetFormatError(path, f"{what}: .npy format {version[0]}.{version[1]} is not read")
+
+
 def read_npy_stream(f: BinaryIO, stored: int, path: Path, what: str) -> np.ndarray:
     """The array of the ``.npy`` stream ``f`` (``stored`` bytes long): the header (at most numpy's 10 000 bytes,
     parsed without running code) is read first and its declared shape checked against ``stored`` before the data is
     allocated. Object arrays (pickles) are refused."""
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-    else:
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    shape, fortran, dtype = read_npy_header(f, path, what)
     if dtype.hasobject:
         raise DatasetFormatError(path, f"{what} holds Python objects (pickles are never loaded)")
     count = math.prod(shape)

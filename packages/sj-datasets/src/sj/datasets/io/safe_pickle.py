@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sj.datasets.errors import DatasetFormatError
+from sj.datasets.io.containers import read_npy_header, read_npy_stream
 from sj.datasets.io.guard import reading
 
 _ALLOWED = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")}
@@ -33,12 +34,10 @@ def read_object_npy(path: str | Path) -> np.ndarray:
     path = Path(path)
     with reading(path):
         f = io.BytesIO(path.read_bytes())
-        version = np.lib.format.read_magic(f)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _fortran, dtype = read_header(f)
+        shape, _fortran, dtype = read_npy_header(f, path, "array")
         if not dtype.hasobject:
             f.seek(0)
-            return np.lib.format.read_array(f, allow_pickle=False)
+            return read_npy_stream(f, len(f.getbuffer()), path, "array")
         try:
             array = _ArraysOnly(f).load()
         except pickle.UnpicklingError as exc:
