@@ -29,7 +29,8 @@ from sj.datasets.files import (
     integrate_events_file_to_frames_file_by_fixed_frames_number,
 )
 from sj.datasets.loaders import load_event_file, load_npz_frames, np_savez
-from sj.datasets.paths import inside
+from sj.datasets.paths import check_samples
+from sj.datasets.spec import SampleRef
 
 log = logging.getLogger("sj.datasets")
 
@@ -244,14 +245,12 @@ class NeuromorphicDatasetFolder(Dataset):
         if not self.classes:
             raise FileNotFoundError(f"Couldn't find any class folder in {root}.")
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-        self.samples: list[tuple[str, int]] = []
-        for cls in self.classes:
-            for folder, _, names in sorted(os.walk(root / cls, followlinks=True)):
-                for name in sorted(names):
-                    path = Path(folder) / name
-                    if name.lower().endswith(self.extensions):
-                        inside(self.cfg.root, path, path, "sample file")
-                        self.samples.append((str(path), self.class_to_idx[cls]))
+        refs = [SampleRef(os.path.relpath(Path(folder) / name, self.cfg.root), Path(folder) / name, idx)
+                for cls, idx in self.class_to_idx.items()
+                for folder, _, names in sorted(os.walk(root / cls, followlinks=True))
+                for name in sorted(names) if name.lower().endswith(self.extensions)]
+        check_samples(self.cfg.root, refs)
+        self.samples: list[tuple[str, int]] = [(str(ref.path), ref.label) for ref in refs]
         self.targets = [label for _, label in self.samples]
 
     def __len__(self) -> int:
