@@ -1,5 +1,6 @@
-"""A literal port of SpikingJelly's published integration equations (loops and masks), the comparison baseline
-for tests and the benchmark. SpikingJelly itself is not installed here."""
+"""A literal port of SpikingJelly's published integration equations (loops and masks; 0.0.0.0.14's greedy duration
+rule and ``j_r=-1`` segment default included), the baseline of the property tests and of the benchmark, which must
+run without SpikingJelly. SpikingJelly 2.0 itself is the oracle of ``tests/sjparity/test_datasets_parity.py``."""
 
 from __future__ import annotations
 

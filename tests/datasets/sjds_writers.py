@@ -22,9 +22,9 @@ def write_atis_bin(path: Path, x, y, t, p) -> None:
 
 
 def encode_dvs128_address(x, y, p) -> np.ndarray:
-    """Inverse of SpikingJelly's CIFAR10-DVS decoding (x mirrored, p inverted)."""
+    """Inverse of SpikingJelly 2.0's CIFAR10-DVS decoding (x = 127 - bits 8-14, y = 127 - bits 1-7, p inverted)."""
     x, y, p = (np.asarray(a, dtype=np.uint32) for a in (x, y, p))
-    return ((127 - x) << 1) | (y << 8) | (1 - p)
+    return ((127 - y) << 1) | ((127 - x) << 8) | (1 - p)
 
 
 def write_aedat2(path: Path, address, timestamp) -> None:
@@ -89,3 +89,39 @@ def write_asl_mat(path: Path, ts, x, y, pol) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     col = lambda a: np.asarray(a, np.int64).reshape(-1, 1)  # noqa: E731
     savemat(path, {"ts": col(ts), "x": col(x), "y": col(y), "pol": col(pol)})
+
+
+def write_events_npz(path: Path, x, y, t, p) -> None:
+    """SpikingJelly's raw event file / HARDVS sample: an .npz with arrays t, x, y, p."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, t=np.asarray(t, np.int64), x=np.asarray(x, np.int64), y=np.asarray(y, np.int64),
+                        p=np.asarray(p, np.int64))
+
+
+def write_es_imagenet_npz(path: Path, pos_yxt, neg_yxt) -> None:
+    """ES-ImageNet sample: arrays pos and neg of rows (y, x, t)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, pos=np.asarray(pos_yxt, np.int64).reshape(-1, 3),
+                        neg=np.asarray(neg_yxt, np.int64).reshape(-1, 3))
+
+
+def write_nav_dat(path: Path, x, y, t, p, header: bool = True) -> None:
+    """NAVGesture ATIS .dat: '%' header lines, event type and size (8) bytes, then u64 words
+    t | x << 32 | y << 41 | p << 49."""
+    x, y, t, p = (np.asarray(a, dtype=np.uint64) for a in (x, y, t, p))
+    words = (t | (x << np.uint64(32)) | (y << np.uint64(41)) | (p << np.uint64(49))).astype("<u8")
+    head = b"% Data file containing ATIS TD events\n% Version 2\n" + bytes([0, 8]) if header else b""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(head + words.tobytes())
+
+
+def write_bullying_npy(path: Path, chunks: list[tuple]) -> None:
+    """Bullying10K sample: an object array of structured (t, x, y, p) record arrays (saved with a pickle)."""
+    dtype = [("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")]
+    arr = np.empty(len(chunks), dtype=object)
+    for i, (x, y, t, p) in enumerate(chunks):
+        rec = np.empty(len(t), dtype=dtype)
+        rec["t"], rec["x"], rec["y"], rec["p"] = t, x, y, p
+        arr[i] = rec
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, arr, allow_pickle=True)

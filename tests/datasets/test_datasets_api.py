@@ -44,7 +44,7 @@ def test_spikingjelly_constructor_frames_and_transforms(tmp_path: Path):
     assert isinstance(frames, torch.Tensor) and frames.dtype == torch.float32 and frames.shape == (2, 2, 128, 128)
     # sample 0 = events t 0, 10, 20 (x 1, 2, 3); di = 1 → frame 0: x1; frame 1: x2 (p1), x3 (p0); doubled
     assert frames[0, 1, 1, 1] == 2 and frames[1, 1, 1, 2] == 2 and frames[1, 0, 2, 3] == 2 and frames.sum() == 6
-    assert label == 102
+    assert label == 103  # class 3 → folder '2', third in SpikingJelly's string order '0', '1', '10', '2'
     events, _ = DVS128Gesture(root, train=False)[1]
     assert events["t"].tolist() == [30] and events["x"].tolist() == [4]
 
@@ -52,7 +52,8 @@ def test_spikingjelly_constructor_frames_and_transforms(tmp_path: Path):
 def test_spikingjelly_duration_and_custom_function(tmp_path: Path):
     root = gesture_root(tmp_path)
     ds = DVS128Gesture(root, True, "frame", duration=10)
-    assert ds[0][0].shape[0] == 2  # greedy: t 0, 10 | 20
+    assert ds[0][0].shape[0] == 2  # grid (SpikingJelly 2.0): ceil(20 / 10) = 2 frames: t 0 | 10, 20
+    assert ds[0][0][:, 1].sum((1, 2)).tolist() == [1, 1] and ds[0][0][1, 0, 2, 3] == 1
     calls = []
 
     def two_halves(events: dict, H: int, W: int) -> np.ndarray:

@@ -94,11 +94,11 @@ def test_bad_arguments():
 
 def test_fixed_duration_greedy_and_grid_by_hand():
     e = ev([0, 3, 5, 6, 12], x=[0, 1, 2, 3, 4])
-    greedy = I.integrate_events_by_fixed_duration(e, 5, 1, 5)
+    greedy = I.integrate_events_by_fixed_duration(e, 5, 1, 5, windows="greedy")
     # greedy: frame from t 0 takes t - 0 <= 5 → 0, 3, 5; from 6 → 6 (12 - 6 > 5); from 12 → 12
     assert greedy[:, 1, 0].tolist() == [[1, 1, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]]
-    grid = I.integrate_events_by_fixed_duration(e, 5, 1, 5, windows="grid")
-    # grid: ceil(12 / 5) = 3 frames; t // 5 = 0, 0, 1, 1, 2
+    grid = I.integrate_events_by_fixed_duration(e, 5, 1, 5)
+    # grid (the default, SpikingJelly 2.0's): ceil(12 / 5) = 3 frames; t // 5 = 0, 0, 1, 1, 2
     assert grid[:, 1, 0].tolist() == [[1, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 0, 1]]
 
 
@@ -118,10 +118,11 @@ def test_1d_duration_grid_by_hand():
     assert f.shape == (3, 700) and f[0, 5] == 1 and f[1, 5] == 1 and f[2, 6] == 1 and f[2, 699] == 1 and f.sum() == 4
 
 
-def test_segment_to_frame_keeps_spikingjelly_default_j_r():
+def test_segment_to_frame_default_takes_every_event_like_spikingjelly_2():
     x, y, p = np.array([0, 1, 2]), np.array([0, 0, 0]), np.array([1, 1, 0])
     ours = I.integrate_events_segment_to_frame(x, y, p, 1, 3)
-    assert np.array_equal(ours, sj_segment_to_frame(x, y, p, 1, 3)) and ours.sum() == 2
+    assert ours.sum() == 3 and ours[0, 0, 2] == 1 and ours[1, 0, :2].tolist() == [1, 1]
+    assert np.array_equal(I.integrate_events_segment_to_frame(x, y, p, 1, 3, 0, -1), sj_segment_to_frame(x, y, p, 1, 3))
 
 
 @st.composite
@@ -149,10 +150,10 @@ def test_fixed_frames_number_equals_spikingjelly(e, frames, split_by):
 @settings(max_examples=100, deadline=None)
 @given(recordings(), st.integers(1, 3000))
 def test_fixed_duration_equals_spikingjelly(e, duration):
-    assert np.array_equal(I.integrate_events_by_fixed_duration(e, duration, 5, 7),
+    assert np.array_equal(I.integrate_events_by_fixed_duration(e, duration, 5, 7, windows="greedy"),
                           sj_fixed_duration_greedy(e, duration, 5, 7))
     if e["t"][-1] > e["t"][0]:  # SpikingJelly's grid rule builds no frame for a zero-length recording
-        assert np.array_equal(I.integrate_events_by_fixed_duration(e, duration, 5, 7, windows="grid"),
+        assert np.array_equal(I.integrate_events_by_fixed_duration(e, duration, 5, 7),
                               sj_fixed_duration_grid(e, duration, 5, 7))
 
 

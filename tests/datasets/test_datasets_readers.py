@@ -86,11 +86,11 @@ def test_heidelberg_hdf5(tmp_path: Path, name, prefix, split):
     assert frames.sum() == 4
 
 
-def test_asl_dvs_mat_flips_y(tmp_path: Path):
+def test_asl_dvs_mat_mirrors_both_axes_like_spikingjelly_2(tmp_path: Path):
     W.write_asl_mat(tmp_path / "b/b_0001.mat", [5, 9], [0, 239], [0, 179], [1, 0])
     ds = NeuromorphicDataset("asl_dvs", tmp_path)
     assert ds.targets == [1]
-    assert_events(ds[0][0], [0, 239], [179, 0], [5, 9], [1, 0])
+    assert_events(ds[0][0], [239, 0], [179, 0], [5, 9], [1, 0])
 
 
 def test_dvs_lip_npy(tmp_path: Path):

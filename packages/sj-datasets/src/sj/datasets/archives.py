@@ -40,22 +40,24 @@ def _unpack(archive: Path, dest: Path) -> None:
     name = archive.name.lower()
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as z:
-            z.extractall(dest)
+            z.extractall(dest)  # zipfile drops absolute paths and '..' parts, and creates no links
     elif tarfile.is_tarfile(archive):
+        if not hasattr(tarfile, "data_filter"):  # PEP 706: refuses links and paths out of dest, devices, setuid
+            raise RuntimeError(f"{archive}: this Python (before 3.10.12 / 3.11.4) cannot extract tar archives "
+                               "safely; extract it yourself into the root folder, or upgrade Python")
         with tarfile.open(archive) as t:
-            if hasattr(tarfile, "data_filter"):
-                t.extractall(dest, filter="data")
-            else:  # Python without PEP 706; archives are from the published checksummed releases
-                t.extractall(dest)
+            t.extractall(dest, filter="data")
     elif name.endswith(".gz"):
         with gzip.open(archive, "rb") as src, open(dest / archive.name[:-3], "wb") as out:
             shutil.copyfileobj(src, out)
     else:
-        raise ValueError(f"{archive}: not a zip, tar or gzip archive")
+        raise ValueError(f"{archive}: not a zip, tar or gzip archive sj can extract; extract it yourself into "
+                         f"{dest.parent if dest.name.startswith('.extracting-') else dest}")
 
 
-def extract(archive: Path, root: Path, nested: tuple[str, ...] = ()) -> None:
-    """Extract ``archive`` into ``root`` through a temporary folder; then extract archives matching ``nested``.
+def extract(archive: Path, root: Path, nested: tuple[str, ...] = (), nested_into_stem: bool = False) -> None:
+    """Extract ``archive`` into ``root`` through a temporary folder; then extract archives matching ``nested``
+    (beside themselves, or each into a folder named after it with ``nested_into_stem``).
 
     Entries that already exist in ``root`` are kept (never overwritten)."""
     tmp = root / f".extracting-{archive.name}"
@@ -66,7 +68,9 @@ def extract(archive: Path, root: Path, nested: tuple[str, ...] = ()) -> None:
         _unpack(archive, tmp)
         for pattern in nested:
             for inner in sorted(tmp.rglob(pattern)):
-                _unpack(inner, inner.parent)
+                dest = inner.with_name(inner.name.split(".")[0]) if nested_into_stem else inner.parent
+                dest.mkdir(exist_ok=True)
+                _unpack(inner, dest)
                 inner.unlink()
         for entry in sorted(tmp.iterdir()):
             target = root / entry.name
@@ -99,7 +103,8 @@ def ensure_available(spec: DatasetSpec, root: Path, split: str, download: bool =
         _download(r, root)
     for r in resources:
         verify_archive(root / r.filename, r)
-        extract(root / r.filename, root, r.nested)
+        if r.extract:
+            extract(root / r.filename, root, r.nested, r.nested_into_stem)
     if not spec.present(root, split):
         raise DatasetNotFoundError(f"{spec.name}: after extracting {[r.filename for r in resources]}, "
                                    f"{root / spec.marker(split)} is still missing (expected layout: {spec.layout})")

@@ -12,10 +12,12 @@ of :func:`sj.datasets.prepare.prepare`) lists every entry's checksum and every f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import secrets
 import struct
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -24,11 +26,19 @@ from typing import Any
 
 import numpy as np
 
+from sj.datasets.errors import CacheWriteError, DatasetFormatError
+from sj.datasets.paths import inside, read_regular_bytes, safe_key
 from sj.datasets.spec import SampleRef
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, so temporaries are never taken for orphans
+    fcntl = None  # type: ignore[assignment]
 
 MAGIC = b"SJFRAMES1\n"
 SUFFIX = ".sjf"
 MANIFEST = "manifest.json"
+TMP_SUFFIX = ".tmp"
 _LEN = struct.Struct("<Q")
 
 
@@ -41,18 +51,71 @@ def library_version() -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder + fsync + ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write ``data`` to ``path`` via a uniquely named temporary file in the same folder + fsync + ``os.replace``.
+
+    The temporary (``.<name>.<random>.tmp``) is locked (``flock``) from creation to rename, so a cleaner can tell a
+    live writer from a dead one without process ids, which collide across containers sharing a cache. Raises
+    :class:`CacheWriteError` (naming ``path``) when the folder is read-only, full or otherwise unwritable; an entry
+    already at ``path`` is then left as it was."""
     try:
-        with open(tmp, "wb") as f:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_locked_temporary(path)
+    except OSError as exc:
+        raise CacheWriteError(path, exc) from exc
+    try:
+        with os.fdopen(fd, "wb") as f:  # closing releases the lock, after the rename
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise CacheWriteError(path, exc) from exc
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):  # gone after the rename; on a file system gone read-only, a cleaner's job
+            tmp.unlink(missing_ok=True)
+
+
+def _create_locked_temporary(path: Path) -> tuple[int, Path]:
+    """Create and lock a new temporary beside ``path``. A cleaner only deletes temporaries whose lock it holds, so
+    one it deleted between our create and our lock is detected (the name no longer is our file) and replaced."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}{TMP_SUFFIX}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if _is_same_file(fd, tmp):
+            return fd, tmp
+        os.close(fd)
+
+
+def _is_same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
+    except FileNotFoundError:
+        return False
+
+
+def remove_if_orphan(tmp: Path) -> bool:
+    """Delete the temporary ``tmp`` if no live writer holds its lock; True when deleted. A killed writer's lock is
+    released by the kernel (also for a zombie, and across PID namespaces). Without ``fcntl`` (Windows) nothing is
+    deleted."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a live writer
+        if not _is_same_file(fd, tmp):
+            return False  # renamed into place meanwhile
+        tmp.unlink()
+        return True
+    finally:
+        os.close(fd)
 
 
 def _dumps(obj: Any) -> bytes:
@@ -81,8 +144,8 @@ def decode_entry(data: bytes) -> tuple[dict[str, Any], np.ndarray]:
     start = len(MAGIC) + _LEN.size
     try:
         header = json.loads(data[start:start + n])
-    except ValueError as exc:
-        raise CorruptEntry(f"unreadable header ({exc})") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
+        raise CorruptEntry(f"unreadable header ({type(exc).__name__})") from exc
     payload = data[start + n:]
     if not isinstance(header, dict) or hashlib.sha256(payload).hexdigest() != header.get("sha256"):
         raise CorruptEntry("payload checksum mismatch")
@@ -90,6 +153,8 @@ def decode_entry(data: bytes) -> tuple[dict[str, Any], np.ndarray]:
         frames = np.load(io.BytesIO(payload), allow_pickle=False)
     except ValueError as exc:
         raise CorruptEntry(f"unreadable payload ({exc})") from exc
+    if list(frames.shape) != header.get("shape") or frames.dtype.str != header.get("dtype"):
+        raise CorruptEntry(f"payload {frames.dtype.str} {list(frames.shape)} differs from its header")
     return header, frames
 
 
@@ -102,7 +167,11 @@ class FrameCache:
     params: dict[str, Any]
 
     def path_of(self, ref: SampleRef) -> Path:
-        return self.directory / (ref.key + SUFFIX)
+        """The entry file of ``ref``; :class:`UnsafePathError` if its key or a linked sub-folder leads outside
+        :attr:`directory`."""
+        path = self.directory / (safe_key(ref.key, ref.path) + SUFFIX)
+        inside(self.directory, path.parent, ref.path, "cache folder of the entry")
+        return path
 
     def source_identity(self, ref: SampleRef) -> dict[str, Any]:
         st = ref.path.stat()
@@ -121,9 +190,11 @@ class FrameCache:
         """``(state, frames, header)`` with state ``'ok'``, ``'missing'``, ``'corrupt: …'`` or ``'stale: …'``."""
         path = self.path_of(ref)
         try:
-            data = path.read_bytes()
+            data = read_regular_bytes(path, follow_links=False)
         except FileNotFoundError:
             return "missing", None, None
+        except DatasetFormatError as exc:
+            return f"corrupt: {exc.problem}", None, None
         try:
             header, frames = decode_entry(data)
         except CorruptEntry as exc:
@@ -146,19 +217,13 @@ class FrameCache:
         return decode_entry(data)[0]
 
     def remove_orphan_temporaries(self) -> list[Path]:
-        """Delete temporary files left by killed writers (their process no longer exists)."""
-        removed = []
+        """Delete temporary files left by killed writers (see :func:`remove_if_orphan`); returns them."""
         if not self.directory.is_dir():
-            return removed
-        for tmp in self.directory.rglob(".*.tmp"):
-            try:
-                pid = int(tmp.name.rsplit(".", 2)[-2])
-            except ValueError:
-                continue
-            if not _alive(pid):
-                tmp.unlink(missing_ok=True)
-                removed.append(tmp)
-        return removed
+            return []
+        try:
+            return [tmp for tmp in sorted(self.directory.rglob(f".*{TMP_SUFFIX}")) if remove_if_orphan(tmp)]
+        except OSError as exc:
+            raise CacheWriteError(self.directory, exc) from exc
 
     def write_manifest(self, dataset: str, split: str, entries: dict[str, dict[str, Any]],
                        failed: dict[str, str]) -> None:
@@ -169,24 +234,13 @@ class FrameCache:
         atomic_write(self.directory / MANIFEST, json.dumps(manifest, sort_keys=True, indent=1).encode() + b"\n")
 
     def read_manifest(self) -> dict[str, Any] | None:
+        """The manifest if it is readable and well formed (``params``, ``entries`` and ``failed`` objects), else
+        None."""
         try:
-            return json.loads((self.directory / MANIFEST).read_text())
-        except (OSError, ValueError):
+            manifest = json.loads(read_regular_bytes(self.directory / MANIFEST, follow_links=False))
+        except (OSError, ValueError, RecursionError, DatasetFormatError):
             return None
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and can still write (a zombie — killed, not yet reaped — cannot)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # Linux: a killed worker stays a zombie until reaped, which a container's init may never do
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+        if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), dict)
+                                                      for k in ("params", "entries", "failed")):
+            return None
+        return manifest

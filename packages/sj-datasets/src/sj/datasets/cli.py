@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--frames", type=int, help="fixed number of frames per sample")
     mode.add_argument("--duration", type=int, help="fixed frame duration in µs (variable T)")
     prep.add_argument("--split-by", choices=("number", "time"), default="number", help="with --frames (default number)")
-    prep.add_argument("--windows", choices=("greedy", "grid"), help="window rule with --duration")
+    prep.add_argument("--windows", choices=("greedy", "grid"),
+                      help="window rule with --duration (default grid, SpikingJelly 2.0's)")
     prep.add_argument("--unsorted", choices=("raise", "sort"), default="raise",
                       help="what to do with decreasing timestamps (default raise)")
     prep.add_argument("--cache-dir", type=Path, help="cache folder (default ROOT/sj_cache)")
@@ -59,7 +60,7 @@ def _prepare(args: argparse.Namespace) -> int:
     status = 0
     for split in args.split or spec.splits:
         ensure_available(spec, root, spec.split_of(None, split), args.download)
-        samples, _ = spec.index(root, split)
+        samples, _ = spec.samples(root, split)
         report = prepare(spec.name, root, split, params, samples=samples, cache_dir=args.cache_dir,
                          num_workers=args.workers, progress=not args.no_progress)
         print(f"{spec.name} [{split}]: {report.total} samples, {report.built} built, {report.reused} reused, "
@@ -82,8 +83,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Dispatch to the chosen action; errors naming the problem exit with status 1."""
-    from sj.datasets.errors import ChecksumError, DatasetFormatError, DatasetNotFoundError
+    """Dispatch to the chosen action; errors naming the problem (a bad file, an unwritable cache or root) exit with
+    status 1 and one line on stderr, never a traceback."""
+    from sj.datasets.errors import CacheWriteError, ChecksumError, DatasetFormatError
 
     try:
         if args.datasets_action == "list":
@@ -91,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         if args.datasets_action == "prepare":
             return _prepare(args)
         return _verify(args)
-    except (DatasetNotFoundError, DatasetFormatError, ChecksumError, KeyError, ValueError) as exc:
+    except CacheWriteError as exc:
+        print(f"error: {exc}. Make it writable or free space (or pass --cache-dir DIR), then run the same command "
+              "again: it resumes.", file=sys.stderr)
+        return 1
+    except (DatasetFormatError, ChecksumError, KeyError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

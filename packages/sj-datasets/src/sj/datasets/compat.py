@@ -39,10 +39,25 @@ class _SpikingJellyDataset(NeuromorphicDataset):
                          custom_integrated_frames_dir_name=custom_integrated_frames_dir_name, transform=transform,
                          target_transform=target_transform, **extra)
 
+    def _spikingjelly_folder_order(self, file_names: list[str]) -> None:
+        """Label and order the samples as SpikingJelly 2.0 does where it stores them in folders named
+        ``str(label)`` read by torchvision's ``DatasetFolder``: the label becomes the folder's place in *string*
+        order (``'10'`` before ``'2'``), and samples are sorted by that label, then by SpikingJelly's file name
+        (``file_names[i]`` for sample ``i``). Checkpoints trained with SpikingJelly then see the labels they
+        learnt."""
+        folders = sorted(str(i) for i in range(len(self.classes)))
+        sj_label = [folders.index(str(ref.label)) for ref in self.samples]
+        order = sorted(range(len(self.samples)), key=lambda i: (sj_label[i], file_names[i]))
+        self.samples = [self.samples[i] for i in order]
+        self.targets = [sj_label[i] for i in order]
+        self.classes = tuple(self.classes[int(f)] for f in folders)
+
 
 class DVS128Gesture(_SpikingJellyDataset):
-    """DVS128 Gesture. ``source='aedat'`` (default): IBM's AEDAT 3.1 files cut like SpikingJelly (1176/288 samples);
-    ``source='tonic'``: tonic's preprocessed ``.npy`` release."""
+    """DVS128 Gesture. ``source='aedat'`` (default): IBM's AEDAT 3.1 files cut like SpikingJelly (1176/288 samples),
+    with SpikingJelly 2.0's labels and order (its ``train/<class - 1>/<trial>_<k>.npz`` folders: label = place of
+    ``str(class - 1)`` in string order, so ``'10'`` is 2; ``classes`` lists the names in that order);
+    ``source='tonic'``: tonic's preprocessed ``.npy`` release, labels ``0..10``."""
 
     def __init__(self, root: str | Path, train: bool | None = None, *args: Any, source: str = "aedat",
                  **kwargs: Any) -> None:
@@ -50,12 +65,34 @@ class DVS128Gesture(_SpikingJellyDataset):
         if source not in names:
             raise ValueError(f"source must be 'aedat' or 'tonic', got {source!r}")
         super().__init__(root, train, *args, _name=names[source], **kwargs)
+        if source == "aedat":
+            seen: dict[tuple[Path, int], int] = {}
+            file_names = []
+            for ref in self.samples:  # per trial, the k-th sample of a class is <trial>_<k>.npz
+                k = seen.get((ref.path, ref.label), 0)
+                seen[(ref.path, ref.label)] = k + 1
+                file_names.append(f"{ref.path.stem}_{k}.npz")
+            self._spikingjelly_folder_order(file_names)
 
 
-class CIFAR10DVS(_SpikingJellyDataset):
-    """CIFAR10-DVS (original AEDAT 2.0 recordings; no train/test division: use ``split_to_train_test_set``)."""
+class _WithoutTrain(_SpikingJellyDataset):
+    """A dataset SpikingJelly constructs without ``train``: ``(root, data_type, frames_number, …)``."""
+
+    def __init__(self, root: str | Path, *args: Any, **kwargs: Any) -> None:
+        super().__init__(root, None, *args, **kwargs)
+
+
+class CIFAR10DVS(_WithoutTrain):
+    """CIFAR10-DVS (original AEDAT 2.0 recordings; no train/test division: use ``split_to_train_test_set`` or
+    :class:`CIFAR10DVSTEBNSplit`)."""
 
     _spec_name = "cifar10_dvs"
+
+
+class CIFAR10DVSTEBNSplit(_SpikingJellyDataset):
+    """CIFAR10-DVS with TEBN's split: per class, recordings 100-999 train (``train=True``), 0-99 test."""
+
+    _spec_name = "cifar10_dvs_tebn"
 
 
 class NMNIST(_SpikingJellyDataset):
@@ -64,13 +101,13 @@ class NMNIST(_SpikingJellyDataset):
     _spec_name = "nmnist"
 
 
-class NCaltech101(_SpikingJellyDataset):
+class NCaltech101(_WithoutTrain):
     """N-Caltech101 (no train/test division)."""
 
     _spec_name = "ncaltech101"
 
 
-class ASLDVS(_SpikingJellyDataset):
+class ASLDVS(_WithoutTrain):
     """ASL-DVS (no train/test division)."""
 
     _spec_name = "asl_dvs"
@@ -89,17 +126,59 @@ class POKERDVS(_SpikingJellyDataset):
 
 
 class SpikingHeidelbergDigits(_SpikingJellyDataset):
-    """SHD; frames are 1-D ``[T, 700]``; ``duration`` in ms as in SpikingJelly."""
+    """SHD; frames are 1-D ``[T, 700]``; ``duration`` in ms as in SpikingJelly. Events carry the file's labels;
+    frames carry SpikingJelly 2.0's (its ``<label>/<row>.npz`` folders in string order: ``'10'`` is 2), in its
+    order."""
 
     _spec_name = "shd"
     _duration_unit_us = 1000
 
+    def __init__(self, root: str | Path, train: bool | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(root, train, *args, **kwargs)
+        if self.data_type == "frame":
+            self._spikingjelly_folder_order([f"{ref.row}.npz" for ref in self.samples])
 
-class SpikingSpeechCommands(_SpikingJellyDataset):
-    """SSC with SpikingJelly's ``split='train'|'valid'|'test'`` argument; ``duration`` in ms."""
+
+class SpikingSpeechCommands(SpikingHeidelbergDigits):
+    """SSC with SpikingJelly's ``split='train'|'valid'|'test'`` argument; ``duration`` in ms; labels as
+    :class:`SpikingHeidelbergDigits`."""
 
     _spec_name = "ssc"
-    _duration_unit_us = 1000
 
     def __init__(self, root: str | Path, split: str = "train", *args: Any, **kwargs: Any) -> None:
         super().__init__(root, None, *args, split=split, **kwargs)
+
+
+class HARDVS(_SpikingJellyDataset):
+    """HARDVS (MINI release) with SpikingJelly's ``train_test_val`` argument (``'train'``, ``'val'``, ``'test'``)."""
+
+    _spec_name = "hardvs"
+
+    def __init__(self, root: str | Path, train_test_val: str | None = None, *args: Any, **kwargs: Any) -> None:
+        if train_test_val is None:
+            raise ValueError("train_test_val must be 'train', 'val' or 'test'")
+        super().__init__(root, None, *args, split=train_test_val, **kwargs)
+
+
+class ESImageNet(_SpikingJellyDataset):
+    """ES-ImageNet 0.18 (extract its RAR parts yourself)."""
+
+    _spec_name = "es_imagenet"
+
+
+class NAVGestureWalk(_WithoutTrain):
+    """NAVGesture-walk (no train/test division)."""
+
+    _spec_name = "nav_gesture_walk"
+
+
+class NAVGestureSit(_WithoutTrain):
+    """NAVGesture-sit (no train/test division)."""
+
+    _spec_name = "nav_gesture_sit"
+
+
+class Bullying10kClassification(_SpikingJellyDataset):
+    """Bullying10K classification with SpikingJelly's split (every fifth file is a test sample)."""
+
+    _spec_name = "bullying10k"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from torch.utils.data import Dataset
 
 from sj.datasets.archives import ensure_available
 from sj.datasets.catalog import get_spec
+from sj.datasets.errors import CacheWriteError
 from sj.datasets.events import UnsortedPolicy
 from sj.datasets.params import FrameParams
 from sj.datasets.pipeline import cache_for, cached_frames, read_events
@@ -32,7 +34,8 @@ class NeuromorphicDataset(Dataset):
             SHD/SSC) of event counts.
         frames_number, split_by, duration, custom_integrate_function, custom_integrated_frames_dir_name: how frames
             are made (see :class:`sj.datasets.params.FrameParams`; ``duration`` in µs).
-        windows: ``duration`` window rule (``'greedy'`` or ``'grid'``; default greedy for cameras, grid for 1-D).
+        windows: ``duration`` window rule: ``'grid'`` (default; SpikingJelly 2.0's) or ``'greedy'`` (SpikingJelly
+            0.0.0.0.14's); see :func:`~sj.datasets.integrate.integrate_events_by_fixed_duration`.
         transform, target_transform: applied to the sample (after conversion to a tensor for frames) and the label.
         download: fetch missing archives (never implied).
         cache_dir: frame cache root (default ``root/sj_cache``); frames are computed on first access and cached
@@ -62,9 +65,10 @@ class NeuromorphicDataset(Dataset):
         self.target_transform = target_transform
         self.unsorted = unsorted
         ensure_available(self.spec, self.root, self.split, download)
-        self.samples, self.classes = self.spec.index(self.root, self.split)
+        self.samples, self.classes = self.spec.samples(self.root, self.split)
         self.targets = [r.label for r in self.samples]
         self.params: FrameParams | None = None
+        self._warned_unwritable = False
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         if data_type == "frame":
             self.params = FrameParams(frames_number, split_by, duration, windows, custom_integrate_function,
@@ -82,7 +86,15 @@ class NeuromorphicDataset(Dataset):
         """Frames of sample ``index`` as a float32 array (cached; a corrupt or stale entry is rebuilt)."""
         if self.params is None:
             raise ValueError("frames() needs data_type='frame'")
-        return cached_frames(self.spec, self.samples[index], self.params, self.cache)[0].astype(np.float32, copy=False)
+        frames, _ = cached_frames(self.spec, self.samples[index], self.params, self.cache, self._cache_unwritable)
+        return frames.astype(np.float32, copy=False)
+
+    def _cache_unwritable(self, exc: CacheWriteError) -> None:
+        """Serve computed frames from an unwritable cache; say so once per dataset object (and process)."""
+        if not self._warned_unwritable:
+            self._warned_unwritable = True
+            warnings.warn(f"{exc}. Frames are computed on every access until the cache is writable "
+                          "(or pass cache_dir= a writable folder).", RuntimeWarning, stacklevel=3)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         sample: Any = self.events(index) if self.params is None else torch.from_numpy(self.frames(index))

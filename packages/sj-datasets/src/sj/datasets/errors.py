@@ -30,3 +30,23 @@ class ChecksumError(ValueError):
 
 class DatasetNotFoundError(FileNotFoundError):
     """Neither the extracted files nor the archives of a dataset are under ``root``."""
+
+
+class CacheWriteError(OSError):
+    """The frame cache cannot be written (read-only, full, no permission). ``path`` names the entry or folder;
+    nothing already in the cache was changed."""
+
+    def __init__(self, path: str | Path, cause: OSError) -> None:
+        self.path = Path(path)
+        self.cause = cause
+        reason = cause.strerror or str(cause)
+        super().__init__(cause.errno, f"cannot write the frame cache at {self.path}: {reason}; entries already there "
+                                      "are unchanged")
+
+    def __reduce__(self):  # rebuilt from (path, cause) when raised in a worker process
+        return type(self), (self.path, self.cause)
+
+
+class UnsafePathError(DatasetFormatError):
+    """A dataset index names a file outside the dataset root, or a cache key that would leave the cache folder
+    (``..``, an absolute path, a symbolic link pointing out). ``path`` names the index or the offending file."""

@@ -19,8 +19,12 @@ EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
 UnsortedPolicy = Literal["raise", "sort"]
 
 
+MAX_TIME_US = 1 << 62  # ~146,000 years: any larger timestamp is corrupt, and frame arithmetic stays in int64
+
+
 def make_events(x: np.ndarray, y: np.ndarray | int, t: np.ndarray, p: np.ndarray | int) -> np.ndarray:
-    """Build a canonical event array from columns (scalars broadcast). Values must fit the field types."""
+    """Build a canonical event array from columns (scalars broadcast). Values must be integral (NaN, ±inf and
+    fractions are refused) and fit the field types; else ``ValueError`` naming the column."""
     t = np.asarray(t).reshape(-1)
     out = np.empty(t.shape[0], dtype=EVENT_DTYPE)
     for name, col in (("x", x), ("y", y), ("t", t), ("p", p)):
@@ -30,10 +34,55 @@ def make_events(x: np.ndarray, y: np.ndarray | int, t: np.ndarray, p: np.ndarray
             if col.shape[0] != t.shape[0]:
                 raise ValueError(f"column {name!r} has {col.shape[0]} values, 't' has {t.shape[0]}")
         info = np.iinfo(out.dtype[name])
-        if col.size and (col.min() < info.min or col.max() > info.max):
-            raise ValueError(f"column {name!r} has values outside [{info.min}, {info.max}]")
-        out[name] = col
+        out[name] = integer_column(col, name, info.min, info.max + 1)
     return out
+
+
+def integer_column(values: np.ndarray, field: str, low: int, high: int) -> np.ndarray:
+    """``values`` as int64 if every one is integral (booleans count as 0/1) and in ``[low, high)``; else
+    ``ValueError`` naming ``field``, the first bad value and its index."""
+    v = np.asarray(values)
+    if v.dtype.kind == "b":
+        v = v.astype(np.int64)
+    if v.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(v) | (v != np.floor(v)))
+        if bad.size:
+            raise ValueError(f"{field} has a non-integral value {v.flat[bad[0]]!r} at index {bad[0]}")
+    elif v.dtype.kind not in "iu":
+        raise ValueError(f"{field} has dtype {v.dtype}, not integers")
+    if v.size:
+        bad = np.flatnonzero((v < low) | (v >= high))
+        if bad.size:
+            raise ValueError(f"{field} has {v.flat[bad[0]]!r} at index {bad[0]}, outside [{low}, {high - 1}]")
+    return v.astype(np.int64)
+
+
+def times_to_us(values: np.ndarray, scale: float, field: str) -> np.ndarray:
+    """Timestamps ``values * scale`` as int64 µs, rounded to nearest; every one finite, >= 0 and below
+    :data:`MAX_TIME_US`; else ``ValueError`` naming ``field``, the first bad value and its index."""
+    v = np.asarray(values)
+    if v.dtype.kind not in "iuf":
+        raise ValueError(f"{field} has dtype {v.dtype}, not numbers")
+    us = v.astype(np.float64) * scale
+    bad = np.flatnonzero(~np.isfinite(us) | (us < 0) | (us >= MAX_TIME_US))
+    if bad.size:
+        raise ValueError(f"{field} has {v.flat[bad[0]]!r} at index {bad[0]}: not a finite time in [0, "
+                         f"{MAX_TIME_US / scale:.3g}) in its unit")
+    if v.dtype.kind in "iu" and float(scale).is_integer():
+        return v.astype(np.int64) * np.int64(scale)  # exact for integers
+    return np.rint(us).astype(np.int64)
+
+
+def check_coordinates(events: np.ndarray, sensor_size: tuple[int, ...], source: str | Path) -> np.ndarray:
+    """``events`` if every ``x`` (and ``y``) lies on the sensor (``(H, W)``, or ``(units,)`` with ``y == 0``);
+    else :class:`DatasetFormatError` naming ``source`` and the field."""
+    shape = {"y": 1, "x": sensor_size[0]} if len(sensor_size) == 1 else {"y": sensor_size[0], "x": sensor_size[1]}
+    for field, size in shape.items():
+        try:
+            integer_column(events[field], field, 0, size)
+        except ValueError as exc:
+            raise DatasetFormatError(source, f"event {exc} (sensor {'x'.join(map(str, sensor_size))})") from exc
+    return events
 
 
 def as_event_dict(events: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -157,9 +157,9 @@ def _count(x: np.ndarray, y: np.ndarray | None, p: np.ndarray | None, per_frame:
 
 
 def integrate_events_segment_to_frame(x: np.ndarray, y: np.ndarray, p: np.ndarray, H: int, W: int, j_l: int = 0,
-                                      j_r: int = -1) -> np.ndarray:
-    """Count events ``[j_l, j_r)`` into a float64 frame ``[2, H, W]`` (SpikingJelly's function, including its default
-    ``j_r=-1``, which excludes the last event)."""
+                                      j_r: int | None = None) -> np.ndarray:
+    """Count events ``[j_l, j_r)`` into a float64 frame ``[2, H, W]`` (SpikingJelly 2.0's function; its default
+    ``j_r=None`` takes every event from ``j_l`` on)."""
     sl = slice(j_l, j_r)
     x, y, p = np.asarray(x)[sl], np.asarray(y)[sl], np.asarray(p)[sl]
     return _count(x, y, p, np.asarray([x.size]), H, W, np.dtype(np.float64))[0]
@@ -178,14 +178,15 @@ def integrate_events_by_fixed_frames_number(events: EventsLike, split_by: SplitB
 
 
 def integrate_events_by_fixed_duration(events: EventsLike, duration: int, H: int, W: int, *,
-                                       windows: Windows = "greedy",
+                                       windows: Windows = "grid",
                                        dtype: np.dtype | type = np.float64) -> np.ndarray:
     """Frames ``[T, 2, H, W]`` each covering ``duration`` (same unit as ``t``, µs for canonical events); T varies.
 
-    ``windows='greedy'`` (default) is SpikingJelly 0.0.0.0.14's rule: a frame starts at its first event and takes
-    every following event with ``t - t_start <= duration``. ``windows='grid'`` is SpikingJelly master's rule: frame
-    ``k`` takes ``k*duration <= t - t0 < (k+1)*duration`` with ``ceil((t_last - t0) / duration)`` frames (at least
-    one), the last frame taking the remainder. An empty recording gives ``T = 0``.
+    ``windows='grid'`` (default) is SpikingJelly 2.0's rule: frame ``k`` takes ``k*duration <= t - t0 <
+    (k+1)*duration`` with ``ceil((t_last - t0) / duration)`` frames (at least one: SpikingJelly fails on a
+    recording of zero length), the last frame taking the remainder. ``windows='greedy'`` is SpikingJelly
+    0.0.0.0.14's rule: a frame starts at its first event and takes every following event with
+    ``t - t_start <= duration``. An empty recording gives ``T = 0``.
     """
     t = _column(events, "t")
     per_frame = _duration_counts(t, duration, windows)

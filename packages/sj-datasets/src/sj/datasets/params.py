@@ -29,7 +29,7 @@ def _function_identity(fn: Callable[..., Any]) -> dict[str, str]:
 @dataclass(frozen=True)
 class FrameParams:
     """Exactly one of ``frames_number`` (with ``split_by`` ``'number'``/``'time'``), ``duration`` (same unit as
-    ``t``: µs; ``windows`` ``'greedy'``/``'grid'``, default greedy for cameras and grid for 1-D) or
+    ``t``: µs; ``windows`` ``'grid'`` (default: SpikingJelly 2.0's rule) or ``'greedy'`` (SpikingJelly 0.0.0.0.14's)) or
     ``custom_integrate_function`` (called as ``f(events_dict, H, W)`` for cameras, ``f(events_dict, W)`` for 1-D,
     returning an array) must be set. ``unsorted`` is the policy for decreasing timestamps ('raise' or 'sort')."""
 
@@ -65,13 +65,15 @@ class FrameParams:
         if self.frames_number is not None:
             d.update(mode="frames_number", frames_number=self.frames_number, split_by=self.split_by)
         elif self.duration is not None:
-            d.update(mode="duration", duration_us=self.duration, windows=self.resolved_windows(one_d))
+            d.update(mode="duration", duration_us=self.duration, windows=self.window_rule)
         else:
             d.update(mode="custom", function=_function_identity(self.custom_integrate_function))
         return d
 
-    def resolved_windows(self, one_d: bool) -> str:
-        return self.windows or ("grid" if one_d else "greedy")
+    @property
+    def window_rule(self) -> str:
+        """The ``duration`` window rule in effect: ``windows`` or the default ``'grid'``."""
+        return self.windows or "grid"
 
     def dir_name(self, one_d: bool) -> str:
         """A readable, unique folder name, e.g. ``frames_number_16_split_by_number-1a2b3c4d``."""
@@ -98,9 +100,9 @@ class FrameParams:
                 return I.integrate_events_by_fixed_frames_number_1d(events, self.split_by, self.frames_number, w,
                                                                     dtype=f32)
             return I.integrate_events_by_fixed_duration_1d(events, self.duration, w,
-                                                           windows=self.resolved_windows(True), dtype=f32)
+                                                           windows=self.window_rule, dtype=f32)
         h, w = sensor_size
         if self.frames_number is not None:
             return I.integrate_events_by_fixed_frames_number(events, self.split_by, self.frames_number, h, w, dtype=f32)
-        return I.integrate_events_by_fixed_duration(events, self.duration, h, w, windows=self.resolved_windows(False),
+        return I.integrate_events_by_fixed_duration(events, self.duration, h, w, windows=self.window_rule,
                                                     dtype=f32)

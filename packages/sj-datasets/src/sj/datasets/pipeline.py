@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from sj.datasets.cache import FrameCache
-from sj.datasets.errors import DatasetFormatError
-from sj.datasets.events import UnsortedPolicy, ensure_time_order
+from sj.datasets.errors import CacheWriteError, DatasetFormatError
+from sj.datasets.events import UnsortedPolicy, check_coordinates, ensure_time_order
 from sj.datasets.params import FrameParams
 from sj.datasets.spec import DatasetSpec, SampleRef
 
@@ -16,8 +17,15 @@ DEFAULT_CACHE_NAME = "sj_cache"
 
 
 def read_events(spec: DatasetSpec, ref: SampleRef, unsorted: UnsortedPolicy = "raise") -> np.ndarray:
-    """Canonical events of ``ref`` in time order (see :func:`sj.datasets.events.ensure_time_order`)."""
-    return ensure_time_order(spec.read(ref), ref.path, unsorted)
+    """Canonical events of ``ref`` in time order (see :func:`sj.datasets.events.ensure_time_order`), every
+    coordinate on the sensor. Any reader's ``ValueError`` becomes a :class:`DatasetFormatError` naming the file."""
+    try:
+        events = spec.read(ref)
+    except DatasetFormatError:
+        raise
+    except ValueError as exc:
+        raise DatasetFormatError(ref.path, f"sample {ref.key}: {exc}") from exc
+    return ensure_time_order(check_coordinates(events, spec.sensor_size, ref.path), ref.path, unsorted)
 
 
 def compute_frames(spec: DatasetSpec, ref: SampleRef, params: FrameParams) -> np.ndarray:
@@ -38,13 +46,21 @@ def cache_for(spec: DatasetSpec, root: Path, split: str, params: FrameParams, ca
     return FrameCache(directory, root, params.describe(spec.is_1d))
 
 
-def cached_frames(spec: DatasetSpec, ref: SampleRef, params: FrameParams, cache: FrameCache
-                  ) -> tuple[np.ndarray, str]:
+def cached_frames(spec: DatasetSpec, ref: SampleRef, params: FrameParams, cache: FrameCache,
+                  on_unwritable: Callable[[CacheWriteError], None] | None = None) -> tuple[np.ndarray, str]:
     """``(frames, state)``: the valid cached entry (state ``'ok'``), or frames rebuilt and stored (state = why the
-    entry was rebuilt: ``'missing'``, ``'corrupt: …'``, ``'stale: …'``)."""
+    entry was rebuilt: ``'missing'``, ``'corrupt: …'``, ``'stale: …'``).
+
+    When the cache cannot be written (read-only, full), :class:`CacheWriteError` is raised, or, with
+    ``on_unwritable``, passed to it and the computed frames are returned all the same."""
     state, frames, _ = cache.check(ref)
     if state == "ok":
         return frames, state
     frames = compute_frames(spec, ref, params)
-    cache.store(ref, frames)
+    try:
+        cache.store(ref, frames)
+    except CacheWriteError as exc:
+        if on_unwritable is None:
+            raise
+        on_unwritable(exc)
     return frames, state

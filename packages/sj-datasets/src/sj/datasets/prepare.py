@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from sj.datasets.catalog import get_spec
+from sj.datasets.errors import CacheWriteError
 from sj.datasets.params import FrameParams
+from sj.datasets.paths import check_samples
 from sj.datasets.pipeline import cache_for, cached_frames
 from sj.datasets.spec import SampleRef
 
@@ -38,6 +40,8 @@ def _one(spec_name: str, root: Path, split: str, params: FrameParams, cache_dir:
     cache = cache_for(spec, root, split, params, cache_dir)
     try:
         _, state = cached_frames(spec, ref, params, cache)
+    except CacheWriteError:
+        raise  # the cache, not this sample: prepare stops
     except Exception as exc:
         return ref.key, "failed", {"error": str(exc)}
     status, _, header = cache.check(ref)
@@ -49,17 +53,23 @@ def _one(spec_name: str, root: Path, split: str, params: FrameParams, cache_dir:
 def prepare(spec_name: str, root: str | Path, split: str, params: FrameParams, *, samples: list[SampleRef],
             cache_dir: str | Path | None = None, num_workers: int | None = None, progress: bool = True
             ) -> PrepareReport:
-    """Integrate and cache every sample of ``samples`` (from ``spec.index(root, split)``).
+    """Integrate and cache every sample of ``samples`` (from ``spec.samples(root, split)``; checked again here).
 
     Valid entries are reused, missing/corrupt/stale ones rebuilt; a failing sample is recorded (its error names the
     file) and the others continue. ``num_workers``: processes (default ``os.cpu_count()``; 0 = in this process).
-    Ends by writing ``manifest.json``. Safe to kill at any point and run again.
+    Ends by writing ``manifest.json``. Safe to kill at any point and run again. A cache that cannot be written
+    (read-only, full) stops the run with :class:`~sj.datasets.errors.CacheWriteError`; entries and the manifest
+    already on disk are left as they were.
     """
     spec = get_spec(spec_name)
     root = Path(root).expanduser()
+    check_samples(root, samples)
     cdir = Path(cache_dir).expanduser() if cache_dir is not None else None
     cache = cache_for(spec, root, split, params, cdir)
-    cache.directory.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheWriteError(cache.directory, exc) from exc
     cache.remove_orphan_temporaries()
     report = PrepareReport(cache.directory, total=len(samples))
     entries: dict[str, dict[str, Any]] = {}
@@ -85,8 +95,12 @@ def prepare(spec_name: str, root: str | Path, split: str, params: FrameParams, *
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                 futures = [pool.submit(_one, spec.name, root, split, params, cdir, ref) for ref in samples]
-                for fut in as_completed(futures):
-                    record(*fut.result())
+                try:
+                    for fut in as_completed(futures):
+                        record(*fut.result())
+                except CacheWriteError:
+                    pool.shutdown(cancel_futures=True)  # every other sample would fail the same way
+                    raise
     finally:
         bar.close()
     cache.write_manifest(spec.name, split, entries, report.failed)

@@ -11,13 +11,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Resource:
-    """A published file: ``filename`` as placed in ``root``, its ``md5``, where to get it (``url``), and archives
-    found inside it that must be extracted in turn (``nested``, glob patterns)."""
+    """A published file: ``filename`` as placed in ``root``, its ``md5``, where to get it (``url``), archives found
+    inside it that must be extracted in turn (``nested``, glob patterns; each into its own folder named after it
+    when ``nested_into_stem``, else beside it), and whether it is an archive at all (``extract``; a plain file such
+    as a label list is only verified)."""
 
     filename: str
     md5: str
     url: str
     nested: tuple[str, ...] = ()
+    nested_into_stem: bool = False
+    extract: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,15 @@ class DatasetSpec:
     reader: str
     layout: str
     aliases: tuple[str, ...] = field(default=())
+
+    def samples(self, root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:
+        """``index(root, split)`` with every entry checked: its key a plain relative path and its file, links
+        resolved, inside ``root`` (:class:`~sj.datasets.errors.UnsafePathError` otherwise). Use this, not ``index``."""
+        from sj.datasets.paths import check_samples
+
+        refs, classes = self.index(root, split)
+        check_samples(root, refs)
+        return refs, classes
 
     def present(self, root: Path, split: str) -> bool:
         """True when the extracted files of ``split`` are under ``root`` (the marker pattern matches)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from torch.utils.data import Dataset, Subset
@@ -44,10 +44,23 @@ def stratified_split(dataset: Dataset, train_ratio: float, seed: int | None = 0)
 
 
 def split_to_train_test_set(train_ratio: float, origin_dataset: Dataset, num_classes: int,
-                            random_split: bool = False, seed: Any = 0) -> tuple[Subset, Subset]:
-    """SpikingJelly's signature; stratified by ``origin_dataset.targets`` without reading samples.
-    ``random_split=False`` keeps dataset order (as SpikingJelly); True shuffles per class with ``seed``."""
+                            random_split: bool = False, seed: int | None = None) -> tuple[Subset, Subset]:
+    """SpikingJelly 2.0's split, from ``origin_dataset.targets`` without reading any sample: per class ``c`` (in
+    order ``0 .. num_classes-1``) its indices in dataset order, shuffled with ``numpy.random.shuffle`` when
+    ``random_split`` (numpy's global generator, as SpikingJelly; ``seed`` = an int uses a private generator
+    instead); the first ``ceil(train_ratio * n_c)`` go to train, the rest to test. Both index lists are
+    concatenated class by class, as SpikingJelly returns them."""
     labels = _labels(origin_dataset)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels lie in [{labels.min()}, {labels.max()}], outside num_classes={num_classes}")
-    return stratified_split(origin_dataset, train_ratio, seed if random_split else None)
+    per_class = [np.flatnonzero(labels == c).tolist() for c in range(num_classes)]
+    shuffle = np.random.shuffle if seed is None else np.random.default_rng(seed).shuffle
+    train: list[int] = []
+    test: list[int] = []
+    for indices in per_class:
+        if random_split:
+            shuffle(indices)
+        k = math.ceil(len(indices) * train_ratio)
+        train.extend(indices[:k])
+        test.extend(indices[k:])
+    return Subset(origin_dataset, train), Subset(origin_dataset, test)

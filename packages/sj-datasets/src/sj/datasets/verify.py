@@ -30,7 +30,7 @@ def verify(name: str, root: Path, *, cache_dir: Path | None = None, read_samples
             problems.append(f"{spec.name} [{split}]: {root / spec.marker(split)} missing (layout: {spec.layout})")
             continue
         try:
-            samples, _ = spec.index(root, split)
+            samples, _ = spec.samples(root, split)
         except (DatasetFormatError, DatasetNotFoundError) as exc:
             problems.append(str(exc))
             continue

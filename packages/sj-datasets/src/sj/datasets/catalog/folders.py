@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from sj.datasets.catalog.common import class_folder_index
-from sj.datasets.events import make_events
+from sj.datasets.errors import DatasetFormatError
+from sj.datasets.events import integer_column, make_events, times_to_us
 from sj.datasets.io.aedat import decode_dvs128_aedat2, read_aedat2
 from sj.datasets.io.containers import read_mat_columns, read_npy
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10DVS_CLASS_NAMES = CIFAR10_CLASSES  # SpikingJelly's name
 # SpikingJelly's per-class archives of the original release (figshare 4724671).
 _CIFAR10_MD5 = {
     "airplane": ("7712788", "0afd5c4bf9ae06af762a77b180354fdd"),
@@ -37,19 +39,20 @@ def _read_cifar(ref: SampleRef) -> np.ndarray:
 
 
 def _read_asl(ref: SampleRef) -> np.ndarray:
+    """SpikingJelly 2.0's conversion: both axes mirrored (``x = 239 - x``, ``y = 179 - y``)."""
     m = read_mat_columns(ref.path, ("ts", "x", "y", "pol"))
-    return make_events(m["x"].astype(np.int64), 179 - m["y"].astype(np.int64), m["ts"].astype(np.int64),
-                       m["pol"].astype(np.int64))
+    x, y = integer_column(m["x"], "x", 0, 240), integer_column(m["y"], "y", 0, 180)
+    return make_events(239 - x, 179 - y, times_to_us(m["ts"], 1, "ts"), m["pol"])
 
 
 def _read_lip(ref: SampleRef) -> np.ndarray:
     a = read_npy(ref.path, fields=("x", "y", "t", "p"))
-    return make_events(a["x"], a["y"], a["t"].astype(np.int64), a["p"].astype(np.int64))
+    return make_events(a["x"], a["y"], times_to_us(a["t"], 1, "t"), a["p"])
 
 
 def _read_poker(ref: SampleRef) -> np.ndarray:
     a = read_npy(ref.path, columns=4)  # columns t, x, y, p
-    return make_events(a[:, 1], a[:, 2], a[:, 0].astype(np.int64), a[:, 3])
+    return make_events(a[:, 1], a[:, 2], times_to_us(a[:, 0], 1, "t"), a[:, 3])
 
 
 def _dvs_lip_classes() -> tuple[str, ...]:
@@ -60,6 +63,21 @@ def _dvs_lip_classes() -> tuple[str, ...]:
 
 def _index_cifar(root: Path, split: str):
     return class_folder_index(root, root, ".aedat", CIFAR10_CLASSES)
+
+
+def _index_cifar_tebn(root: Path, split: str):
+    """TEBN's split (SpikingJelly's ``CIFAR10DVSTEBNSplit``): per class, recordings 0-99 test, 100-999 train."""
+    refs, classes = _index_cifar(root, "all")
+    wanted = range(0, 100) if split == "test" else range(100, 1000)
+    return [r for r in refs if _recording_number(r) in wanted], classes
+
+
+def _recording_number(ref: SampleRef) -> int:
+    stem = ref.path.stem  # cifar10_<class>_<i>
+    tail = stem.rpartition("_")[2]
+    if not (stem.startswith("cifar10_") and tail.isdigit()):
+        raise DatasetFormatError(ref.path, "not named cifar10_<class>_<number>.aedat (TEBN's split needs the number)")
+    return int(tail)
 
 
 def _index_asl(root: Path, split: str):
@@ -103,11 +121,18 @@ CIFAR10_DVS = DatasetSpec(
     layout="<class>/cifar10_<class>_<i>.aedat",
 )
 
+CIFAR10_DVS_TEBN = DatasetSpec(
+    name="cifar10_dvs_tebn", summary="CIFAR10-DVS with TEBN's split (per class 900 train / 100 test), 128x128",
+    sensor_size=(128, 128), splits=("train", "test"), marker=CIFAR10_DVS.marker, resources=CIFAR10_DVS.resources,
+    index=_index_cifar_tebn, read=_read_cifar, reader=CIFAR10_DVS.reader,
+    layout="<class>/cifar10_<class>_<i>.aedat (i < 100: test, 100 <= i < 1000: train)",
+)
+
 ASL_DVS = DatasetSpec(
     name="asl_dvs", summary="ASL-DVS, American sign language letters, 24 classes, 180x240",
     sensor_size=(180, 240), splits=("all",), marker=lambda split: "*/*.mat",
     resources=_tonic_single("asl_dvs", "ASLDVS"), index=_index_asl, read=_read_asl,
-    reader="scipy.io.loadmat with tonic's conversion (y flipped: 179 - y)",
+    reader="scipy.io.loadmat (declared sizes checked) with SpikingJelly 2.0's conversion (x = 239 - x, y = 179 - y)",
     layout="<letter>/*.mat (variables ts, x, y, pol)",
 )
 

@@ -11,16 +11,18 @@ cut differently and has other sample counts.
 
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from sj.datasets.catalog.common import rel_key, require_dir
-from sj.datasets.errors import DatasetFormatError
-from sj.datasets.events import make_events
+from sj.datasets.errors import DatasetFormatError, UnsafePathError
+from sj.datasets.events import make_events, times_to_us
 from sj.datasets.io.aedat import read_aedat31_polarity
 from sj.datasets.io.containers import read_npy
+from sj.datasets.paths import inside, read_index_text
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
 CLASSES = ("hand_clapping", "right_hand_wave", "left_hand_wave", "right_arm_clockwise",
@@ -30,9 +32,10 @@ _IBM_URL = "https://ibm.ent.box.com/s/3hiq58ww1pbbjrinh367ykfdf60xsfm8/folder/50
 
 
 def _read_labels_csv(path: Path) -> np.ndarray:
+    text = read_index_text(path)
     try:
-        rows = np.loadtxt(path, dtype=np.int64, delimiter=",", skiprows=1, ndmin=2)
-    except (OSError, ValueError) as exc:
+        rows = np.loadtxt(io.StringIO(text), dtype=np.int64, delimiter=",", skiprows=1, ndmin=2)
+    except ValueError as exc:
         raise DatasetFormatError(path, f"cannot read labels CSV ({exc})") from exc
     if rows.shape[1] != 3:
         raise DatasetFormatError(
@@ -46,13 +49,13 @@ def _read_labels_csv(path: Path) -> np.ndarray:
 def _index_aedat(root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:
     base = require_dir(root / "DvsGesture", "DVS128 Gesture (AEDAT)")
     trials_file = base / f"trials_to_{split}.txt"
-    try:
-        trials = [line.strip() for line in trials_file.read_text().splitlines() if line.strip()]
-    except OSError as exc:
-        raise DatasetFormatError(trials_file, f"cannot read trial list ({exc})") from exc
+    trials = [line.strip() for line in read_index_text(trials_file).splitlines() if line.strip()]
     refs: list[SampleRef] = []
     for trial in trials:
+        if "/" in trial or "\\" in trial or trial in (".", ".."):
+            raise UnsafePathError(trials_file, f"trial {trial!r} is not a file name in {base}")
         aedat = base / trial
+        inside(base, aedat, trials_file, f"trial {trial!r}")
         rows = _read_labels_csv(aedat.with_name(aedat.stem + "_labels.csv"))
         for k, (cls, start, stop) in enumerate(rows):
             refs.append(SampleRef(f"{rel_key(root, aedat)}#{k:02d}", aedat, int(cls) - 1, int(start), int(stop)))
@@ -74,9 +77,7 @@ def _read_aedat(ref: SampleRef) -> np.ndarray:
 
 def _read_tonic_npy(ref: SampleRef) -> np.ndarray:
     raw = read_npy(ref.path, columns=4)
-    t_ms = raw[:, 3]
-    t_us = t_ms.astype(np.int64) * 1000 if raw.dtype.kind in "iu" else np.rint(t_ms * 1000.0).astype(np.int64)
-    return make_events(raw[:, 0], raw[:, 1], t_us, raw[:, 2])
+    return make_events(raw[:, 0], raw[:, 1], times_to_us(raw[:, 3], 1000, "t (ms)"), raw[:, 2])
 
 
 def _index_tonic(root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:

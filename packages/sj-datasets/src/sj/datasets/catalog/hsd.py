@@ -11,27 +11,42 @@ from pathlib import Path
 import numpy as np
 
 from sj.datasets.catalog.common import rel_key
-from sj.datasets.errors import DatasetNotFoundError
-from sj.datasets.events import make_events
+from sj.datasets.errors import DatasetFormatError, DatasetNotFoundError
+from sj.datasets.events import integer_column, make_events, times_to_us
 from sj.datasets.io.containers import read_hdf5_labels, read_hdf5_row
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
 UNITS = 700
 
 
+SHD_N_CLASSES = 20
+SSC_N_CLASSES = 35
+
+
 def _read(ref: SampleRef) -> np.ndarray:
     times, units = read_hdf5_row(ref.path, int(ref.row))
-    t = np.rint(times.astype(np.float64) * 1e6).astype(np.int64)
-    return make_events(units.astype(np.int64), 0, t, 0)
+    where = f"row {ref.row}"
+    try:
+        if times.shape != units.shape:
+            raise ValueError(f"spikes/times has {times.size} values, spikes/units {units.size}")
+        t = times_to_us(times, 1e6, "spikes/times (s)")
+        x = integer_column(units, "spikes/units", 0, UNITS)
+    except ValueError as exc:
+        raise DatasetFormatError(ref.path, f"{where}: {exc}") from exc
+    return make_events(x, 0, t, 0)
 
 
 def _indexer(prefix: str):
+    n_classes = SHD_N_CLASSES if prefix == "shd" else SSC_N_CLASSES
+
     def index(root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:
         path = root / f"{prefix}_{split}.h5"
         if not path.is_file():
             raise DatasetNotFoundError(f"{path} not found")
-        labels = read_hdf5_labels(path)
-        n_classes = 20 if prefix == "shd" else 35
+        try:
+            labels = integer_column(read_hdf5_labels(path), "labels", 0, n_classes)
+        except ValueError as exc:
+            raise DatasetFormatError(path, str(exc)) from exc
         names = tuple(str(i) for i in range(n_classes))
         return [SampleRef(f"{rel_key(root, path)}#{i:06d}", path, int(lab), row=i) for i, lab in enumerate(labels)], \
             names

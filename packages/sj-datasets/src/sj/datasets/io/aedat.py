@@ -86,9 +86,10 @@ def read_aedat31_polarity(path: str | Path) -> np.ndarray:
 
 
 def decode_dvs128_aedat2(address: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
-    """DVS128 addresses (CIFAR10-DVS) as SpikingJelly decodes them: ``x = 127 - (addr & 0xFE) >> 1``,
-    ``y = (addr & 0x7F00) >> 8``, ``p = 1 - (addr & 1)``."""
-    x = 127 - ((address & 0xFE) >> 1).astype(np.int64)
-    y = (address & 0x7F00) >> 8
+    """DVS128 addresses (CIFAR10-DVS) as SpikingJelly 2.0 decodes them: with ``a = (addr & 0xFE) >> 1`` and
+    ``b = (addr & 0x7F00) >> 8``, ``x = 127 - b``, ``y = 127 - a`` (the recordings are transposed and mirrored),
+    ``p = 1 - (addr & 1)``."""
+    a = ((address & 0xFE) >> 1).astype(np.int64)
+    b = ((address & 0x7F00) >> 8).astype(np.int64)
     p = 1 - (address & 1).astype(np.int64)
-    return make_events(x, y, timestamp.astype(np.int64), p)
+    return make_events(127 - b, 127 - a, timestamp.astype(np.int64), p)
