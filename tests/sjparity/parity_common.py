@@ -12,7 +12,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from oracle import spikingjelly  # noqa: E402
+from oracle import spikingjelly
 
 __all__ = ["assert_close_max", "forward_backward", "load_sj2_state", "run_parity", "sj2"]
 
