@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 __all__ = ["affine_k_bit_quantize", "ceil", "clamp", "clamp_by_linear", "floor", "k_bit_quantize",
-           "multi_level_spike_count", "round", "step_quantize"]
+           "multi_level_spike_count", "round", "step_quantize", "straight_through"]
 
 
 class _StraightThrough(torch.autograd.Function):
@@ -36,8 +36,10 @@ class _StraightThrough(torch.autograd.Function):
         return grad * ((x >= lo) & (x <= hi)).to(grad.dtype), None, None
 
 
-def _ste(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], window: tuple[float, float] | None = None,
-         name: str = "quantize") -> torch.Tensor:
+def straight_through(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor],
+                     window: tuple[float, float] | None = None, name: str = "straight_through") -> torch.Tensor:
+    """``fn(x)`` in forward; in backward the incoming gradient, unchanged (or zeroed where ``x`` is outside
+    ``window = (low, high)``). ``fn`` is any map that keeps the shape (a quantiser, a random draw)."""
     if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
         got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
         raise TypeError(f"{name}: x must be a floating-point tensor, got {got}")
@@ -53,17 +55,17 @@ def _number(name: str, value, positive: bool = False) -> float:
 
 def round(x: torch.Tensor) -> torch.Tensor:
     """``torch.round(x)`` (half to even), gradient 1."""
-    return _ste(x, torch.round, name="round")
+    return straight_through(x, torch.round, name="round")
 
 
 def ceil(x: torch.Tensor) -> torch.Tensor:
     """``torch.ceil(x)``, gradient 1."""
-    return _ste(x, torch.ceil, name="ceil")
+    return straight_through(x, torch.ceil, name="ceil")
 
 
 def floor(x: torch.Tensor) -> torch.Tensor:
     """``torch.floor(x)``, gradient 1."""
-    return _ste(x, torch.floor, name="floor")
+    return straight_through(x, torch.floor, name="floor")
 
 
 def clamp(x: torch.Tensor, min_value: float, max_value: float) -> torch.Tensor:
@@ -71,13 +73,13 @@ def clamp(x: torch.Tensor, min_value: float, max_value: float) -> torch.Tensor:
     lo, hi = _number("clamp: min_value", min_value), _number("clamp: max_value", max_value)
     if lo > hi:
         raise ValueError(f"clamp: min_value ({lo}) must be ≤ max_value ({hi})")
-    return _ste(x, lambda v: v.clamp(lo, hi), (lo, hi), "clamp")
+    return straight_through(x, lambda v: v.clamp(lo, hi), (lo, hi), "clamp")
 
 
 def step_quantize(x: torch.Tensor, step: float = 1.0) -> torch.Tensor:
     """The nearest multiple of ``step`` (> 0): ``round(x / step) · step``, gradient 1."""
     step = _number("step_quantize: step", step, positive=True)
-    return _ste(x, lambda v: torch.round(v / step) * step, name="step_quantize")
+    return straight_through(x, lambda v: torch.round(v / step) * step, name="step_quantize")
 
 
 def multi_level_spike_count(x: torch.Tensor, max_spike_count: int,
@@ -92,7 +94,7 @@ def multi_level_spike_count(x: torch.Tensor, max_spike_count: int,
         _number("multi_level_spike_count: grad_window[1]", grad_window[1]))
     if lo > hi:
         raise ValueError(f"multi_level_spike_count: grad_window must be (low, high) with low ≤ high, got {grad_window}")
-    return _ste(x, lambda v: torch.round(v.clamp(0, top)), (lo, hi), "multi_level_spike_count")
+    return straight_through(x, lambda v: torch.round(v.clamp(0, top)), (lo, hi), "multi_level_spike_count")
 
 
 def k_bit_quantize(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -105,7 +107,7 @@ def k_bit_quantize(x: torch.Tensor, k: int) -> torch.Tensor:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise ValueError(f"k_bit_quantize: k must be an int ≥ 1, got {k!r}")
     levels = float(2 ** int(k) - 1)
-    return _ste(x, lambda v: torch.round(v * levels) / levels, name="k_bit_quantize")
+    return straight_through(x, lambda v: torch.round(v * levels) / levels, name="k_bit_quantize")
 
 
 def affine_k_bit_quantize(x: torch.Tensor, k: int, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
