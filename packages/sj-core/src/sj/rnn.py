@@ -230,7 +230,7 @@ class SpikingRNNBase(nn.Module):
         invariant_dropout_mask: one dropout mask per layer shared by all steps (drawn once per call) instead of a
             new mask at every element.
         bidirectional: add a reverse-time cell per layer (``cells_reverse``).
-        *args, **kwargs: passed to each cell after ``(input_size, hidden_size, bias)``.
+        ``*args``, ``**kwargs``: passed to each cell after ``(input_size, hidden_size, bias)``.
 
     ``forward(x [T, N, input_size], states=None) → (y [T, N, hidden·directions], final states)``: states
     ``[layers·directions, N, hidden]`` (LSTM: a pair ``(h, c)``; ``[2, layers·directions, N, hidden]`` also

@@ -16,10 +16,12 @@ class ReplaceforGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, x_r: torch.Tensor) -> torch.Tensor:
+        """The value of ``x_r``."""
         return x_r
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The incoming gradient, to both inputs."""
         return grad, grad
 
 
