@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from parity_common import assert_close_max, run_parity, sj2
+from layers_parity_common import assert_close_max, run_parity, sj2
 
 from sj import encoding
 from sj.functional import detach_net, reset_net

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from parity_common import sj2
+from layers_parity_common import sj2
 
 from sj.monitor import GPUMonitor
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from parity_common import sj2
+from layers_parity_common import sj2
 
 pytest.importorskip("matplotlib", reason="needs matplotlib")
 
