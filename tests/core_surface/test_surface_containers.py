@@ -119,9 +119,10 @@ def test_delay_shifts_and_continues_across_calls(d):
 def test_synapse_filter_recursion(learnable):
     f = layer.SynapseFilter(tau=4.0, learnable=learnable, step_mode="m")
     x = torch.rand(T, N, 2)
+    x[1] = (x[1] > 0.5).float()  # spikes: no decay where one arrives, +1
     i, ref = torch.zeros(N, 2), []
     for xt in x:
-        i = i * 0.75 + xt
+        i = i - (1 - xt) * i / 4.0 + xt
         ref.append(i)
     torch.testing.assert_close(f(x), torch.stack(ref))
     if learnable:

@@ -4,11 +4,18 @@ Each monitor hooks every sub-module of ``net`` that is an instance of ``instance
 ``None``) and appends ``function_on_*(tensor)`` to :attr:`BaseMonitor.records` (all layers, call order) and to the
 layer's own list (``monitor['layer.name']``). Records are detached copies, so a monitor never keeps an autograd graph
 alive. ``enable()``/``disable()`` pause recording, ``clear_recorded_data()`` empties the lists, ``remove_hooks()``
-releases the hooks (also done when the monitor is garbage-collected).
+releases the hooks (also done when the monitor is garbage-collected). :class:`GPUMonitor` samples GPU utilisation and
+memory with ``nvidia-smi`` in a background thread.
 """
 
 from __future__ import annotations
 
+import datetime
+import logging
+import os
+import shutil
+import subprocess
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +23,7 @@ import torch
 from torch import nn
 
 Fn = Callable[[torch.Tensor], Any]
+_log = logging.getLogger("sj.monitor")
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -224,3 +232,99 @@ def firing_rates(net: nn.Module, *inputs: Any, instance: type | tuple[type, ...]
         mon.remove_hooks()
         if reset:
             reset_net(net)
+
+
+class GPUMonitor(threading.Thread):
+    """Sample GPU utilisation (%) and memory used (MiB) with ``nvidia-smi`` every ``interval`` seconds, in a daemon
+    thread (SpikingJelly's ``GPUMonitor``).
+
+    Args:
+        log_dir: write TensorBoard scalars ``utilization_<gpu>`` and ``memory_used_<gpu>`` under
+            ``log_dir/gpu_monitor`` (needs the ``tensorboard`` package); ``None`` logs each sample at INFO level
+            (logger ``"sj.monitor"``).
+        gpu_ids: the GPUs to query (``nvidia-smi -i``). Default ``(0,)``.
+        interval: seconds between samples (> 0). Default 600.
+        start_now: start the thread at construction (else call :meth:`start`).
+
+    Construction raises ``RuntimeError`` when ``nvidia-smi`` is not on ``PATH`` and ``ImportError`` when ``log_dir`` is
+    given without tensorboard. A failing query (non-zero exit, timeout, malformed output) stops the thread, logs the
+    reason at ERROR level and keeps it in :attr:`error`. Samples are also kept in :attr:`records` as
+    ``(step, gpu index, utilisation %, memory MiB)``. :meth:`stop` ends the thread at its next wait.
+    """
+
+    def __init__(self, log_dir: str | None = None, gpu_ids: tuple[int, ...] = (0,), interval: float = 600.0,
+                 start_now: bool = True) -> None:
+        super().__init__(daemon=True, name="sj-GPUMonitor")
+        gpu_ids = tuple(gpu_ids)
+        if not gpu_ids or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in gpu_ids):
+            raise ValueError(f"GPUMonitor: gpu_ids must be a non-empty sequence of GPU indices ≥ 0, got {gpu_ids!r}")
+        if not interval > 0:
+            raise ValueError(f"GPUMonitor: interval must be > 0 seconds, got {interval!r}")
+        if shutil.which("nvidia-smi") is None:
+            raise RuntimeError("GPUMonitor queries GPUs with nvidia-smi, which is not on PATH (no NVIDIA driver on "
+                               "this machine?)")
+        self.writer = None
+        if log_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(os.path.join(log_dir, "gpu_monitor"))
+            except ImportError as exc:
+                raise ImportError("GPUMonitor(log_dir=...) writes TensorBoard logs and needs the tensorboard package: "
+                                  f"pip install tensorboard (or pass log_dir=None to log samples); {exc}") from exc
+        self.log_dir, self.gpu_ids, self.interval = log_dir, gpu_ids, float(interval)
+        self.command = ["nvidia-smi", "--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits",
+                        "-i", ",".join(map(str, gpu_ids))]
+        self.step = 0
+        self.records: list[tuple[int, int, int, int]] = []
+        self.error: str | None = None
+        self._stop_event = threading.Event()
+        if start_now:
+            self.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end (it ends at its next wait; ``join()`` waits for it)."""
+        self._stop_event.set()
+
+    def sample(self) -> list[tuple[int, int, int]]:
+        """Query ``nvidia-smi`` once: ``[(gpu index, utilisation %, memory MiB)]``; raises ``RuntimeError`` saying
+        why a query failed."""
+        try:
+            done = subprocess.run(self.command, check=False, capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(f"nvidia-smi failed: {exc}") from exc
+        if done.returncode:
+            raise RuntimeError(done.stderr.strip() or f"nvidia-smi exited with code {done.returncode}")
+        rows = [line.split(",") for line in done.stdout.strip().splitlines()]
+        try:
+            samples = [(int(i), int(u), int(m)) for i, u, m in rows]
+        except ValueError:
+            raise RuntimeError(f"malformed nvidia-smi output: {done.stdout.strip()!r}") from None
+        if not samples:
+            raise RuntimeError("nvidia-smi returned no data")
+        return samples
+
+    def run(self) -> None:
+        writer = self.writer
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    samples = self.sample()
+                except RuntimeError as exc:
+                    self.error = str(exc)
+                    _log.error("GPUMonitor stopped: %s", exc)
+                    return
+                for index, utilization, memory in samples:
+                    self.records.append((self.step, index, utilization, memory))
+                    if writer is not None:
+                        writer.add_scalar(f"utilization_{index}", utilization, self.step)
+                        writer.add_scalar(f"memory_used_{index}", memory, self.step)
+                if writer is None:
+                    _log.info("GPU sample %d at %s: %s", self.step, datetime.datetime.now().isoformat(" ", "seconds"),
+                              samples)
+                self.step += 1
+                if self._stop_event.wait(self.interval):
+                    return
+        finally:
+            if writer is not None:
+                writer.close()

@@ -3,6 +3,7 @@
 - :class:`SeqToANNContainer`: stateless children applied once to the time-folded batch (``[T·N, *]``).
 - :class:`MultiStepContainer`: single-step children looped over time.
 - :class:`StepModeContainer`: either of the two, chosen by ``stateful``.
+- :class:`TLastSeqToANNContainer`, :class:`TLastMultiStepContainer`: the first two for time-last ``[N, *, T]``.
 
 Children are run one step at a time (or on the folded batch), so sj step-mode children must be in ``'s'`` mode; a
 child in ``'m'`` raises :class:`~sj.base.StepModeError` naming it. Plain torch modules are always fine.
@@ -85,3 +86,27 @@ class StepModeContainer(_TimeContainer):
                             f"{type(stateful).__name__}")
         self.stateful = stateful
         super().__init__(*modules, fold=not stateful, step_mode=step_mode)
+
+
+
+class _TimeLast:
+    """Time-last input ``[N, *, T]`` in 'm': moved to time-first, run by the container, moved back to ``[N, *', T]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.step_mode == "s" or not isinstance(x, torch.Tensor):
+            return super().forward(x)
+        return super().forward(x.movedim(-1, 0)).movedim(0, -1)
+
+
+class TLastSeqToANNContainer(_TimeLast, SeqToANNContainer):
+    """:class:`SeqToANNContainer` for time-last sequences ``[N, *, T]``: the T steps are folded into the batch, the
+    stateless children applied once, and the output returned time-last ``[N, *', T]``.
+
+    SpikingJelly maps the children over the last dimension with ``torch.vmap``; folding gives the same values for
+    per-sample modules and also runs BatchNorm (statistics over T·N), which ``vmap`` refuses in training.
+    """
+
+
+class TLastMultiStepContainer(_TimeLast, MultiStepContainer):
+    """:class:`MultiStepContainer` for time-last sequences ``[N, *, T]``: single-step children run on ``x[..., t]``
+    for each t, outputs stacked on the last dimension."""

@@ -9,6 +9,7 @@ raises :class:`~sj.base.StepModeError` naming the expected layout.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sj.base import StepModeError, StepModule
@@ -91,6 +92,75 @@ class ConvTranspose2d(SeqFoldMixin, nn.ConvTranspose2d):
     sample_ranks, layout = (4,), "[N, C, H, W]"
 
 
+class ConvTranspose3d(SeqFoldMixin, nn.ConvTranspose3d):
+    """:class:`torch.nn.ConvTranspose3d` with a step mode. Input ``[N, C, D, H, W]`` ('s') / ``[T, N, C, D, H, W]``."""
+
+    sample_ranks, layout = (5,), "[N, C, D, H, W]"
+
+
+class WSConv2d(Conv2d):
+    """:class:`Conv2d` with scaled weight standardisation (Brock et al., 2021): each output filter is standardised,
+    ``Ŵ = gain · (W − mean(W)) / sqrt(var(W)·fan_in + eps)`` (mean and unbiased variance over the filter's
+    ``fan_in = C_in/groups · kH · kW`` entries), before the convolution.
+
+    Args:
+        as :class:`Conv2d`, then ``step_mode``, ``gain`` (learn a per-filter scale ``[C_out, 1, 1, 1]``, initialised to
+        1; default ``True``) and ``eps`` (default 1e-4).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", step_mode: str = "s",
+                 gain: bool = True, eps: float = 1e-4) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, step_mode=step_mode)
+        self.gain = nn.Parameter(torch.ones(self.out_channels, 1, 1, 1)) if gain else None
+        self.eps = float(eps)
+
+    def get_weight(self) -> torch.Tensor:
+        """The standardised (and scaled) weight the convolution uses."""
+        return standardize_weight(self.weight, self.gain, self.eps)
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        return super()._conv_forward(x, standardize_weight(weight, self.gain, self.eps), bias)
+
+
+def standardize_weight(weight: torch.Tensor, gain: torch.Tensor | None, eps: float) -> torch.Tensor:
+    """``gain · (W − mean) / sqrt(var·fan_in + eps)`` per output unit (row of ``weight``; unbiased variance)."""
+    dims = tuple(range(1, weight.dim()))
+    fan_in = weight[0].numel()
+    mean = weight.mean(dims, keepdim=True)
+    var = weight.var(dims, keepdim=True)
+    w = (weight - mean) / (var * fan_in + eps) ** 0.5
+    return w if gain is None else w * gain
+
+
+class _WSLinear(nn.Linear):
+    def __init__(self, in_features: int, out_features: int, bias: bool, gain: bool, eps: float) -> None:
+        super().__init__(in_features, out_features, bias)
+        self.gain = nn.Parameter(torch.ones(self.out_features, 1)) if gain else None
+        self.eps = float(eps)
+
+    def get_weight(self) -> torch.Tensor:
+        """The standardised (and scaled) weight the layer uses."""
+        return standardize_weight(self.weight, self.gain, self.eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.get_weight(), self.bias)
+
+
+class WSLinear(SeqFoldMixin, _WSLinear):
+    """:class:`Linear` with scaled weight standardisation (see :class:`WSConv2d`; ``gain`` is ``[out, 1]``).
+
+    Args: ``in_features, out_features, bias=True, step_mode='s', gain=True, eps=1e-4`` (SpikingJelly's order).
+    """
+
+    min_rank, layout = 1, "[N, *, in_features]"
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, step_mode: str = "s",
+                 gain: bool = True, eps: float = 1e-4) -> None:
+        super().__init__(in_features, out_features, bias, gain, eps, step_mode=step_mode)
+
+
 class BatchNorm1d(SeqFoldMixin, nn.BatchNorm1d):
     """:class:`torch.nn.BatchNorm1d` with a step mode; in 'm' the statistics are over T·N (and L).
 
@@ -132,6 +202,44 @@ class MaxPool2d(SeqFoldMixin, nn.MaxPool2d):
 
 class MaxPool3d(SeqFoldMixin, nn.MaxPool3d):
     """:class:`torch.nn.MaxPool3d` with a step mode. Input ``[N, C, D, H, W]`` ('s') / ``[T, N, C, D, H, W]``."""
+
+    sample_ranks, layout = (5,), "[N, C, D, H, W]"
+
+
+class _MaxUnpoolFold(SeqFoldMixin):
+    """Max-unpooling with a step mode: ``forward(x, indices, output_size=None)``, ``indices`` shaped as ``x`` (from
+    the matching ``MaxPool`` with ``return_indices=True``); in 'm' both are folded over time."""
+
+    def forward(self, x: torch.Tensor, indices: torch.Tensor, output_size=None) -> torch.Tensor:
+        multi = self.step_mode == "m"
+        self._check_rank(x, multi)
+        if not isinstance(indices, torch.Tensor) or indices.shape != x.shape:
+            got = tuple(indices.shape) if isinstance(indices, torch.Tensor) else type(indices).__name__
+            raise ValueError(f"{type(self).__name__}: indices must have the shape of x {tuple(x.shape)}, got {got}")
+        if output_size is not None:  # torch takes the spatial sizes (or N, C first); a sequence shape has T too
+            output_size = list(output_size)[-(x.dim() - 2 - int(multi)):]
+        unpool = super(SeqFoldMixin, self).forward  # the torch module's forward
+        if not multi:
+            return unpool(x, indices, output_size)
+        T, N = x.shape[:2]
+        y = unpool(x.flatten(0, 1), indices.flatten(0, 1), output_size)
+        return y.view(T, N, *y.shape[1:])
+
+
+class MaxUnpool1d(_MaxUnpoolFold, nn.MaxUnpool1d):
+    """:class:`torch.nn.MaxUnpool1d` with a step mode. Input ``[N, C, L]`` ('s') / ``[T, N, C, L]`` ('m')."""
+
+    sample_ranks, layout = (3,), "[N, C, L]"
+
+
+class MaxUnpool2d(_MaxUnpoolFold, nn.MaxUnpool2d):
+    """:class:`torch.nn.MaxUnpool2d` with a step mode. Input ``[N, C, H, W]`` ('s') / ``[T, N, C, H, W]`` ('m')."""
+
+    sample_ranks, layout = (4,), "[N, C, H, W]"
+
+
+class MaxUnpool3d(_MaxUnpoolFold, nn.MaxUnpool3d):
+    """:class:`torch.nn.MaxUnpool3d` with a step mode. Input ``[N, C, D, H, W]`` ('s') / ``[T, N, C, D, H, W]``."""
 
     sample_ranks, layout = (5,), "[N, C, D, H, W]"
 

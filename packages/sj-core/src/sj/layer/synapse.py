@@ -11,7 +11,11 @@ from sj.base import MemoryModule, StateShapeError, StepModeError, check_state_re
 
 
 class SynapseFilter(MemoryModule):
-    """First-order synaptic current: ``I[t] = I[t−1]·(1 − 1/τ) + x[t]``, ``I[−1] = 0``; outputs ``I[t]``.
+    """Synaptic current that decays between input spikes and jumps by the spike (SpikingJelly's update):
+    ``I[t] = I[t−1] − (1 − x[t])·I[t−1]/τ + x[t]``, ``I[−1] = 0``; outputs ``I[t]``.
+
+    For a spike input ``x[t] ∈ {0, 1}`` the current decays by ``1/τ`` on silent steps and grows by exactly 1 (without
+    decay) on spiking steps. Real-valued inputs follow the same formula.
 
     Args:
         tau: time constant in steps (> 1). Default 100.
@@ -40,7 +44,7 @@ class SynapseFilter(MemoryModule):
             raise StateShapeError(f"SynapseFilter: state has shape {tuple(prev.shape)} but the input step has "
                                   f"{tuple(x.shape)}; call sj.functional.reset_net(net) first")
         check_state_recordable("SynapseFilter", "out_i", prev, x, *self.parameters())
-        self.out_i = prev * (1.0 - self.inv_tau()) + x
+        self.out_i = prev - (1.0 - x) * prev * self.inv_tau() + x
         return self.out_i
 
     def extra_repr(self) -> str:
