@@ -4,6 +4,7 @@ before anything is read or allocated, naming the object; every refusal exits `sj
 from __future__ import annotations
 
 import io
+import re
 
 import h5py
 import nir
@@ -117,6 +118,18 @@ def test_malformed_node_fields_are_named(nir_file):
     _edit(nir_file, lambda f: f.__delitem__("node/nodes/1/tau"))
     with pytest.raises(sj.nir.NIRFileError, match=r"node '1' \(LIF\): malformed fields"):
         sj.nir.read(nir_file)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("node/nodes/1/tau", np.array([b"fast", b"slow"]), r"node '1' \(LIF\): field 'tau' is not numeric"),
+    ("node/nodes/input/shape", np.array([np.nan]), r"node 'input' \(Input\) input_type: shape \[nan\]"),
+    ("node/nodes/input/shape", np.array([10**7, 10**7]), r"node 'input' \(Input\) input_type .*max_elements")])
+def test_inspect_refuses_what_load_refuses(field, value, message, nir_file, capsys):
+    """`inspect` reads without loading: it crashed on what `load` refuses (a string for a number, a NaN shape) and
+    accepted input shapes whose runs cannot be allocated."""
+    _edit(nir_file, lambda f: _replace(f, field, data=value))
+    assert main(["nir", "inspect", str(nir_file)]) == 2
+    assert re.search(message, capsys.readouterr().err)
 
 
 def _graph_data_image(edit) -> bytes:

@@ -187,6 +187,13 @@ def guess_profile(graph: nir.NIRGraph) -> tuple[str | None, str]:
     """
     if is_sj_graph(graph):
         return "sj", f"graph.metadata['format'] == {_plain(graph.metadata['format'])!r}"
+    try:
+        return _guess_foreign(graph)
+    except (TypeError, ValueError):  # non-numeric or mis-shaped parameters: the loader names them
+        return None, "parameters that are not numeric arrays"
+
+
+def _guess_foreign(graph: nir.NIRGraph) -> tuple[str | None, str]:
     nodes = list(_nodes(graph))
     sj2_neurons = [n for n in nodes if isinstance(n, tuple(_SJ2_FIELDS))]
     weights = [np.asarray(n.weight) for n in nodes if hasattr(n, "weight")]

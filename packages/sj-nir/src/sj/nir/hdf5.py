@@ -29,7 +29,7 @@ import numpy as np
 import nir
 from nir.serialization import hdf2dict
 from sj.nir.errors import NIRError, NIRFileError, NIRLimitError, NIRUnsafeFileError, shown
-from sj.nir.limits import DEFAULT_LIMITS, Limits
+from sj.nir.limits import DEFAULT_LIMITS, Limits, declared_shape, shape_size
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -185,9 +185,27 @@ def build_node(data: dict[str, Any], name: str, limits: Limits, budget: list[int
         return nir.NIRGraph(nodes=children, edges=_edges(data["edges"], where),
                             metadata=metadata if isinstance(metadata, dict) else {}, type_check=False)
     try:
-        return nir.dict2NIRNode({**data, "type": typ})
+        node = nir.dict2NIRNode({**data, "type": typ})
     except Exception as exc:  # nir raises AssertionError/TypeError/ValueError/... for missing or malformed fields
         raise NIRFileError(f"{where} ({typ}): malformed fields ({type(exc).__name__}: {shown(exc)})") from exc
+    _check_fields(node, f"{where} ({typ})", limits)
+    return node
+
+
+def _check_fields(node: nir.NIRNode, where: str, limits: Limits) -> None:
+    """Every parameter is numeric (a string where a number belongs broke the readers later, unnamed), and declared
+    shapes are whole numbers within ``limits`` (the graph's input shapes are what a run allocates)."""
+    for field, value in vars(node).items():
+        if field in ("metadata", "input_type", "output_type") or value is None or (field == "padding"
+                                                                                   and isinstance(value, str)):
+            continue
+        dtype = np.asarray(value).dtype
+        if dtype.kind not in "biuf":
+            raise NIRFileError(f"{where}: field {field!r} is not numeric (data of type {dtype})")
+    for key in ("input_type", "output_type"):
+        shape = declared_shape(node, key, where)
+        if shape is not None:
+            limits.elements(shape_size(shape, where), f"{where} {key} {list(shape)}")
 
 
 def read_graph(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> nir.NIRGraph:

@@ -35,7 +35,7 @@ from sj.nir.errors import (
     NIRUnsupportedError,
     node_error,
 )
-from sj.nir.limits import DEFAULT_LIMITS, Limits, shape_size
+from sj.nir.limits import DEFAULT_LIMITS, Limits, declared_shape, shape_size
 from sj.nir.network import NIRNet
 from sj.nir.neurons import NIRCubaLIFNode, NIRIFNode, NIRLIFNode
 
@@ -356,14 +356,7 @@ SUPPORTED = (*sorted(t.__name__ for t in NODE_LOADERS), "Input", "Output", "NIRG
 
 
 def _declared(name: str, node: nir.NIRNode, key: str) -> tuple[int, ...] | None:
-    """The shape a node declares in ``input_type``/``output_type`` (one entry), validated; ``None`` if unknown."""
-    t = getattr(node, key, None) or {}
-    v = next(iter(t.values()), None) if isinstance(t, dict) and len(t) == 1 else None
-    if v is None:
-        return None
-    dims = np.asarray(v).reshape(-1)
-    shape_size(dims, f"node {name!r} ({type(node).__name__}) {key}")  # whole numbers ≥ 0
-    return tuple(int(d) for d in dims)
+    return declared_shape(node, key, f"node {name!r} ({type(node).__name__})")
 
 
 def _conv_elements(name: str, node: nir.NIRNode) -> int:

@@ -12,6 +12,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from sj.nir.errors import NIRLimitError, NIRParameterError
 
 
@@ -51,12 +53,27 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+def declared_shape(node: object, key: str, what: str) -> tuple[int, ...] | None:
+    """The shape a NIR node declares in ``input_type``/``output_type`` (one entry), validated as whole numbers ≥ 0;
+    ``None`` when it declares none."""
+    t = getattr(node, key, None) or {}
+    v = next(iter(t.values()), None) if isinstance(t, dict) and len(t) == 1 else None
+    if v is None:
+        return None
+    dims = np.asarray(v).reshape(-1)
+    if dims.dtype.kind not in "biuf":
+        raise NIRParameterError(f"{what} {key}: shape {dims.tolist()} is not numeric")
+    shape_size(dims, f"{what} {key}")
+    return tuple(int(d) for d in dims)
+
+
 def shape_size(shape: Iterable, what: str) -> int:
     """The number of elements of a declared shape (non-negative whole numbers), as an exact Python int."""
     dims = []
     for d in shape:
         f = float(d)
         if not (math.isfinite(f) and f >= 0 and f == int(f)):
-            raise NIRParameterError(f"{what}: shape {list(shape)} has a dimension that is not a whole number ≥ 0")
+            raise NIRParameterError(f"{what}: shape {np.asarray(shape).tolist()} has a dimension that is not a "
+                                    "whole number ≥ 0")
         dims.append(int(f))
     return math.prod(dims)
