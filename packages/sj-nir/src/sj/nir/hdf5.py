@@ -71,8 +71,8 @@ class _Walk:
     def _attributes(self, obj: h5py.HLObject, where: str) -> None:
         for name in obj.attrs:
             aid = obj.attrs.get_id(name)
-            self._count(self._declared(aid.shape, aid.dtype, f"attribute {shown(name)!r} of {where}"),
-                        f"attribute {shown(name)!r} of {where}")
+            self._count(self._declared(aid.shape, aid.dtype, f"attribute {name!r} of {where}"),
+                        f"attribute {name!r} of {where}")
 
     def group(self, group: h5py.Group, path: str, depth: int) -> None:
         if depth > self.max_group_depth:
@@ -84,21 +84,21 @@ class _Walk:
             link = group.get(name, getlink=True)
             if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
                 target = (f"{link.filename}:{link.path}" if isinstance(link, h5py.ExternalLink) else link.path)
-                raise NIRUnsafeFileError(f"{self.source}: {shown(where)!r} is a {type(link).__name__} to "
-                                         f"{shown(target)!r}; NIR files hold their data themselves, so links are "
+                raise NIRUnsafeFileError(f"{self.source}: {where!r} is a {type(link).__name__} to "
+                                         f"{target!r}; NIR files hold their data themselves, so links are "
                                          "refused")
             obj = group[name]
             if obj.id in self.seen:
-                raise NIRUnsafeFileError(f"{self.source}: {shown(where)!r} is an object already reached by another "
+                raise NIRUnsafeFileError(f"{self.source}: {where!r} is an object already reached by another "
                                          "path (hard links): NIR files are trees")
             self.seen.add(obj.id)
             if isinstance(obj, h5py.Group):
-                self._count(0, repr(shown(where)))
+                self._count(0, repr(where))
                 self.group(obj, where, depth + 1)
             elif isinstance(obj, h5py.Dataset):
-                self.dataset(obj, shown(where))
+                self.dataset(obj, where)
             else:
-                raise NIRFileError(f"{self.source}: {shown(where)!r} is an HDF5 {type(obj).__name__}, not a group or "
+                raise NIRFileError(f"{self.source}: {where!r} is an HDF5 {type(obj).__name__}, not a group or "
                                    "dataset")
 
     def dataset(self, ds: h5py.Dataset, where: str) -> None:
@@ -163,7 +163,7 @@ def _edges(value: Any, where: str) -> list[tuple[str, str]]:
 def build_node(data: dict[str, Any], name: str, limits: Limits, budget: list[int], depth: int = 0) -> nir.NIRNode:
     """A NIR node from its HDF5 dictionary (nir's ``hdf2dict``), naming ``name`` (``g.sub`` inside subgraphs) in
     every error. ``budget`` holds the nodes still allowed (``Limits.max_nodes``)."""
-    where = f"node {shown(name)!r}" if name else "the graph"
+    where = f"node {name!r}" if name else "the graph"
     budget[0] -= 1
     if budget[0] < 0:
         raise NIRLimitError(f"the graph has more than Limits.max_nodes = {limits.max_nodes} nodes")
@@ -171,7 +171,7 @@ def build_node(data: dict[str, Any], name: str, limits: Limits, budget: list[int
         raise NIRFileError(f"{where}: expected an HDF5 group, found a dataset")
     typ = _text(data.get("type"), f"{where}: field 'type'")
     if typ not in NIR_TYPES:
-        raise NIRFileError(f"{where}: type {shown(typ)!r} is not a NIR node type (nir {nir.version} defines: "
+        raise NIRFileError(f"{where}: type {typ!r} is not a NIR node type (nir {nir.version} defines: "
                            f"{', '.join(sorted(NIR_TYPES))})")
     if typ == "NIRGraph":
         if depth > limits.max_depth:

@@ -311,6 +311,8 @@ def _load_flatten(name: str, node: nir.Flatten) -> nn.Module:
 def _delay_steps(name: str, node: nir.Delay, conv: Conventions) -> np.ndarray:
     """``delay / dt`` as whole numbers of steps (float64), refused when not whole or negative."""
     steps = _array(name, node, "delay") / conv.dt
+    if steps.size == 0:
+        raise node_error(name, node, "delay is empty")
     rounded = np.rint(steps)
     if np.any(steps < 0) or not np.allclose(steps, rounded, rtol=0, atol=1e-6 * max(1.0, float(np.max(steps)))):
         raise node_error(name, node, f"delay / dt = {steps.reshape(-1)[:4]}... is not a whole number of steps "
@@ -367,6 +369,7 @@ def _conv_elements(name: str, node: nir.NIRNode) -> int:
     if w.ndim != dims + 2:
         return 0  # the loader refuses the weight, naming its shape
     known = np.atleast_1d(np.asarray(node.input_shape if node.input_shape is not None else 0)).reshape(-1)
+    shape_size(known, f"node {name!r} ({type(node).__name__}) input_shape")  # whole numbers ≥ 0
     sizes = np.repeat(known, dims) if known.size == 1 else known
     padding = node.padding if isinstance(node.padding, str) else _ints(name, node, "padding", dims, 0)
     stride, dilation = _ints(name, node, "stride", dims, 1), _ints(name, node, "dilation", dims, 1)
