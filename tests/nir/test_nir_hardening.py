@@ -135,6 +135,21 @@ def test_metadata_of_the_wrong_type_is_named():
         sj.nir.load(g)
 
 
+def test_odd_values_are_refused_by_name_not_crashed_on():
+    """Found by mutating every dataset of a file: these crashed `sj nir` (exit 1, a traceback) instead of refusing."""
+    assert not sj.nir.conventions.is_sj_graph(_chain(("s", _scale()), metadata={"format": np.array([b"a", b"b"])}))
+    with pytest.raises(sj.nir.NIRParameterError, match=r"node 's' \(Scale\): scale is empty"):
+        sj.nir.load(_chain(("s", nir.Scale(scale=np.zeros(0))), shape=(0,)), dt=DT)
+    pool = nir.AvgPool2d(kernel_size=np.array([8, 8]), stride=np.array([1, 1]), padding=np.array([0, 0]))
+    net = sj.nir.load(_chain(("pool", pool), shape=(1, 4, 4)), dt=DT)
+    with pytest.raises(sj.nir.NIRGraphError, match=r"node 'pool' \(AvgPool2d\) cannot run on its input of shape "
+                                                   r"\(2, 1, 4, 4\)"):
+        net(torch.zeros(2, 1, 4, 4))
+    pool.padding = np.array([5, 5])
+    with pytest.raises(sj.nir.NIRParameterError, match=r"padding \[5, 5\] exceeds half the kernel"):
+        sj.nir.load(_chain(("pool", pool), shape=(1, 4, 4)), dt=DT)
+
+
 def test_sj_nir_1_files_keep_their_if_gain():
     """sj-nir/1 wrote IF r as the per-step gain; sj-nir/2 writes r = gain/dt (NIR's dv/dt = R·I, SpikingJelly's)."""
     if_node = nir.IF(r=np.full(2, 2.0), v_threshold=np.full(2, 10.0), v_reset=np.zeros(2))

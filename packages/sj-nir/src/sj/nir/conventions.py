@@ -135,7 +135,8 @@ def _plain(value: Any) -> Any:
 
 def is_sj_graph(graph: nir.NIRGraph) -> bool:
     """Whether the graph carries sj's semantics metadata (format ``sj-nir/1`` or ``sj-nir/2``)."""
-    return _plain((graph.metadata or {}).get("format")) in FORMATS
+    fmt = _plain((graph.metadata or {}).get("format"))
+    return isinstance(fmt, str) and fmt in FORMATS
 
 
 def _nodes(graph: nir.NIRGraph):

@@ -110,6 +110,8 @@ def _finite(name: str, node: nir.NIRNode, field: str) -> np.ndarray:
     arr = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value)
     if arr.dtype.kind not in "biuf":
         raise node_error(name, node, f"{field} has dtype {arr.dtype}, not a number", NIRFileError)
+    if arr.size == 0:
+        raise node_error(name, node, f"{field} is empty")
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise node_error(name, node, f"{field} has {bad} non-finite value(s) (NaN or ±inf)")
@@ -245,11 +247,15 @@ def _load_cuba(n: _Neuron, spiking: bool) -> nn.Module:
 
 
 # ------------------------------------------------------------------------------------------------ synapses, pooling
+INT_MAX = 2**31 - 1  # kernel sizes, strides, paddings, dilations: torch's convolutions and pools index with int32
+
+
 def _ints(name: str, node: nir.NIRNode, field: str, n: int, low: int) -> tuple[int, ...]:
-    """An integer field as ``n`` ints (a single value is repeated), each a whole number ≥ ``low``."""
+    """An integer field as ``n`` ints (a single value is repeated), each a whole number in [``low``, INT_MAX]."""
     arr = np.atleast_1d(_finite(name, node, field)).reshape(-1)
-    if arr.size not in (1, n) or np.any(arr != np.round(arr)) or np.any(arr < low):
-        raise node_error(name, node, f"{field} = {arr.tolist()[:4]} must be {n} whole number(s) ≥ {low}")
+    if arr.size not in (1, n) or np.any(arr != np.round(arr)) or np.any(arr < low) or np.any(np.abs(arr) > INT_MAX):
+        raise node_error(name, node, f"{field} = {arr.tolist()[:4]} must be {n} whole number(s) in [{low}, "
+                                     f"{INT_MAX}]")
     return tuple(int(v) for v in (np.repeat(arr, n) if arr.size == 1 else arr))
 
 
@@ -298,8 +304,10 @@ def _load_conv(name: str, node: nir.NIRNode) -> nn.Module:
 
 
 def _load_pool(name: str, node: nir.NIRNode) -> nn.Module:
-    args = (_ints(name, node, "kernel_size", 2, 1), _ints(name, node, "stride", 2, 1),
-            _ints(name, node, "padding", 2, 0))
+    args = kernel, _, padding = (_ints(name, node, "kernel_size", 2, 1), _ints(name, node, "stride", 2, 1),
+                                 _ints(name, node, "padding", 2, 0))
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise node_error(name, node, f"padding {list(padding)} exceeds half the kernel {list(kernel)}")
     return layer.AvgPool2d(*args) if isinstance(node, nir.AvgPool2d) else modules.SumPool2d(*args)
 
 

@@ -122,7 +122,13 @@ class NIRNet(MemoryModule):
                                    f"{tuple(t.shape)}, which cannot be summed")
                 x = x + t
             module = self.module_for(name)
-            values[name] = x if module is None else module(x)
+            try:
+                values[name] = x if module is None else module(x)
+            except RuntimeError as exc:
+                if type(exc) is not RuntimeError:  # out of memory, sj's state errors: not the graph's shapes
+                    raise
+                raise NIRGraphError(f"node {name!r} ({type(module).__name__}) cannot run on its input of shape "
+                                    f"{tuple(x.shape)}: {exc}") from exc
         if feedback:
             for name in self._fed_back:
                 setattr(self, self._memory_name(name), values[name])
