@@ -156,3 +156,18 @@ def test_step_modes_agree_for_loaded_graph():
     set_step_mode(net, "s")
     ys = torch.stack([net(xt) for xt in x])
     assert ym.sum() > 0 and torch.equal(ym, ys)
+
+
+def test_spikingjelly_files_are_not_taken_for_norse():
+    """SpikingJelly 2.0 writes LIF τ = τ_steps·1e-4 with r = 1 (τ < 1e-3 s, like Norse's dt·τ), but float64 neuron
+    parameters beside float32 weights; Norse writes float32 throughout."""
+    def graph(neuron_dtype):
+        lif = nir.LIF(**{f: np.full(2, v, neuron_dtype) for f, v in
+                         (("tau", 3e-4), ("r", 1.0), ("v_leak", 0.0), ("v_threshold", 1.0), ("v_reset", 0.0))})
+        return _graph(("lin", nir.Linear(weight=np.eye(2, 3, dtype=np.float32))), ("lif", lif))
+
+    assert conventions.guess_profile(graph(np.float64))[0] == "spikingjelly"
+    assert conventions.guess_profile(graph(np.float32))[0] == "norse"
+    with pytest.warns(sj.nir.NIRSemanticsWarning, match="guessed producer 'spikingjelly'"):
+        net = sj.nir.load(graph(np.float64))
+    assert net.conventions.dt == 1e-4 and net.module_for("lif").tau == pytest.approx(3.0)

@@ -33,15 +33,20 @@ def _roundtrip(net: nn.Module, x: torch.Tensor, tmp_path, dt: float = 1e-3) -> s
     return sj.nir.load(path)
 
 
-def _check(net: nn.Module, x: torch.Tensor, tmp_path, min_spikes: int = 1) -> None:
+def _check(net: nn.Module, x: torch.Tensor, tmp_path, analog_tolerance: float | None = None) -> None:
+    """The loaded net in 'm' mode runs the same modules on the same tensors as ``net`` in 'm' mode: bit-equal. In 's'
+    mode its Linear runs T GEMMs of [N, K] instead of one of [T·N, K], which BLAS may round differently: spikes are
+    still compared exactly, analog outputs (membrane potentials) within ``analog_tolerance``."""
     want = _run(net, x, "m")
     loaded = _roundtrip(net, x, tmp_path)
-    for mode in ("m", "s"):
-        got = _run(loaded, x, mode)
-        assert got.shape == want.shape
-        assert torch.equal(got, want), f"mode {mode}: {(got != want).sum().item()} elements differ"
-    if want.dtype.is_floating_point and set(want.unique().tolist()) <= {0.0, 1.0}:
-        assert want.sum() >= min_spikes, "the test input must make the network spike"
+    got = _run(loaded, x, "m")
+    assert got.shape == want.shape and torch.equal(got, want), f"{(got != want).sum().item()} elements differ"
+    got = _run(loaded, x, "s")
+    if analog_tolerance is None:
+        assert torch.equal(got, want), f"mode s: {(got != want).sum().item()} elements differ"
+        assert want.sum() >= 1, "the test input must make the network spike"
+    else:
+        assert (got - want).abs().max().item() <= analog_tolerance
 
 
 def _lin(i: int, o: int, bias: bool = True) -> nn.Module:
@@ -70,11 +75,18 @@ NEURON_NETS = {
 }
 
 
+# Non-spiking neurons output V; an error δ in their input reaches V scaled by at most the DC gain of the leaky
+# integration (r for LI, r·w_in for CubaLI: each step keeps 1 − 1/τ of the past error and adds 1/τ of the new one).
+ANALOG_GAIN = {"LI": 1.0, "NIR_LI": 2.0, "NIR_CubaLI": 1.0}
+
+
 @pytest.mark.parametrize("kind", sorted(NEURON_NETS))
-def test_neuron_roundtrip(kind, tmp_path):
+def test_neuron_roundtrip(kind, tmp_path, blas_bound):
     torch.manual_seed(0)
     net = nn.Sequential(_lin(5, 6), NEURON_NETS[kind]())
-    _check(net, torch.rand(T, 3, 5) * 3.0, tmp_path)
+    x = torch.rand(T, 3, 5) * 3.0
+    tolerance = ANALOG_GAIN[kind] * blas_bound(net[0], 3.0) if kind in ANALOG_GAIN else None
+    _check(net, x, tmp_path, tolerance)
 
 
 SYNAPSE_NETS = {

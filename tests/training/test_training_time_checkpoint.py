@@ -17,6 +17,13 @@ def _pair(dtype=torch.float64, **kw):
     return plain, wrapped
 
 
+def _outputs_match(a, b, net, blas_bound, input_bound=1.0) -> bool:
+    """The outputs come from the last Linear, which runs one GEMM of [T·N, K] unwrapped and one of [segment·N, K] per
+    segment wrapped: BLAS may round those differently (``blas_bound``; its input is spikes, scaled by dropout). All
+    before it is spikes, and float64 convolutions run one sample at a time on the CPU, so the rest is bit-equal."""
+    return bool((a - b).abs().max() <= blas_bound(net[-1], input_bound))
+
+
 def _step(net, x, target):
     out = net(x)
     loss_fn(out, target).backward()
@@ -24,13 +31,13 @@ def _step(net, x, target):
 
 
 @pytest.mark.parametrize("segment", [1, 3, 4, 20])
-def test_same_spikes_state_and_gradients(segment):
+def test_same_spikes_state_and_gradients(segment, blas_bound):
     plain, inner = _pair()
     x = torch.rand(10, 2, 1, 8, 8, dtype=torch.float64) * 2
     target = torch.tensor([0, 2])
     out_p, grads_p = _step(plain, x, target)
     out_w, grads_w = _step(TimeCheckpoint(inner, segment), x, target)
-    assert out_p.abs().sum() > 0 and torch.equal(out_w, out_p)
+    assert out_p.abs().sum() > 0 and _outputs_match(out_w, out_p, plain, blas_bound)
     for i in (1, 4):  # membrane potentials after the sequence, left by forward, not changed by backward
         assert torch.equal(inner[i].v, plain[i].v)
     for gw, gp in zip(grads_w, grads_p, strict=True):
@@ -39,13 +46,13 @@ def test_same_spikes_state_and_gradients(segment):
 
 
 @pytest.mark.parametrize("cls", [neuron.IzhikevichNode, neuron.CUBALIFNode, neuron.ParametricLIFNode])
-def test_aux_states_and_learnable_neuron_parameters(cls):
+def test_aux_states_and_learnable_neuron_parameters(cls, blas_bound):
     plain, inner = _pair(neuron_cls=cls)
     x = torch.rand(7, 2, 1, 8, 8, dtype=torch.float64) * 2
     target = torch.tensor([1, 0])
     out_p, grads_p = _step(plain, x, target)
     out_w, grads_w = _step(TimeCheckpoint(inner, 2), x, target)
-    assert torch.equal(out_w, out_p)
+    assert _outputs_match(out_w, out_p, plain, blas_bound)
     for name, _ in plain[1].memories():
         a, b = getattr(plain[1], name), getattr(inner[1], name)
         assert (a is None and b is None) or torch.equal(a, b), name
@@ -53,7 +60,7 @@ def test_aux_states_and_learnable_neuron_parameters(cls):
         torch.testing.assert_close(gw, gp, rtol=1e-10, atol=1e-13)
 
 
-def test_shared_dropout_mask_is_the_same_in_every_segment_and_in_recomputation():
+def test_shared_dropout_mask_is_the_same_in_every_segment_and_in_recomputation(blas_bound):
     plain, inner = _pair(dropout=True)
     x = torch.rand(8, 2, 1, 8, 8, dtype=torch.float64) * 2
     target = torch.tensor([1, 2])
@@ -61,19 +68,19 @@ def test_shared_dropout_mask_is_the_same_in_every_segment_and_in_recomputation()
     out_p, grads_p = _step(plain, x, target)
     torch.manual_seed(5)
     out_w, grads_w = _step(TimeCheckpoint(inner, 3), x, target)
-    assert torch.equal(out_w, out_p)
+    assert _outputs_match(out_w, out_p, plain, blas_bound, input_bound=1 / (1 - 0.3))
     for gw, gp in zip(grads_w, grads_p, strict=True):
         torch.testing.assert_close(gw, gp, rtol=1e-10, atol=1e-13)
 
 
-def test_state_carries_across_calls_like_the_plain_network():
+def test_state_carries_across_calls_like_the_plain_network(blas_bound):
     plain, inner = _pair()
     wrapped = TimeCheckpoint(inner, 2)
     x1, x2 = torch.rand(2, 5, 2, 1, 8, 8, dtype=torch.float64) * 2
     with torch.no_grad():
         plain(x1)
         wrapped(x1)
-    assert torch.equal(plain(x2), wrapped(x2))
+    assert _outputs_match(plain(x2), wrapped(x2), plain, blas_bound)
     reset_net(wrapped)
     assert inner[1].v == 0.0
 

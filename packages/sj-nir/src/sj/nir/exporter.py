@@ -24,11 +24,11 @@ import nir
 from sj import layer
 from sj.base import StepModule
 from sj.functional import reset_net, set_step_mode
-from sj.neuron import CUBALIFNode, IFNode, LIFNode, NonSpikingLIFNode
+from sj.neuron import CUBALIFNode, IFNode, LIFNode, NonSpikingLIFNode, ParametricLIFNode
 from sj.neuron.node import BaseNode
 from sj.nir import modules
 from sj.nir.conventions import FORMAT
-from sj.nir.errors import NIRError, NIRSemanticsWarning
+from sj.nir.errors import NIRError, NIRGraphError, NIRParameterError, NIRSemanticsWarning, NIRUnsupportedError
 from sj.nir.network import NIRNet
 from sj.nir.neurons import NIRCubaLIFNode, NIRIFNode, NIRLIFNode, _NIRNeuron
 
@@ -42,8 +42,8 @@ class Site:
     out_shape: tuple[int, ...]
     dt: float
 
-    def error(self, module: nn.Module, problem: str) -> NIRError:
-        return NIRError(f"module {self.name!r} ({type(module).__name__}): {problem}")
+    def error(self, module: nn.Module, problem: str, kind: type[NIRError] = NIRUnsupportedError) -> NIRError:
+        return kind(f"module {self.name!r} ({type(module).__name__}): {problem}")
 
 
 def _np(t: torch.Tensor | float, shape: tuple[int, ...] | None = None, scale: float = 1.0) -> np.ndarray:
@@ -54,8 +54,8 @@ def _np(t: torch.Tensor | float, shape: tuple[int, ...] | None = None, scale: fl
         try:
             arr = np.broadcast_to(arr, shape)
         except ValueError:
-            raise NIRError(f"a parameter of shape {np.shape(arr)} does not broadcast to the neuron shape "
-                           f"{list(shape)}") from None
+            raise NIRParameterError(f"a parameter of shape {np.shape(arr)} does not broadcast to the neuron shape "
+                                    f"{list(shape)}") from None
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
@@ -80,7 +80,7 @@ def _neuron_meta(m: BaseNode) -> dict[str, str]:
         elif bool((v0 == 0).all()):
             meta["initial_v"] = "zero"
         else:
-            raise NIRError(f"{type(m).__name__}: v_init is neither 0 nor v_leak, which NIR cannot record")
+            raise NIRUnsupportedError(f"{type(m).__name__}: v_init is neither 0 nor v_leak, which NIR cannot record")
     if not m.spec().soft_reset and not getattr(m, "spiking", True):
         meta.pop("reset_mode")
     return meta
@@ -92,13 +92,18 @@ def _fire(m: BaseNode, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
 
 
 def _export_if(m: BaseNode, s: Site) -> nir.NIRNode:
-    r = m.r if isinstance(m, NIRIFNode) else 1.0
-    return nir.IF(r=_np(r, s.out_shape), **_fire(m, s.out_shape), metadata=_neuron_meta(m))
+    gain = m.r if isinstance(m, NIRIFNode) else 1.0  # per step; NIR's dv/dt = R·I gives R = gain/dt (if_gain r*dt)
+    return nir.IF(r=_np(gain, s.out_shape, scale=1.0 / s.dt), **_fire(m, s.out_shape), metadata=_neuron_meta(m))
+
+
+def _tau_steps(m: BaseNode) -> torch.Tensor | float:
+    """τ in steps; a ParametricLIFNode's 1/σ(w) is computed in float64 from its w."""
+    return 1.0 / torch.sigmoid(m.w.detach().double()) if isinstance(m, ParametricLIFNode) else m.tau
 
 
 def _export_lif(m: BaseNode, s: Site) -> nir.NIRNode:
     shape = s.out_shape
-    tau = _np(m.tau, shape)
+    tau = _np(_tau_steps(m), shape)
     if isinstance(m, NIRLIFNode):
         r, v_leak = _np(m.r, shape), _np(m.v_leak, shape)
     else:
@@ -118,7 +123,8 @@ def _export_cuba(m: BaseNode, s: Site) -> nir.NIRNode:
     else:
         for p in ("c_decay", "v_decay"):
             if bool((getattr(m, p) == 0).any()):
-                raise s.error(m, f"{p} = 0 means an infinite time constant, which NIR cannot hold")
+                raise s.error(m, f"{p} = 0 means an infinite time constant, which NIR cannot hold",
+                              NIRParameterError)
         syn, mem = 1.0 / _np(m.c_decay, shape), 1.0 / _np(m.v_decay, shape)
         fields = {"r": mem, "v_leak": np.zeros(shape), "w_in": syn}
     fields.update(tau_syn=syn * s.dt, tau_mem=mem * s.dt)
@@ -185,6 +191,7 @@ EXPORTERS: list[tuple[type, Exporter]] = [
     (NonSpikingLIFNode, _export_lif),
     (LIFNode, _export_lif),
     (NIRLIFNode, _export_lif),
+    (ParametricLIFNode, _export_lif),  # a LIF with τ = 1/σ(w): loads as LIFNode (not learnable), as in SJ 2.0
     (IFNode, _export_if),
     (NIRIFNode, _export_if),
     (CUBALIFNode, _export_cuba),
@@ -238,26 +245,38 @@ class _Builder:
         fn = _exporter(m)
         if fn is None:
             supported = sorted({c.__name__ for c, _ in EXPORTERS} | {"Sequential", "LinearRecurrentContainer"})
-            raise NIRError(f"module {name!r} ({type(m).__name__}) has no NIR equivalent (exportable: "
+            raise NIRUnsupportedError(f"module {name!r} ({type(m).__name__}) has no NIR equivalent (exportable: "
                            f"{', '.join(supported)})")
         if m not in self.shapes:
-            raise NIRError(f"module {name!r} ({type(m).__name__}) did not run on the example input, so its shape "
+            raise NIRGraphError(f"module {name!r} ({type(m).__name__}) did not run on the example input, so its shape "
                            "is unknown (is it used in forward?)")
         in_shape, out_shape = self.shapes[m]
-        self.nodes[name] = fn(m, Site(name, in_shape, out_shape, self.dt))
+        self._add(name, fn(m, Site(name, in_shape, out_shape, self.dt)), m)
         self._connect(preds, name)
         return [name]
+
+    def _add(self, name: str, node: nir.NIRNode, m: nn.Module) -> None:
+        """Add a node; refuse a name taken twice (it would merge two nodes) and non-finite parameters (NaN/inf,
+        which sj's own reader refuses: what is written must load)."""
+        if name in self.nodes:
+            raise NIRGraphError(f"module {name!r} ({type(m).__name__}): node name {name!r} is already taken by "
+                                f"another {type(self.nodes[name]).__name__} node")
+        for field, value in vars(node).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise NIRParameterError(f"module {name!r} ({type(m).__name__}): {field} has non-finite values "
+                                        "(NaN or ±inf)")
+        self.nodes[name] = node
 
     def _graph(self, m: NIRNet, name: str, preds: list[str]) -> list[str]:
         """A loaded graph: its nodes (prefixed by ``name``) and edges; its Input/Output nodes dissolve."""
         if len(m.inputs) != 1 or len(m.outputs) != 1:
-            raise NIRError(f"module {name!r} (NIRNet): only graphs with one input and one output can be nested, "
-                           f"this one has inputs {m.inputs} and outputs {m.outputs}")
+            raise NIRUnsupportedError(f"module {name!r} (NIRNet): only graphs with one input and one output can be "
+                                      f"nested, this one has inputs {m.inputs} and outputs {m.outputs}")
         prefix = f"{name}." if name else ""
         for n in m.node_names:
             if n not in m.inputs and n not in m.outputs:
                 if prefix + n in ("input", "output"):
-                    raise NIRError(f"node name {n!r} is reserved for the exported graph's own Input/Output node")
+                    raise NIRGraphError(f"node name {n!r} is reserved for the exported graph's own Input/Output node")
                 self.walk(m.module_for(n), prefix + n, [])
 
         def src(a: str) -> list[str]:
@@ -274,9 +293,9 @@ class _Builder:
     def _recurrent(self, m: layer.LinearRecurrentContainer, name: str, preds: list[str]) -> list[str]:
         w, n_in = m.rc.weight, m.in_features
         x_name, y_name = f"{name}.rc_x", f"{name}.rc_y"
-        self.nodes[x_name] = (nir.Affine(weight=_weights(w[:, :n_in]), bias=_weights(m.rc.bias))
-                              if m.rc.bias is not None else nir.Linear(weight=_weights(w[:, :n_in])))
-        self.nodes[y_name] = nir.Linear(weight=_weights(w[:, n_in:]))
+        self._add(x_name, nir.Affine(weight=_weights(w[:, :n_in]), bias=_weights(m.rc.bias)) if m.rc.bias is not None
+                  else nir.Linear(weight=_weights(w[:, :n_in])), m)
+        self._add(y_name, nir.Linear(weight=_weights(w[:, n_in:])), m)
         self._connect(preds, x_name)
         outs = self.walk(m.sub_module, f"{name}.sub_module", [x_name, y_name])
         self._connect(outs, y_name)
@@ -327,13 +346,13 @@ def export(net: nn.Module, example_input: torch.Tensor, dt: float = 1e-4,
     ignore ``graph.metadata['reset_mode']`` will run it as a hard reset.
     """
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
-        raise NIRError(f"dt must be a positive number of seconds, got {dt!r}")
+        raise NIRParameterError(f"dt must be a positive number of seconds, got {dt!r}")
     if not isinstance(example_input, torch.Tensor):
         raise TypeError(f"example_input must be a torch.Tensor, got {type(example_input).__name__}")
     multi = any(isinstance(m, StepModule) and m.step_mode == "m" for m in net.modules())
     step = example_input[0] if multi else example_input
     if step.dim() < 1:
-        raise NIRError(f"example_input of shape {tuple(example_input.shape)} has no batch dimension")
+        raise NIRParameterError(f"example_input of shape {tuple(example_input.shape)} has no batch dimension")
     twin = copy.deepcopy(net).cpu().eval()
     reset_net(twin)
     set_step_mode(twin, "s")
@@ -342,7 +361,7 @@ def export(net: nn.Module, example_input: torch.Tensor, dt: float = 1e-4,
     b = _Builder(shapes, float(dt))
     outs = b.walk(twin, "", ["input"])
     if not b.nodes:
-        raise NIRError("the network has no exportable module")
+        raise NIRUnsupportedError("the network has no exportable module")
     in_shape = tuple(step.shape[1:])
     out_shape = shapes[twin][1] if twin in shapes else None
     nodes = {"input": nir.Input(input_type={"input": np.array(in_shape)}), **b.nodes}
@@ -353,7 +372,7 @@ def export(net: nn.Module, example_input: torch.Tensor, dt: float = 1e-4,
                 "reset_mode": _summary(neurons, "reset_mode", "value"), "reset_timing": "same-step",
                 "threshold": _summary(neurons, "threshold", ">="), "initial_v": _summary(neurons, "initial_v",
                                                                                           "v_reset"),
-                "cuba_order": _summary(neurons, "cuba_order", "current-first"), "tau_field": "tau"}
+                "cuba_order": _summary(neurons, "cuba_order", "current-first"), "tau_field": "tau", "if_gain": "r*dt"}
     soft = sorted(k for k, n in neurons.items() if n.metadata.get("reset_mode") == "subtract")
     if soft:
         warnings.warn(f"sj.nir.export: neurons {soft} use subtractive (soft) reset. NIR nodes have no reset mode: it "
@@ -363,7 +382,7 @@ def export(net: nn.Module, example_input: torch.Tensor, dt: float = 1e-4,
     try:
         graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
     except (ValueError, AssertionError) as exc:
-        raise NIRError(f"the exported graph is inconsistent: {exc}") from exc
+        raise NIRGraphError(f"the exported graph is inconsistent: {exc}") from exc
     if path is not None:
         nir.write(path, graph)
     return graph

@@ -19,7 +19,9 @@ import torch
 
 import nir
 from sj.functional import reset_net, set_step_mode
-from sj.nir.errors import NIRError
+from sj.nir import hdf5
+from sj.nir.errors import NIRFileError, shown
+from sj.nir.limits import DEFAULT_LIMITS, Limits
 from sj.nir.network import NIRNet
 
 DATASET = "sj_golden"
@@ -66,13 +68,17 @@ def attach(path: str | os.PathLike, data: nir.NIRGraphData) -> None:
         f.create_dataset(DATASET, data=np.frombuffer(buf.getvalue(), dtype=np.uint8))
 
 
-def attached(path: str | os.PathLike) -> nir.NIRGraphData | None:
-    """The record stored in ``path``, or ``None``."""
-    with h5py.File(path, "r") as f:
+def attached(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> nir.NIRGraphData | None:
+    """The record stored in ``path``, or ``None``. Both the file and the HDF5 image inside it are checked before
+    anything is read (:mod:`sj.nir.hdf5`: no external data, declared sizes within ``limits``)."""
+    with hdf5.open_checked(path, limits) as f:
         if DATASET not in f:
             return None
-        raw = f[DATASET][()].tobytes()
-    return nir.read_data(io.BytesIO(raw))
+        ds = f[DATASET]
+        if not isinstance(ds, h5py.Dataset) or ds.dtype != np.uint8 or ds.ndim != 1:
+            raise NIRFileError(f"{shown(os.fspath(path))}: {DATASET!r} is not the byte image of a golden record")
+        raw = ds[()].tobytes()
+    return hdf5.read_data(raw, limits, f"{shown(os.fspath(path))}:{DATASET}")
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,13 @@ def inputs_of(net: NIRNet, data: nir.NIRGraphData, shapes: dict[str, tuple[int, 
     for name in net.inputs:
         node = data.nodes.get(name)
         if node is None or "input" not in node.observables:
-            raise NIRError(f"the record has no input for input node {name!r}")
-        xs.append(_from_grid(node.observables["input"], shapes[name]))
+            raise NIRFileError(f"the record has no input for input node {name!r}")
+        grid = node.observables["input"]
+        arr = np.asarray(getattr(grid, "data", None))
+        if arr.ndim != 3 or arr.shape[2] != int(np.prod(shapes[name])):
+            raise NIRFileError(f"the recorded input of {name!r} has shape {arr.shape} (samples, steps, neurons); "
+                               f"the node takes {list(shapes[name])} per sample")
+        xs.append(_from_grid(grid, shapes[name]))
     return xs
 
 
@@ -110,7 +121,7 @@ def compare(net: NIRNet, data: nir.NIRGraphData, xs: list[torch.Tensor], rtol: f
     for name, y in zip(net.outputs, outs):
         node = data.nodes.get(name)
         if node is None or "output" not in node.observables:
-            raise NIRError(f"the record has no output for output node {name!r}")
+            raise NIRFileError(f"the record has no output for output node {name!r}")
         want = np.asarray(node.observables["output"].data)
         got = _to_grid(y, net.conventions.dt).data
         if got.shape != want.shape:

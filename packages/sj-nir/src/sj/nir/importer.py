@@ -23,62 +23,98 @@ import nir
 from sj import layer
 from sj.functional import set_step_mode
 from sj.neuron import CUBALIFNode, IFNode, LIFNode, NonSpikingLIFNode
-from sj.nir import modules
+from sj.nir import hdf5, modules
 from sj.nir.conventions import NODE_KEYS, Conventions, _plain, guess_profile, is_sj_graph, resolve
-from sj.nir.errors import NIRError, NIRSemanticsWarning, node_error
+from sj.nir.errors import (
+    NIRError,
+    NIRFileError,
+    NIRGraphError,
+    NIRLimitError,
+    NIRParameterError,
+    NIRSemanticsWarning,
+    NIRUnsupportedError,
+    node_error,
+)
+from sj.nir.limits import DEFAULT_LIMITS, Limits, declared_shape, shape_size
 from sj.nir.network import NIRNet
 from sj.nir.neurons import NIRCubaLIFNode, NIRIFNode, NIRLIFNode
 
 Param = float | torch.Tensor
 
 
-def read(path: str | os.PathLike) -> nir.NIRGraph:
-    """Read a NIR file, turning nir's assertion and key errors into a :class:`NIRError` naming the file."""
-    try:
-        return nir.read(path)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # nir raises AssertionError/KeyError/ValueError/OSError for malformed files
-        raise NIRError(f"{os.fspath(path)}: not a readable NIR file ({type(exc).__name__}: {exc})") from exc
+def read(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> nir.NIRGraph:
+    """Read a NIR file without trusting it (see :mod:`sj.nir.hdf5`): links, external storage and virtual datasets are
+    refused, declared sizes are checked against ``limits`` before anything is read, and every malformed node is named
+    (:class:`~sj.nir.errors.NIRFileError`, :class:`~sj.nir.errors.NIRUnsafeFileError`,
+    :class:`~sj.nir.errors.NIRLimitError`). Raises ``FileNotFoundError`` when there is no such file."""
+    return hdf5.read_graph(path, limits)
 
 
-def flatten_graph(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, nir.NIRNode], list[tuple[str, str]]]:
-    """Inline nested ``NIRGraph`` nodes (``name.sub``); their Input/Output nodes stay as identity nodes."""
+def flatten_graph(graph: nir.NIRGraph, prefix: str = "", limits: Limits = DEFAULT_LIMITS,
+                  ) -> tuple[dict[str, nir.NIRNode], list[tuple[str, str]]]:
+    """Inline nested ``NIRGraph`` nodes (``name.sub``); their Input/Output nodes stay as identity nodes.
+
+    Raises :class:`~sj.nir.errors.NIRGraphError` when two nodes get the same flattened name (a top-level ``g.b``
+    and node ``b`` of subgraph ``g``): merging them would silently rewire the graph.
+    """
     nodes: dict[str, nir.NIRNode] = {}
     edges: list[tuple[str, str]] = []
+    origin: dict[str, str] = {}  # flattened name → where it comes from, for collision messages
     entry: dict[str, str] = {}
     exit_: dict[str, str] = {}
+
+    def add(key: str, node: nir.NIRNode, where: str) -> None:
+        if key in nodes:
+            raise NIRGraphError(f"node names collide once subgraphs are inlined: {key!r} is both {origin[key]} and "
+                                f"{where}; rename one of them")
+        nodes[key], origin[key] = node, where
+
+    if prefix.count(".") > limits.max_depth:
+        raise NIRLimitError(f"subgraph {prefix[:-1]!r} is nested deeper than Limits.max_depth = {limits.max_depth}")
     for name, node in graph.nodes.items():
         full = prefix + name
         if isinstance(node, nir.NIRGraph):
-            sub_nodes, sub_edges = flatten_graph(node, full + ".")
+            sub_nodes, sub_edges = flatten_graph(node, full + ".", limits)
             ins = [k for k, v in node.nodes.items() if isinstance(v, nir.Input)]
             outs = [k for k, v in node.nodes.items() if isinstance(v, nir.Output)]
             if len(ins) != 1 or len(outs) != 1:
-                raise NIRError(f"subgraph {full!r} needs exactly one Input and one Output node, has {ins} and {outs}")
+                raise NIRGraphError(f"subgraph {full!r} needs exactly one Input and one Output node, has {ins} and "
+                                    f"{outs}")
             for k, v in sub_nodes.items():
-                nodes[k] = v
+                add(k, v, f"node {k[len(full) + 1:]!r} of subgraph {full!r}")
             edges += sub_edges
             entry[full], exit_[full] = f"{full}.{ins[0]}", f"{full}.{outs[0]}"
         else:
-            nodes[full] = node
+            add(full, node, f"node {full!r}")
     for a, b in graph.edges:
+        for end in (a, b):  # an edge joins nodes of its own graph, never the inside of a subgraph
+            if end not in graph.nodes:
+                where = f"subgraph {prefix[:-1]!r}" if prefix else "the graph"
+                raise NIRGraphError(f"edge ({prefix + a!r}, {prefix + b!r}) names node {prefix + end!r}, which is "
+                                    f"not in {where}")
         a, b = prefix + a, prefix + b
-        for end in (a, b):
-            if end not in nodes and end not in entry:
-                raise NIRError(f"edge ({a!r}, {b!r}) names node {end!r}, which is not in the graph")
         edges.append((exit_.get(a, a), entry.get(b, b)))
     return nodes, edges
 
 
 # ------------------------------------------------------------------------------------------------ parameters
 def _array(name: str, node: nir.NIRNode, field: str) -> np.ndarray:
+    return _finite(name, node, field).astype(np.float64)
+
+
+def _finite(name: str, node: nir.NIRNode, field: str) -> np.ndarray:
+    """A numeric field as an array in its own dtype (weights keep float32), refused when missing or non-finite."""
     value = getattr(node, field, None)
     if value is None:
-        raise node_error(name, node, f"field {field!r} is missing")
-    arr = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
+        raise node_error(name, node, f"field {field!r} is missing", NIRFileError)
+    arr = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value)
+    if arr.dtype.kind not in "biuf":
+        raise node_error(name, node, f"{field} has dtype {arr.dtype}, not a number", NIRFileError)
+    if arr.size == 0:
+        raise node_error(name, node, f"{field} is empty")
     if not np.all(np.isfinite(arr)):
-        raise node_error(name, node, f"{field} has non-finite values")
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise node_error(name, node, f"{field} has {bad} non-finite value(s) (NaN or ±inf)")
     return arr
 
 
@@ -86,7 +122,7 @@ def _param(arr: np.ndarray | float, shape: tuple[int, ...] | None = None) -> Par
     """A number when all elements are equal (so sj keeps a scalar), else a per-neuron tensor."""
     arr = np.asarray(arr, dtype=np.float64)
     if arr.size == 0:
-        raise NIRError("empty parameter array")
+        raise NIRParameterError("empty parameter array")
     flat = arr.reshape(-1)
     if np.all(flat == flat[0]):
         return float(flat[0])
@@ -160,10 +196,12 @@ class _Neuron:
 
 
 def _load_if(n: _Neuron) -> nn.Module:
-    r = _array(n.name, n.node, "r")
-    if n.native() and _same(r, 1.0) and n.v_init(None) is None:
+    gain = _array(n.name, n.node, "r")  # per-step gain: r, or r·dt for NIR's dv/dt = R·I (conventions.if_gain)
+    if n.conv.if_gain == "r*dt":
+        gain = gain * n.conv.dt
+    if n.native() and _same(gain, 1.0) and n.v_init(None) is None:
         return IFNode(v_threshold=n.threshold(), v_reset=n.v_reset())
-    return NIRIFNode(_param(r, n.shape), n.threshold(), n.v_reset(), strict_threshold=n.strict,
+    return NIRIFNode(_param(gain, n.shape), n.threshold(), n.v_reset(), strict_threshold=n.strict,
                      v_init=n.v_init(None))
 
 
@@ -209,8 +247,15 @@ def _load_cuba(n: _Neuron, spiking: bool) -> nn.Module:
 
 
 # ------------------------------------------------------------------------------------------------ synapses, pooling
-def _ints(value: Any, n: int) -> tuple[int, ...]:
-    arr = np.atleast_1d(np.asarray(value)).astype(np.int64)
+INT_MAX = 2**31 - 1  # kernel sizes, strides, paddings, dilations: torch's convolutions and pools index with int32
+
+
+def _ints(name: str, node: nir.NIRNode, field: str, n: int, low: int) -> tuple[int, ...]:
+    """An integer field as ``n`` ints (a single value is repeated), each a whole number in [``low``, INT_MAX]."""
+    arr = np.atleast_1d(_finite(name, node, field)).reshape(-1)
+    if arr.size not in (1, n) or np.any(arr != np.round(arr)) or np.any(arr < low) or np.any(np.abs(arr) > INT_MAX):
+        raise node_error(name, node, f"{field} = {arr.tolist()[:4]} must be {n} whole number(s) in [{low}, "
+                                     f"{INT_MAX}]")
     return tuple(int(v) for v in (np.repeat(arr, n) if arr.size == 1 else arr))
 
 
@@ -222,48 +267,69 @@ def _set(module: nn.Module, **tensors: np.ndarray) -> nn.Module:
 
 
 def _load_affine(name: str, node: nir.NIRNode) -> nn.Module:
-    w = np.asarray(node.weight)
+    w = _finite(name, node, "weight")
     if w.ndim != 2:
         raise node_error(name, node, f"weight must be 2-D [out, in], got shape {w.shape}")
     bias = isinstance(node, nir.Affine)
-    if bias and np.asarray(node.bias).shape != (w.shape[0],):
+    if bias and _finite(name, node, "bias").shape != (w.shape[0],):
         raise node_error(name, node, f"bias shape {np.asarray(node.bias).shape} does not match weight {w.shape}")
     m = layer.Linear(w.shape[1], w.shape[0], bias=bias)
     return _set(m, weight=w, **({"bias": node.bias} if bias else {}))
 
 
+def _conv_padding(name: str, node: nir.NIRNode, dims: int) -> str | tuple[int, ...]:
+    if isinstance(node.padding, str):
+        if node.padding not in ("same", "valid"):
+            raise node_error(name, node, f"padding {node.padding!r} must be 'same', 'valid' or numbers")
+        return node.padding
+    return _ints(name, node, "padding", dims, 0)
+
+
 def _load_conv(name: str, node: nir.NIRNode) -> nn.Module:
-    w = np.asarray(node.weight)
+    w = _finite(name, node, "weight")
     dims = 1 if isinstance(node, nir.Conv1d) else 2
     if w.ndim != dims + 2:
         raise node_error(name, node, f"weight must be {dims + 2}-D [out, in/groups, *kernel], got shape {w.shape}")
-    groups = int(np.asarray(node.groups))
-    padding = node.padding if isinstance(node.padding, str) else _ints(node.padding, dims)
+    groups = _ints(name, node, "groups", 1, 1)[0]
+    if w.shape[0] % groups:
+        raise node_error(name, node, f"{w.shape[0]} output channels are not divisible by groups = {groups}")
     cls = layer.Conv1d if dims == 1 else layer.Conv2d
-    m = cls(w.shape[1] * groups, w.shape[0], w.shape[2:], stride=_ints(node.stride, dims), padding=padding,
-            dilation=_ints(node.dilation, dims), groups=groups, bias=True)
-    bias = np.zeros(w.shape[0]) if node.bias is None else np.asarray(node.bias)
+    m = cls(w.shape[1] * groups, w.shape[0], w.shape[2:], stride=_ints(name, node, "stride", dims, 1),
+            padding=_conv_padding(name, node, dims), dilation=_ints(name, node, "dilation", dims, 1), groups=groups,
+            bias=True)
+    bias = np.zeros(w.shape[0]) if node.bias is None else _finite(name, node, "bias")
     if bias.shape != (w.shape[0],):
         raise node_error(name, node, f"bias shape {bias.shape} does not match {w.shape[0]} output channels")
     return _set(m, weight=w, bias=bias)
 
 
 def _load_pool(name: str, node: nir.NIRNode) -> nn.Module:
-    args = (_ints(node.kernel_size, 2), _ints(node.stride, 2), _ints(node.padding, 2))
+    args = kernel, _, padding = (_ints(name, node, "kernel_size", 2, 1), _ints(name, node, "stride", 2, 1),
+                                 _ints(name, node, "padding", 2, 0))
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise node_error(name, node, f"padding {list(padding)} exceeds half the kernel {list(kernel)}")
     return layer.AvgPool2d(*args) if isinstance(node, nir.AvgPool2d) else modules.SumPool2d(*args)
 
 
 def _load_flatten(name: str, node: nir.Flatten) -> nn.Module:
-    start, end = int(node.start_dim), int(node.end_dim)  # NIR dims exclude the batch
+    start, end = (_ints(name, node, f, 1, -(1 << 30))[0] for f in ("start_dim", "end_dim"))  # NIR dims: no batch
     return layer.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end)
 
 
-def _load_delay(name: str, node: nir.Delay, conv: Conventions) -> nn.Module:
+def _delay_steps(name: str, node: nir.Delay, conv: Conventions) -> np.ndarray:
+    """``delay / dt`` as whole numbers of steps (float64), refused when not whole or negative."""
     steps = _array(name, node, "delay") / conv.dt
+    if steps.size == 0:
+        raise node_error(name, node, "delay is empty")
     rounded = np.rint(steps)
     if np.any(steps < 0) or not np.allclose(steps, rounded, rtol=0, atol=1e-6 * max(1.0, float(np.max(steps)))):
         raise node_error(name, node, f"delay / dt = {steps.reshape(-1)[:4]}... is not a whole number of steps "
                                      f"≥ 0 (dt = {conv.dt:g} s)")
+    return rounded
+
+
+def _load_delay(name: str, node: nir.Delay, conv: Conventions) -> nn.Module:
+    rounded = _delay_steps(name, node, conv)
     flat = rounded.reshape(-1)
     if np.all(flat == flat[0]):
         return layer.Delay(int(flat[0]))
@@ -286,9 +352,9 @@ NODE_LOADERS: dict[type, Callable[[str, Any, Conventions], nn.Module]] = {
     nir.AvgPool2d: lambda n, node, c: _load_pool(n, node),
     nir.SumPool2d: lambda n, node, c: _load_pool(n, node),
     nir.Flatten: lambda n, node, c: _load_flatten(n, node),
-    nir.Scale: lambda n, node, c: modules.Scale(torch.as_tensor(_array(n, node, "scale"), dtype=torch.float32)),
+    nir.Scale: lambda n, node, c: modules.Scale(torch.as_tensor(_finite(n, node, "scale"), dtype=torch.float32)),
     nir.Threshold: lambda n, node, c: modules.Threshold(
-        torch.as_tensor(_array(n, node, "threshold"), dtype=torch.float32), strict=c.threshold == ">"),
+        torch.as_tensor(_finite(n, node, "threshold"), dtype=torch.float32), strict=c.threshold == ">"),
     nir.Delay: _load_delay,
     nir.IF: _neuron(_load_if, ("r", "v_threshold", "v_reset")),
     nir.LIF: _neuron(_load_lif, (*_LIF, "v_threshold", "v_reset"), spiking=True),
@@ -299,38 +365,85 @@ NODE_LOADERS: dict[type, Callable[[str, Any, Conventions], nn.Module]] = {
 SUPPORTED = (*sorted(t.__name__ for t in NODE_LOADERS), "Input", "Output", "NIRGraph")
 
 
+def _declared(name: str, node: nir.NIRNode, key: str) -> tuple[int, ...] | None:
+    return declared_shape(node, key, f"node {name!r} ({type(node).__name__})")
+
+
+def _conv_elements(name: str, node: nir.NIRNode) -> int:
+    """A lower bound of a convolution's output elements per sample (exact when ``input_shape`` is declared): a
+    padding of 10⁹ alone makes a huge output from any input."""
+    w = np.asarray(node.weight)
+    dims = 1 if isinstance(node, nir.Conv1d) else 2
+    if w.ndim != dims + 2:
+        return 0  # the loader refuses the weight, naming its shape
+    known = np.atleast_1d(np.asarray(node.input_shape if node.input_shape is not None else 0)).reshape(-1)
+    shape_size(known, f"node {name!r} ({type(node).__name__}) input_shape")  # whole numbers ≥ 0
+    sizes = np.repeat(known, dims) if known.size == 1 else known
+    padding = node.padding if isinstance(node.padding, str) else _ints(name, node, "padding", dims, 0)
+    stride, dilation = _ints(name, node, "stride", dims, 1), _ints(name, node, "dilation", dims, 1)
+    total = int(w.shape[0])
+    for i in range(dims):
+        size = int(sizes[i]) if i < sizes.size else 0
+        if padding == "same":
+            out = size
+        else:
+            pad = 0 if padding == "valid" else padding[i]
+            out = (size + 2 * pad - dilation[i] * (int(w.shape[2 + i]) - 1) - 1) // stride[i] + 1
+        total *= max(1, out)
+    return total
+
+
+def _check_sizes(nodes: dict[str, nir.NIRNode], conv: Conventions, limits: Limits) -> None:
+    """Refuse, before any module is built, nodes whose activity or state per sample would exceed
+    ``limits.max_elements``: declared shapes (graph inputs first), convolution outputs, Delay buffers."""
+    if len(nodes) > limits.max_nodes:
+        raise NIRLimitError(f"the graph has {len(nodes)} nodes, over Limits.max_nodes = {limits.max_nodes}")
+    for name, node in nodes.items():
+        what = f"node {name!r} ({type(node).__name__})"
+        for key in ("input_type", "output_type"):
+            shape = _declared(name, node, key)
+            if shape is not None:
+                limits.elements(shape_size(shape, what), f"{what} {key} {list(shape)}")
+        if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+            limits.elements(_conv_elements(name, node), f"{what} output (from its padding, kernel and input shape)")
+        elif isinstance(node, nir.Delay):
+            steps = _delay_steps(name, node, conv)
+            width = steps.size if steps.ndim else shape_size(_declared(name, node, "input_type") or (), what)
+            limits.elements(int(steps.max() + 1) * width, f"{what} buffer of {int(steps.max())} steps")
+
+
 def _check_types(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]]) -> None:
     """Edges must connect equal shapes wherever both ends declare one (a 0-d node, scalar parameters, broadcasts)."""
-    def shape(node, key):
-        t = getattr(node, key, None) or {}
-        v = next(iter(t.values()), None) if isinstance(t, dict) and len(t) == 1 else None
-        return None if v is None else tuple(int(d) for d in np.asarray(v).reshape(-1))
-
     for a, b in edges:
-        out, inp = shape(nodes[a], "output_type"), shape(nodes[b], "input_type")
+        out, inp = _declared(a, nodes[a], "output_type"), _declared(b, nodes[b], "input_type")
         if out and inp and out != inp and np.prod(out) != 0 and np.prod(inp) != 0:
-            raise NIRError(f"edge {a!r} → {b!r}: {a!r} ({type(nodes[a]).__name__}) outputs shape {list(out)} but "
-                           f"{b!r} ({type(nodes[b]).__name__}) takes shape {list(inp)}")
+            raise NIRGraphError(f"edge {a!r} → {b!r}: {a!r} ({type(nodes[a]).__name__}) outputs shape {list(out)} but "
+                                f"{b!r} ({type(nodes[b]).__name__}) takes shape {list(inp)}")
 
 
 def load(source: nir.NIRGraph | str | os.PathLike, dt: float | None = None, profile: str = "auto",
-         step_mode: str = "s") -> NIRNet:
+         step_mode: str = "s", limits: Limits = DEFAULT_LIMITS) -> NIRNet:
     """Load a NIR graph (or file) as an sj module.
 
     Args:
-        source: a ``nir.NIRGraph`` or the path of a NIR (HDF5) file.
+        source: a ``nir.NIRGraph`` or the path of a NIR (HDF5) file (read with :func:`read`: untrusted files are
+            safe to load).
         dt: seconds per step. Needed only when neither the graph's sj metadata nor the profile fixes it; must agree
             with ``graph.metadata['dt']`` when the graph records one.
         profile: ``'auto'`` (sj metadata if present, else the producer guessed from parameter signatures, see
             :func:`~sj.nir.conventions.guess_profile`), or one of ``'sj'``, ``'snntorch'``, ``'norse'``,
             ``'spikingjelly'``, ``'sinabs'`` (see docs/nir.md for what each means).
         step_mode: ``'s'`` (inputs ``[N, *]``) or ``'m'`` (inputs ``[T, N, *]``).
+        limits: the sizes a file or graph may declare (:class:`~sj.nir.limits.Limits`; default
+            :data:`~sj.nir.limits.DEFAULT_LIMITS`).
 
     Returns:
-        A :class:`~sj.nir.network.NIRNet`. Raises :class:`~sj.nir.errors.NIRError` naming the node for unsupported
-        node types, shape mismatches and implausible parameters (e.g. τ < dt).
+        A :class:`~sj.nir.network.NIRNet`. Raises a :class:`~sj.nir.errors.NIRError` subclass naming the node:
+        :class:`~sj.nir.errors.NIRUnsupportedError` (node type), :class:`~sj.nir.errors.NIRGraphError` (edges,
+        shapes, name collisions), :class:`~sj.nir.errors.NIRParameterError` (NaN/inf, τ < dt, non-whole delays),
+        :class:`~sj.nir.errors.NIRLimitError` (sizes), :class:`~sj.nir.errors.NIRFileError` (the file).
     """
-    graph = read(source) if isinstance(source, (str, os.PathLike)) else source
+    graph = read(source, limits) if isinstance(source, (str, os.PathLike)) else source
     if not isinstance(graph, nir.NIRGraph):
         raise NIRError(f"load() needs a nir.NIRGraph or a path, got {type(graph).__name__}")
     conv = resolve(graph, profile, dt)
@@ -341,7 +454,8 @@ def load(source: nir.NIRGraph | str | os.PathLike, dt: float | None = None, prof
                           f"profile= to choose explicitly.", NIRSemanticsWarning, stacklevel=2)
     if conv.warning:
         warnings.warn(f"sj.nir.load (profile {conv.name!r}): {conv.warning}", NIRSemanticsWarning, stacklevel=2)
-    nodes, edges = flatten_graph(graph)
+    nodes, edges = flatten_graph(graph, limits=limits)
+    _check_sizes(nodes, conv, limits)
     _check_types(nodes, edges)
     built: dict[str, nn.Module | None] = {}
     for name, node in nodes.items():
@@ -351,7 +465,7 @@ def load(source: nir.NIRGraph | str | os.PathLike, dt: float | None = None, prof
         loader = NODE_LOADERS.get(type(node))
         if loader is None:
             raise node_error(name, node, f"node type {type(node).__name__!r} is not supported (supported: "
-                                         f"{', '.join(SUPPORTED)})")
+                                         f"{', '.join(SUPPORTED)})", NIRUnsupportedError)
         node_conv = conv
         if is_sj_graph(graph) and node.metadata:
             node_conv = conv.with_metadata({k: v for k, v in node.metadata.items() if k in NODE_KEYS},

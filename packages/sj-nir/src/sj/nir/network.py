@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from sj.base import MemoryModule, StepModeError, StepModule
-from sj.nir.errors import NIRError
+from sj.nir.errors import NIRGraphError
 
 
 def _order(names: Sequence[str], edges: Sequence[tuple[str, str]], inputs: Sequence[str]
@@ -73,24 +73,26 @@ class NIRNet(MemoryModule):
         self.edges = [tuple(e) for e in edges]
         self.inputs, self.outputs = list(inputs), list(outputs)
         if not self.inputs or not self.outputs:
-            raise NIRError(f"the graph needs at least one Input and one Output node (inputs {self.inputs}, "
+            raise NIRGraphError(f"the graph needs at least one Input and one Output node (inputs {self.inputs}, "
                            f"outputs {self.outputs})")
         self.node_names, back = _order(list(modules), self.edges, self.inputs)
         self.back_edges = sorted(back)
         taken: set[str] = set()
-        self._keys = {name: _key(name, taken) for name in modules}
+        self._keys = {name: _key(name, taken) for name in modules}  # unique identifiers, one per node
         self.nodes = nn.ModuleDict({self._keys[n]: m for n, m in modules.items() if m is not None})
-        self._preds = {n: [(a, (a, b) in back) for a, b in self.edges if b == n] for n in self.node_names}
+        self._preds: dict[str, list[tuple[str, bool]]] = {n: [] for n in self.node_names}
+        for a, b in self.edges:  # one pass: linear in the number of edges
+            self._preds[b].append((a, (a, b) in back))
         for name in self.node_names:
             if name not in self.inputs and not self._preds[name]:
-                raise NIRError(f"node {name!r} has no incoming edge, so nothing drives it")
+                raise NIRGraphError(f"node {name!r} has no incoming edge, so nothing drives it")
         self._fed_back = sorted({a for a, _ in back})
         for name in self._fed_back:
             self.register_memory(self._memory_name(name), None)
 
-    @staticmethod
-    def _memory_name(name: str) -> str:
-        return "fb_" + re.sub(r"\W", "_", name)
+    def _memory_name(self, name: str) -> str:
+        """The memory holding node ``name``'s previous output: from its unique key, so ``a.b`` and ``a_b`` differ."""
+        return "fb_" + self._keys[name]
 
     def module_for(self, name: str) -> nn.Module | None:
         """The module of NIR node ``name`` (``None`` for Input/Output nodes)."""
@@ -112,15 +114,21 @@ class NIRNet(MemoryModule):
                 if t is not None:
                     terms.append(t)
             if not terms:
-                raise NIRError(f"node {name!r} is driven only by feedback, which is empty at the first step")
+                raise NIRGraphError(f"node {name!r} is driven only by feedback, which is empty at the first step")
             x = terms[0]
             for t in terms[1:]:
                 if t.shape != x.shape:
-                    raise NIRError(f"node {name!r}: incoming edges carry shapes {tuple(x.shape)} and "
+                    raise NIRGraphError(f"node {name!r}: incoming edges carry shapes {tuple(x.shape)} and "
                                    f"{tuple(t.shape)}, which cannot be summed")
                 x = x + t
             module = self.module_for(name)
-            values[name] = x if module is None else module(x)
+            try:
+                values[name] = x if module is None else module(x)
+            except RuntimeError as exc:
+                if type(exc) is not RuntimeError:  # out of memory, sj's state errors: not the graph's shapes
+                    raise
+                raise NIRGraphError(f"node {name!r} ({type(module).__name__}) cannot run on its input of shape "
+                                    f"{tuple(x.shape)}: {exc}") from exc
         if feedback:
             for name in self._fed_back:
                 setattr(self, self._memory_name(name), values[name])
