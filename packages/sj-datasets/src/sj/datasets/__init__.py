@@ -6,8 +6,7 @@ only with the Dataset classes, tonic only by readers and downloads that need it.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sj.plugins.lazy import lazy_exports
 
 _EXPORTS = {
     "EVENT_DTYPE": "sj.datasets.events",
@@ -79,17 +78,4 @@ _EXPORTS = {
     "UnsafePathError": "sj.datasets.errors",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sj.datasets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+lazy_exports(globals(), _EXPORTS)

@@ -12,24 +12,19 @@
 The exact mapping is documented in docs/nir.md.
 """
 
-from sj.nir.conventions import PROFILES, Conventions, guess_profile
-from sj.nir.errors import (
-                           NIRError,
-                           NIRFileError,
-                           NIRGraphError,
-                           NIRLimitError,
-                           NIRParameterError,
-                           NIRSemanticsWarning,
-                           NIRUnsafeFileError,
-                           NIRUnsupportedError,
-)
-from sj.nir.exporter import export
-from sj.nir.importer import load, read
-from sj.nir.limits import DEFAULT_LIMITS, Limits
-from sj.nir.network import NIRNet
-from sj.nir.neurons import NIRCubaLIFNode, NIRIFNode, NIRLIFNode
+from sj.plugins.lazy import lazy_exports
 
-__all__ = ["DEFAULT_LIMITS", "PROFILES", "Conventions", "Limits", "NIRCubaLIFNode", "NIRError", "NIRFileError",
-           "NIRGraphError", "NIRIFNode", "NIRLIFNode", "NIRLimitError", "NIRNet", "NIRParameterError",
-           "NIRSemanticsWarning", "NIRUnsafeFileError", "NIRUnsupportedError", "export", "guess_profile", "load",
-           "read"]
+# Imported on first access (PEP 562): the plug-in registry imports this package to reach sj.nir.plugin, and nir and
+# h5py must not weigh on every first use of a backend.
+lazy_exports(globals(), {
+    **dict.fromkeys(("PROFILES", "Conventions", "guess_profile"), "sj.nir.conventions"),
+    **dict.fromkeys(("NIRError", "NIRFileError", "NIRGraphError", "NIRLimitError", "NIRParameterError",
+                     "NIRSemanticsWarning", "NIRUnsafeFileError", "NIRUnsupportedError"), "sj.nir.errors"),
+    "export": "sj.nir.exporter",
+    "load": "sj.nir.importer",
+    "read": "sj.nir.importer",
+    "DEFAULT_LIMITS": "sj.nir.limits",
+    "Limits": "sj.nir.limits",
+    "NIRNet": "sj.nir.network",
+    **dict.fromkeys(("NIRCubaLIFNode", "NIRIFNode", "NIRLIFNode"), "sj.nir.neurons"),
+})
