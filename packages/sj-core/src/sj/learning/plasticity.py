@@ -146,6 +146,13 @@ class _Learner(MemoryModule):
                              f"step_mode='m' records are [T, ...])")
         return pre, post, True
 
+    def _traces(self, batched: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The stored traces in the batched layout the rules take (they are stored in the spikes' own layout)."""
+        return tuple(t if t is None or batched else t.unsqueeze(0) for t in (self.trace_pre, self.trace_post))
+
+    def _store_traces(self, traces: tuple[torch.Tensor, torch.Tensor], batched: bool) -> None:
+        self.trace_pre, self.trace_post = (t if batched else t[0] for t in traces)
+
     def _padded(self, pre: torch.Tensor) -> torch.Tensor:
         syn = self.synapse
         if isinstance(syn, nn.Linear) or not any(syn._reversed_padding_repeated_twice):
@@ -184,17 +191,17 @@ class STDPLearner(_Learner):
         super().__init__(step_mode, synapse, sn, tau_pre, tau_post, f_pre, f_post)
 
     def _single_step(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-        pre, post, _ = self._batched(pre, post)
+        pre, post, batched = self._batched(pre, post)
         pre = self._padded(pre)
         w = self.synapse.weight.detach()
         kw = dict(tau_pre=self.tau_pre, tau_post=self.tau_post, f_pre=self.f_pre, f_post=self.f_post)
-        trace = (self.trace_pre, self.trace_post)
+        trace = self._traces(batched)
         if isinstance(self.synapse, nn.Linear):
             dw, trace = rules.stdp_linear_step(pre, post, trace, w, **kw)
         else:
             step = rules.stdp_conv1d_step if isinstance(self.synapse, nn.Conv1d) else rules.stdp_conv2d_step
             dw, trace = step(pre, post, trace, w, **self._geometry(), **kw)
-        self.trace_pre, self.trace_post = trace
+        self._store_traces(trace, batched)
         return dw
 
     @torch.no_grad()
@@ -240,11 +247,10 @@ class _RewardLearner(_Learner):
         pre, post, batched = self._batched(*pairs[0])
         pre = self._padded(pre)
         geometry = self._geometry()
-        e, (tr_pre, tr_post) = rules.reward_eligibility_step(
-            type(self).__name__, pre, post, (self.trace_pre, self.trace_post), self.synapse.weight.detach(),
-            self.tau_pre, self.tau_post, self.f_pre, self.f_post, geometry.get("stride", ()),
-            geometry.get("dilation", ()))
-        self.trace_pre, self.trace_post = tr_pre, tr_post
+        e, traces = rules.reward_eligibility_step(
+            type(self).__name__, pre, post, self._traces(batched), self.synapse.weight.detach(), self.tau_pre,
+            self.tau_post, self.f_pre, self.f_post, geometry.get("stride", ()), geometry.get("dilation", ()))
+        self._store_traces(traces, batched)
         if not batched:
             e = e[0]
         if self.eligibility is not None and self.eligibility.shape != e.shape:
