@@ -2,6 +2,7 @@
 SurrogateFunctionBase subclasses, the python-only surrogates, check_manual_grad, plot_surrogate_function."""
 
 import math
+import re
 import warnings
 
 import pytest
@@ -79,7 +80,7 @@ def test_surrogate_function_base_protocol_for_custom_subclasses():
     torch.testing.assert_close(sg(x), torch.tensor([0.0, 1.0, 0.0]))
     sg.set_spiking_mode(False)
     torch.testing.assert_close(sg(x), torch.tensor([-1.0, 0.4, 1.0]))
-    with pytest.raises(ValueError, match="width must be > 0.0"):
+    with pytest.raises(ValueError, match=r"width must be > 0\.0"):
         sg.width = -1.0
     with pytest.raises(ValueError, match="width must be a finite number"):
         Triangle(math.nan)
@@ -123,7 +124,7 @@ def test_squarewave_and_multi_level_parameters():
     m = surrogate.MultiLevelSpikeCount(3)
     with pytest.raises(ValueError, match="grad_min <= grad_max"):
         m.grad_min = 5.0
-    with pytest.raises(TypeError, match="neuron|SurrogateFunction"):
+    with pytest.raises(TypeError, match="SurrogateFunction"):
         neuron.IFNode(surrogate_function=sg)  # not declared: neurons cannot generate kernels for it
 
 
@@ -172,7 +173,7 @@ def test_quantize_is_sj_quantize_or_a_clear_attribute_error():
     try:
         import sj.quantize as q
     except ModuleNotFoundError:
-        with pytest.raises(AttributeError, match="sj.quantize"):
+        with pytest.raises(AttributeError, match=r"sj\.quantize"):
             surrogate.quantize  # noqa: B018
     else:
         assert surrogate.quantize is q

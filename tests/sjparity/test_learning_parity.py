@@ -1,5 +1,5 @@
-"""sj.learning and sj.functional's plasticity steps against SpikingJelly 2.0.0: the same spikes and weights give the same
-ΔW over several steps (STDP on Linear/Conv1d/Conv2d in both step modes and three padding modes, MSTDP, MSTDPET with
+"""sj.learning and sj.functional's plasticity steps against SpikingJelly 2.0.0: the same spikes and weights give the
+same ΔW over several steps (STDP on Linear/Conv1d/Conv2d in both step modes and three padding modes, MSTDP, MSTDPET with
 SpikingJelly's reward timing), the same traces, and OTTT/FPTT give the same parameters and outputs."""
 
 import copy
@@ -60,7 +60,7 @@ def _run(lib, cls_name, make_synapse, pre, post, step_mode="s", extra=(), reward
         sn(syn(pre[0]))
     learner.step(on_grad=True) if rewards is None else learner.step(rewards[0], on_grad=True)
     out.append(syn.weight.grad)
-    return out + [learner.trace_pre, learner.trace_post]
+    return [*out, learner.trace_pre, learner.trace_post]
 
 
 def _compare(sj2, *args, **kwargs):
