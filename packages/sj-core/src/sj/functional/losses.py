@@ -94,7 +94,9 @@ def spike_similar_loss(spikes: torch.Tensor, labels: torch.Tensor, kernel_type: 
         return F.mse_loss(sim_p, sim)
     if loss_type == "l1":
         return F.l1_loss(sim_p, sim)
-    if not bool(((sim_p >= 0) & (sim_p <= 1)).all()):
+    eps = 16 * torch.finfo(sim_p.dtype).eps
+    if not bool(((sim_p >= -eps) & (sim_p <= 1 + eps)).all()):
         raise ValueError(f"{owner}: loss_type='bce' needs similarities in [0, 1]; the {kernel_type!r} kernel gave "
                          f"values in [{sim_p.min().item():.4g}, {sim_p.max().item():.4g}]")
-    return F.binary_cross_entropy(sim_p, sim)
+    # a cosine of 1 can round to 1 + ε (SpikingJelly then fails inside binary_cross_entropy); clamp the rounding
+    return F.binary_cross_entropy(sim_p.clamp(0, 1), sim)
