@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ["getting_started", "concepts", "neurons", "surrogates", "layers", "encoding", "monitors", "stdp",
-         "custom_neuron", "backend_plugin", "migrating"]
+PAGES = ["getting_started", "concepts", "neurons", "surrogates", "layers", "encoding", "monitors", "functional", "stdp",
+         "online_learning", "custom_neuron", "backend_plugin", "migrating"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
