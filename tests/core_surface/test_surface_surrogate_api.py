@@ -177,3 +177,24 @@ def test_quantize_is_sj_quantize_or_a_clear_attribute_error():
             surrogate.quantize  # noqa: B018
     else:
         assert surrogate.quantize is q
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_declared_surrogate_is_finite_with_finite_gradients_at_the_edges(dtype):
+    """S2NN at x = −1, QPseudoSpike at ±(α − 1)/2, LogTailedReLU at 0, PiecewiseExp/Sigmoid at ±1e4, ...: torch.where
+    differentiates both branches, so no branch may overflow anywhere."""
+    from sj.surrogate.declarations import BUILTIN_SURROGATES
+
+    x0 = torch.tensor([-1e4, -100.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 100.0, 1e4], dtype=dtype)
+    for name in BUILTIN_SURROGATES:
+        for spiking in (True, False):
+            sg = getattr(surrogate, name)()
+            if not spiking and sg.decl.primitive is None:
+                continue
+            sg.spiking = spiking
+            x = x0.clone().requires_grad_(True)
+            y = sg(x)
+            (g,) = torch.autograd.grad(y.sum(), x)
+            assert torch.isfinite(y).all() and torch.isfinite(g).all(), (name, spiking, y, g)
+            if not spiking and name not in ("Rect", "PiecewiseLeakyReLU"):  # away from kinks: g' is the derivative
+                torch.testing.assert_close(g, sg.derivative(x0))
