@@ -223,3 +223,29 @@ def test_if_and_lif_linear_equal_spikingjelly_neuron_then_linear(kind, v_reset, 
     # one step [M, K]
     _same(_grads(lambda xx, vv, ww, bb: ours(xx.unsqueeze(0), vv, ww, bb), x[0], v, w, b),
           _grads(lambda xx, vv, ww, bb: theirs(xx.unsqueeze(0), vv, ww, bb), x[0], v, w, b))
+
+
+def test_network_helpers(fl):
+    from sj import layer
+
+    def net():
+        return nn.Sequential(layer.Conv2d(2, 3, 3), layer.BatchNorm2d(3), neuron.IFNode(), layer.Flatten(),
+                             layer.Linear(12, 2))
+
+    nets = []
+    for lib in (functional, fl):
+        torch.manual_seed(6)
+        n = net()
+        lib.kaiming_normal_conv_linear_weight(n)
+        lib.set_step_mode(n, "m")
+        nets.append(n)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a, b)
+    assert [getattr(m, "step_mode", None) for m in nets[0].modules()] == \
+        [getattr(m, "step_mode", None) for m in nets[1].modules()]
+    x = torch.rand(3, 1, 2, 4, 4, requires_grad=True)
+    for n, lib in zip(nets, (functional, fl)):
+        n(x).sum().backward(retain_graph=True)
+        assert n[2].v.grad_fn is not None
+        lib.detach_net(n)
+        assert n[2].v.grad_fn is None

@@ -143,3 +143,36 @@ def test_poisson_pass_and_multi_level_spike_count_match_spikingjelly(sj2):
             for a, b in zip(_value_and_grad(ours, x), _value_and_grad(theirs, x)):
                 torch.testing.assert_close(a, b)
     torch.testing.assert_close(surrogate.heaviside(x), sj2.heaviside(x))
+
+
+def test_custom_surrogate_protocol_and_check_manual_grad(sj2, capsys):
+    """The same SpikingJelly-style subclass on either base behaves alike; check_manual_grad takes either library's
+    functions."""
+
+    def make(base):
+        class Clip(base):
+            def __init__(self, alpha=2.0, spiking=True):
+                super().__init__(spiking=spiking, alpha=alpha)
+
+            @staticmethod
+            def spiking_function(x, alpha):
+                return sj2.sigmoid.apply(x, alpha)
+
+            @staticmethod
+            def primitive_function(x, alpha):
+                return (x * alpha).sigmoid()
+
+        return Clip
+
+    x = _points(torch.float64, {"alpha": 2.0})
+    for spiking in (True, False):
+        ours, theirs = make(surrogate.SurrogateFunctionBase)(spiking=spiking), make(sj2.SurrogateFunctionBase)(
+            spiking=spiking)
+        assert ours._sg_params == theirs._sg_params and ours.extra_repr() == theirs.extra_repr()
+        for a, b in zip(_value_and_grad(ours, x), _value_and_grad(theirs, x)):
+            _close(a, b, 1e-5)
+    for lib in (surrogate, sj2):
+        err = surrogate.check_manual_grad(lib.Sigmoid.primitive_function, lib.Sigmoid.spiking_function, 4.0)
+        assert err < 1e-6
+    sj2.check_manual_grad(surrogate.Sigmoid.primitive_function, surrogate.Sigmoid.spiking_function, 4.0)
+    assert "maximum error" in capsys.readouterr().out
