@@ -14,7 +14,8 @@ DEFAULTS = {"Sigmoid": {"alpha": 4.0}, "ATan": {"alpha": 2.0}, "PiecewiseQuadrat
             "PiecewiseExp": {"alpha": 1.0}, "SoftSign": {"alpha": 2.0}, "SuperSpike": {"alpha": 1.0},
             "Erf": {"alpha": 2.0}, "Rect": {"alpha": 1.0}, "PiecewiseLeakyReLU": {"w": 1.0, "c": 0.01},
             "S2NN": {"alpha": 4.0, "beta": 1.0}, "QPseudoSpike": {"alpha": 2.0}, "LeakyKReLU": {"leak": 0.0, "k": 1.0},
-            "FakeNumericalGradient": {"alpha": 0.3}, "LogTailedReLU": {"alpha": 0.0}}
+            "FakeNumericalGradient": {"alpha": 0.3}, "LogTailedReLU": {"alpha": 0.0},
+            "NonzeroSignLogAbs": {"alpha": 1.0}, "DeterministicPass": {}}
 # Points where a derivative jumps (finite differences are meaningless within eps of them).
 KINKS = {"Rect": [-0.5, 0.5], "PiecewiseLeakyReLU": [-1.0, 1.0], "LeakyKReLU": [0.0], "LogTailedReLU": [0.0, 1.0],
          "PiecewiseQuadratic": [-1.0, 0.0, 1.0]}

@@ -8,7 +8,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = ["getting_started", "concepts", "neurons", "surrogates", "layers", "rnn", "quantize", "encoding", "monitors",
-         "stdp", "custom_neuron", "backend_plugin", "migrating"]
+         "functional", "stdp", "online_learning", "custom_neuron", "backend_plugin", "migrating"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 

@@ -22,7 +22,7 @@ def test_tet_loss_is_mean_over_time_of_cross_entropy():
     torch.testing.assert_close(functional.temporal_efficient_training_cross_entropy(x, y), ref)
     probs = F.one_hot(y, 3).float()
     torch.testing.assert_close(functional.temporal_efficient_training_cross_entropy(x, probs), ref)
-    with pytest.raises(ValueError, match=r"\[T, N, C\]"):
+    with pytest.raises(ValueError, match=r"\[T, N, C, \*\]"):
         functional.temporal_efficient_training_cross_entropy(x[0], y)
 
 

@@ -1,4 +1,5 @@
-"""sj.learning: STDP ΔW by hand on a 2×3 example; conv against a naive loop; reward modulation; no graphs kept."""
+"""sj.learning: STDP ΔW by hand on a 2×3 example; conv against a naive loop; reward modulation and its timing by hand;
+learners as memory modules (reset, close); every parameter checked on every set; no graphs kept."""
 
 import math
 
@@ -6,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from sj import layer, learning, neuron
+from sj import functional, layer, learning, neuron
+from sj.base import MemoryModule
 
 
 class _Replay(nn.Module):
@@ -121,42 +123,145 @@ def test_stdp_conv1d_equals_conv2d_with_unit_height():
     torch.testing.assert_close(dws[0].unsqueeze(2), dws[1])
 
 
-def test_rejects_unsupported_synapses():
+def test_rejects_unsupported_synapses_and_bad_time_constants():
     with pytest.raises(TypeError, match="Linear, Conv1d or Conv2d"):
         learning.STDPLearner("s", nn.Conv3d(1, 1, 1), neuron.IFNode(), 2.0, 2.0)
     with pytest.raises(ValueError, match="groups"):
         learning.STDPLearner("s", nn.Conv2d(2, 2, 1, groups=2), neuron.IFNode(), 2.0, 2.0)
-    with pytest.raises(ValueError, match="tau_pre"):
-        learning.STDPLearner("s", nn.Linear(1, 1), neuron.IFNode(), 1.0, 2.0)
+    with pytest.raises(ValueError, match="tau_pre must be a finite number >= 1"):
+        learning.STDPLearner("s", nn.Linear(1, 1), neuron.IFNode(), 0.5, 2.0)
+    learning.STDPLearner("s", nn.Linear(1, 1), neuron.IFNode(), 1.0, 1.0)  # τ = 1: the trace is the last spike
+    with pytest.raises(ValueError, match="tau_post must be a finite number > 0"):
+        learning.MSTDPLearner("s", nn.Linear(1, 1), neuron.IFNode(), 0.5, 0.0)
+    with pytest.raises(ValueError, match="step modes"):
+        learning.MSTDPLearner("m", nn.Linear(1, 1), neuron.IFNode(), 2.0, 2.0)
 
 
-def test_mstdp_and_mstdpet_by_hand():
-    pre = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]])  # [T, B=2, 3]
-    post = torch.tensor([[[0.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 0.0]]])
-    reward = torch.tensor([1.0, -2.0])
+@pytest.mark.parametrize("cls,extra", [(learning.STDPLearner, ()), (learning.MSTDPLearner, ()),
+                                       (learning.MSTDPETLearner, (3.0,))])
+def test_every_parameter_is_checked_on_assignment(cls, extra):
+    learner = cls("s", _linear_2x3(), neuron.IFNode(), 2.0, 2.0, *extra)
+    names = ["tau_pre", "tau_post", *(["tau_trace"] if extra else [])]
+    for name in names:
+        for bad in (math.nan, math.inf, -1.0, 0.0, True, "2"):
+            with pytest.raises(ValueError, match=name):
+                setattr(learner, name, bad)
+        setattr(learner, name, 5.0)
+        assert getattr(learner, name) == 5.0
+    with pytest.raises(TypeError, match="f_pre must be callable"):
+        learner.f_pre = 1.0
+    with pytest.raises(TypeError, match="f_post must be callable"):
+        cls("s", _linear_2x3(), neuron.IFNode(), 2.0, 2.0, *extra, f_post="w")
+
+
+def test_mstdp_and_mstdpet_by_hand_with_spikingjelly_reward_timing():
+    """The reward given at step t multiplies the eligibility of step t − 1 (the first step changes nothing)."""
+    pre = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]],
+                        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]])  # [T=3, B=2, 3]
+    post = torch.tensor([[[0.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]]])
+    rewards = [torch.tensor([5.0, 7.0]), torch.tensor([1.0, -2.0]), torch.tensor([0.5, 3.0])]
     ones = torch.ones_like  # f_pre = f_post = 1: weight-independent
     d = math.exp(-1 / 2.0)
 
     def elig(tr_pre, s_post, tr_post, s_pre):
         return torch.einsum("bi,bo->boi", tr_pre, s_post) - torch.einsum("bo,bi->boi", tr_post, s_pre)
 
-    e1 = elig(pre[0], post[0], post[0], pre[0])
-    tr_pre2, tr_post2 = pre[0] * d + pre[1], post[0] * d + post[1]
-    e2 = elig(tr_pre2, post[1], tr_post2, pre[1])
-    r = reward.view(2, 1, 1)
-    expected_mstdp = (r * e1).sum(0) + (r * e2).sum(0)
-    z1 = e1 / 4.0
-    z2 = z1 * math.exp(-1 / 4.0) + e2 / 4.0
-    expected_et = (r * z1).sum(0) + (r * z2).sum(0)
+    tr_pre, tr_post, e = torch.zeros(2, 3), torch.zeros(2, 2), []
+    for t in range(3):
+        tr_pre, tr_post = tr_pre * d + pre[t], tr_post * d + post[t]
+        e.append(elig(tr_pre, post[t], tr_post, pre[t]))
+    r = [x.view(2, 1, 1) for x in rewards]
+    expected_mstdp = [torch.zeros(2, 3), (r[1] * e[0]).sum(0), (r[2] * e[1]).sum(0)]
+    z1 = e[0] / 4.0  # z(2) = e^(−1/4)·z(1) + e(1)/τ_z with z(1) = e(0)/τ_z = 0
+    z2 = z1 * math.exp(-1 / 4.0) + e[1] / 4.0
+    expected_et = [torch.zeros(2, 3), (r[1] * z1).sum(0), (r[2] * z2).sum(0)]
     for cls, extra, expected in ((learning.MSTDPLearner, (), expected_mstdp),
                                  (learning.MSTDPETLearner, (4.0,), expected_et)):
         fc, sn = _linear_2x3(), _Replay(post)
-        learner = cls("s", 2, fc, sn, 2.0, 2.0, *extra, f_pre=ones, f_post=ones)
-        for t in range(2):
+        learner = cls("s", fc, sn, 2.0, 2.0, *extra, f_pre=ones, f_post=ones)
+        for t in range(3):
             sn(fc(pre[t]))
-        torch.testing.assert_close(learner.step(reward, on_grad=False), expected)
-    with pytest.raises(ValueError, match="reward"):
-        fc, sn = _linear_2x3(), _Replay(post)
-        learner = learning.MSTDPLearner("s", None, fc, sn, 2.0, 2.0)
-        sn(fc(pre[0]))
+            torch.testing.assert_close(learner.step(rewards[t], on_grad=False), expected[t])
+        assert learner.step(1.0) is None  # nothing recorded since
+
+
+def test_reward_learners_refuse_bad_rewards_and_records():
+    pre, post = torch.ones(2, 2, 3), torch.ones(2, 2, 2)
+    fc, sn = _linear_2x3(), _Replay(post)
+    learner = learning.MSTDPLearner("s", fc, sn, 2.0, 2.0)
+    sn(fc(pre[0]))
+    with pytest.raises(ValueError, match="one value per sample"):
         learner.step(torch.ones(3))
+    sn.t = 0
+    learner.reset()
+    sn(fc(pre[0]))
+    with pytest.raises(ValueError, match="reward must be finite"):
+        learner.step(math.nan)
+    sn.t = 0
+    learner.reset()
+    for t in range(2):
+        sn(fc(pre[t]))
+    with pytest.raises(RuntimeError, match="exactly one"):
+        learner.step(1.0)
+    with pytest.raises(ValueError, match="scale must be finite"):
+        learning.STDPLearner("s", fc, _Replay(post), 2.0, 2.0).step(scale=math.inf)
+
+
+def test_changing_the_batch_without_reset_is_refused():
+    fc = _linear_2x3()
+    sn = neuron.IFNode(v_threshold=0.1)
+    learner = learning.MSTDPLearner("s", fc, sn, 2.0, 2.0)
+    sn(fc(torch.ones(2, 3)))
+    learner.step(1.0)
+    sn.reset()
+    sn(fc(torch.ones(4, 3)))
+    with pytest.raises(ValueError, match="reset"):
+        learner.step(1.0)
+    learner.reset()
+    sn.reset()
+    sn(fc(torch.ones(4, 3)))
+    learner.step(1.0)
+
+
+def test_learners_are_memory_modules_and_close_for_good():
+    fc, sn = layer.Linear(3, 2, bias=False), neuron.IFNode(v_threshold=0.1)
+    learner = learning.STDPLearner("s", fc, sn, 2.0, 2.0)
+    net = nn.Sequential(fc, sn)
+    net(torch.ones(1, 3))
+    learner.step()
+    assert isinstance(learner, MemoryModule) and learner.trace_pre is not None
+    functional.reset_net(nn.ModuleList([net, learner]))
+    assert learner.trace_pre is None and learner.trace_post is None
+    learner.close()
+    net(torch.ones(1, 3))
+    assert learner.in_spike_monitor.records == [] and learner.out_spike_monitor.records == []
+    with pytest.raises(RuntimeError, match="closed"):
+        learner.step()
+    with pytest.raises(RuntimeError, match="closed"):
+        learner.enable()
+    assert learning.plasticity.STDPLearner is learning.STDPLearner
+
+
+def test_unbatched_spikes_and_padding_modes():
+    torch.manual_seed(0)
+    fc = _linear_2x3()
+    dws = []
+    for x in (torch.tensor([1.0, 0.0, 1.0]), torch.tensor([[1.0, 0.0, 1.0]])):
+        sn = neuron.IFNode(v_threshold=0.5)
+        learner = learning.STDPLearner("s", fc, sn, 2.0, 2.0)
+        sn(fc(x))
+        dws.append(learner.step(on_grad=False))
+    torch.testing.assert_close(dws[0], dws[1])
+    # reflect padding: the trace rule sees the reflected border, as a naive loop over the padded input does
+    conv = nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect", bias=False)
+    ref = nn.Conv2d(1, 2, 3, bias=False)
+    ref.weight = conv.weight
+    x = (torch.rand(2, 1, 5, 5) < 0.5).float()
+    post = (torch.rand(2, 2, 5, 5) < 0.5).float()
+    got = []
+    for syn, inp in ((conv, x), (ref, nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"))):
+        sn = _Replay(post.unsqueeze(0))
+        learner = learning.STDPLearner("s", syn, sn, 2.0, 2.0)
+        sn(syn(inp))
+        got.append(learner.step(on_grad=False))
+    torch.testing.assert_close(got[0], got[1])

@@ -2,26 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
 
-import torch
 from torch import nn
 
 from sj.backends.registry import BackendError, unsupported_reason
 from sj.base import MemoryModule, StepModeError, StepModule
 
 
+def collect_reset_modules(net: nn.Module) -> tuple[nn.Module, ...]:
+    """The modules of ``net`` (itself included) that have a callable ``reset()``, in ``net.modules()`` order."""
+    return tuple(m for m in net.modules() if callable(getattr(m, "reset", None)))
+
+
+def reset_collected_modules(modules: tuple[nn.Module, ...]) -> None:
+    """Call ``reset()`` on each module (as collected by :func:`collect_reset_modules`); a module that is not a
+    :class:`~sj.base.MemoryModule` is reset too, with a warning naming it."""
+    for m in modules:
+        if not isinstance(m, MemoryModule):
+            warnings.warn(f"reset_net: calling reset() of {type(m).__name__}, which is not an sj MemoryModule",
+                          stacklevel=3)
+        m.reset()
+
+
+def invalidate_reset_cache(net: nn.Module) -> None:
+    """Accepted for SpikingJelly compatibility; nothing to do in sj.
+
+    SpikingJelly caches the list of resettable modules per network on the first ``reset_net`` and needs this call
+    after the network's structure changes (or it silently skips new modules). sj's :func:`reset_net` walks the
+    network on every call (microseconds), so it never holds a stale list and there is no cache to clear.
+    """
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"invalidate_reset_cache: net must be an nn.Module, got {type(net).__name__}")
+
+
 def reset_net(net: nn.Module) -> None:
-    """Reset the state of every stateful module in ``net`` (and only in ``net``)."""
-    for m in net.modules():
-        if isinstance(m, MemoryModule):
-            m.reset()
+    """Reset the state of every module in ``net`` (and only in ``net``) that has a ``reset()`` method: every
+    :class:`~sj.base.MemoryModule` (neurons, stateful layers, learners), and, with a warning, any other module that
+    defines ``reset()`` (as SpikingJelly does). The network is walked on every call, so modules added or replaced since
+    the previous call are reset too."""
+    reset_collected_modules(collect_reset_modules(net))
 
 
 def detach_net(net: nn.Module) -> None:
-    """Detach the state of every stateful module in ``net`` from the autograd graph (truncated BPTT)."""
+    """Detach the state of every stateful module in ``net`` from the autograd graph (truncated BPTT): ``detach()``
+    of every :class:`~sj.base.MemoryModule` and, with a warning, of any other module that defines ``detach()``."""
     for m in net.modules():
         if isinstance(m, MemoryModule):
+            m.detach()
+        elif callable(getattr(m, "detach", None)):
+            warnings.warn(f"detach_net: calling detach() of {type(m).__name__}, which is not an sj MemoryModule",
+                          stacklevel=2)
             m.detach()
 
 
@@ -78,28 +109,3 @@ def set_backend(net: nn.Module, backend: str, instance: type | tuple[type, ...] 
     for m in targets:
         m.backend = backend
     return skipped
-
-
-def multi_step_forward(x_seq: torch.Tensor, single_step_module: nn.Module | Sequence[nn.Module]) -> torch.Tensor:
-    """Apply single-step module(s) to every step of ``x_seq`` ``[T, N, *]`` and stack: ``[T, N, *]``."""
-    if x_seq.dim() < 2:
-        raise StepModeError(f"multi_step_forward needs input [T, N, *], got shape {tuple(x_seq.shape)}")
-    mods = list(single_step_module) if isinstance(single_step_module, (list, tuple, nn.Sequential)) \
-        else [single_step_module]
-    outs = []
-    for x in x_seq:
-        for m in mods:
-            x = m(x)
-        outs.append(x)
-    return torch.stack(outs)
-
-
-def seq_to_ann_forward(x_seq: torch.Tensor, stateless_module: Callable | Sequence[Callable]) -> torch.Tensor:
-    """Fold time into batch (``[T, N, *]`` → ``[T·N, *]``), apply stateless module(s) once, unfold."""
-    if x_seq.dim() < 2:
-        raise StepModeError(f"seq_to_ann_forward needs input [T, N, *], got shape {tuple(x_seq.shape)}")
-    T, N = x_seq.shape[:2]
-    y = x_seq.flatten(0, 1)
-    for m in (stateless_module if isinstance(stateless_module, (list, tuple, nn.Sequential)) else [stateless_module]):
-        y = m(y)
-    return y.view(T, N, *y.shape[1:])

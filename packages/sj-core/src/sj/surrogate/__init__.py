@@ -1,50 +1,52 @@
-"""Surrogate spike functions (SpikingJelly-compatible names and defaults).
+"""Surrogate spike functions (SpikingJelly-compatible names, defaults and function-level API).
 
 Each module maps ``z = h − v_threshold`` to a spike Θ(z) (1 where z ≥ 0) in forward and uses the surrogate derivative
 in backward (``spiking=True``), or applies the smooth primitive (``spiking=False``). The formulas are declared once in
-:mod:`sj.surrogate.declarations`; this module, the reference backend and every kernel backend are generated from them.
+:mod:`sj.surrogate.declarations`; the modules, SpikingJelly's snake_case autograd functions (``sigmoid``,
+``sigmoid_backward``, ...), the reference backend and every kernel backend are generated from them. Surrogates whose
+forward is not Θ(z) (``PoissonPass``, ``MultiLevelSpikeCount``) or whose gradient has no fixed closed form
+(``SquarewaveFourierSeries``) are plain PyTorch (:mod:`sj.surrogate.python_surrogates`).
 """
 
 from __future__ import annotations
 
-import math
-from typing import ClassVar
+import importlib
+import numbers
+from typing import Any, ClassVar
 
 import torch
 from torch.autograd import forward_ad
 
-from sj.codegen.torch_printer import TorchPrinter, compile_source
+from sj.surrogate.base import SurrogateFunctionBase, check_parameter
 from sj.surrogate.declarations import BUILTIN_SURROGATES, SurrogateDecl, surrogates
+from sj.surrogate.functions import AUTOGRAD_FUNCTIONS, BACKWARD_FUNCTIONS, surrogate_grad
+from sj.surrogate.generated import heaviside, torch_functions
+from sj.surrogate.python_surrogates import (
+    MultiLevelSpikeCount,
+    PoissonPass,
+    SquarewaveFourierSeries,
+    poisson_pass,
+    squarewave_fourier_series,
+)
+from sj.surrogate.tools import check_manual_grad, plot_surrogate_function
 
-__all__ = ["BUILTIN_SURROGATES", "SurrogateDecl", "SurrogateFunction", "heaviside", "torch_functions",
-           *BUILTIN_SURROGATES]
+__all__ = ["BUILTIN_SURROGATES", "MultiLevelSpikeCount", "PoissonPass", "SquarewaveFourierSeries", "SurrogateDecl",
+           "SurrogateFunction", "SurrogateFunctionBase", "check_manual_grad", "check_parameter", "heaviside",
+           "plot_surrogate_function", "poisson_pass", "squarewave_fourier_series", "torch_functions",
+           *BUILTIN_SURROGATES, *AUTOGRAD_FUNCTIONS, *BACKWARD_FUNCTIONS]
 
-_compiled: dict[str, dict] = {}
-
-
-def torch_functions(name: str) -> dict:
-    """Generated torch functions of surrogate ``name``: ``derivative(z, *params)`` and, if declared,
-    ``primitive(z, *params)`` (params as tensors or floats broadcastable with ``z``)."""
-    found = _compiled.get(name)  # no lock on the hit path: torch.compile traces it
-    if found is not None:
-        return found
-    from sj.neuron.derived import surrogate_program  # here: sj.neuron imports this module
-
-    prog = surrogate_program(name)
-    pr = TorchPrinter()
-    args = ", ".join(["z", *prog["params"]])
-    lines = [f"def derivative({args}):"]
-    lines += [f"    {n} = {pr.expr(e)}" for n, e in prog["derivative"]]
-    lines.append(f"    return {pr.expr(prog['derivative_out'])}")
-    if prog["primitive"] is not None:
-        lines += [f"def primitive({args}):", f"    return {pr.expr(prog['primitive'])}"]
-    fns = compile_source("\n".join(lines) + "\n", f"surrogate {name}")
-    return _compiled.setdefault(name, fns)  # atomic; a race only generates twice
+globals().update(AUTOGRAD_FUNCTIONS)  # sigmoid, atan, ...: SpikingJelly's autograd functions
+globals().update(BACKWARD_FUNCTIONS)  # sigmoid_backward, ...
 
 
-def heaviside(z: torch.Tensor) -> torch.Tensor:
-    """Θ(z): 1 where ``z >= 0`` else 0, in ``z``'s dtype."""
-    return (z >= 0).to(z.dtype)
+def __getattr__(name: str):
+    # SpikingJelly's surrogate module re-exports its quantize module; sj's is sj.quantize (imported on first use)
+    if name == "quantize":
+        try:
+            return importlib.import_module("sj.quantize")
+        except ModuleNotFoundError as exc:
+            raise AttributeError("sj.surrogate.quantize is sj.quantize, which is not installed here") from exc
+    raise AttributeError(f"module 'sj.surrogate' has no attribute {name!r}")
 
 
 class _SpikeFn(torch.autograd.Function):
@@ -63,8 +65,7 @@ class _SpikeFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (z,) = ctx.saved_tensors
-        params = [torch.as_tensor(p, dtype=z.dtype, device=z.device) for p in ctx.params]
-        return grad * torch_functions(ctx.name)["derivative"](z, *params), None, None
+        return grad * surrogate_grad(ctx.name, z, ctx.params), None, None
 
 
 # torch's Function.apply binds the arguments with inspect.signature on every call of a Function that defines
@@ -84,35 +85,40 @@ def _spike(z: torch.Tensor, name: str, params: tuple[float, ...]) -> torch.Tenso
     return heaviside(z)  # nothing records it: no autograd node (a quarter of the time)
 
 
-class SurrogateFunction(torch.nn.Module):
-    """Base of all surrogate modules.
+class SurrogateFunction(SurrogateFunctionBase):
+    """Base of the declared surrogates (every built-in one whose forward is Θ(z)); what neurons accept.
 
     Args:
         spiking: ``True`` → Θ forward with surrogate backward; ``False`` → the smooth primitive forward.
-        **params: the declaration's parameters (floats).
+        **params: the declaration's parameters (finite numbers; stored as floats).
 
     Subclasses set ``decl_name`` and ``bounds`` (parameter → exclusive lower bound) and expose SpikingJelly's
-    constructor signature.
+    constructor signature. A parameter is checked whenever it is set (constructor or assignment). SpikingJelly's
+    class-level functions ``Cls.spiking_function(x, *params)``, ``Cls.primitive_function(x, *params)`` and
+    ``Cls.backward(grad_output, x, *params)`` are available too.
     """
 
     decl_name: str = ""
     bounds: ClassVar[dict[str, float]] = {}
 
     def __init__(self, spiking: bool = True, **params: float) -> None:
-        super().__init__()
-        decl = surrogates.get(self.decl_name or type(self).__name__)
-        self.decl = decl
-        values = []
-        for p in decl.params:
-            v = params[p]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"{type(self).__name__}: {p} must be a finite number, got {v!r}")
-            if p in self.bounds and not v > self.bounds[p]:
-                raise ValueError(f"{type(self).__name__}: {p} must be > {self.bounds[p]}, got {v}")
-            values.append(float(v))
-            setattr(self, p, float(v))
-        self.spiking = bool(spiking)
-        if not self.spiking and decl.primitive is None:
+        decl = surrogates.get(self._decl_key())
+        self.decl = decl  # first: setting ``spiking`` checks the declaration has a primitive
+        if set(params) != set(decl.params):
+            raise TypeError(f"{type(self).__name__}: expected parameters {decl.params}, got {tuple(params)}")
+        super().__init__(spiking, **{p: params[p] for p in decl.params})
+
+    @classmethod
+    def _decl_key(cls) -> str:
+        return cls.decl_name or cls.__name__
+
+    def _accept_parameter(self, name: str, value: Any) -> Any:
+        self.check_parameter(name, value)
+        self.__dict__.pop("_param_values", None)  # the cached tuple (param_values) is stale now
+        return float(value) if isinstance(value, numbers.Real) else value  # (a bool was refused above)
+
+    def _check_spiking(self, spiking: bool) -> None:
+        if not spiking and self.decl.primitive is None:
             raise ValueError(f"{type(self).__name__} has no primitive function; use spiking=True")
 
     @property
@@ -124,7 +130,7 @@ class SurrogateFunction(torch.nn.Module):
     def param_values(self) -> tuple[float, ...]:
         """Current parameter values in declaration order."""
         # Read on every neuron call: kept while every value is a number (assigning a parameter clears it, see
-        # __setattr__); a value of another type (a subclass's tensor) is read again each time.
+        # check_parameter); a value of another type (a subclass's tensor) is read again each time.
         cached = self.__dict__.get("_param_values")
         if cached is not None:
             return cached
@@ -134,39 +140,55 @@ class SurrogateFunction(torch.nn.Module):
             self.__dict__["_param_values"] = values
         return values
 
-    def __setattr__(self, name: str, value) -> None:
-        super().__setattr__(name, value)
-        decl = self.__dict__.get("decl")
-        if decl is not None and name in decl.params:
-            self.__dict__.pop("_param_values", None)
-
-    def set_spiking_mode(self, spiking: bool) -> None:
-        if not spiking and self.decl.primitive is None:
-            raise ValueError(f"{type(self).__name__} has no primitive function")
-        self.spiking = bool(spiking)
-
     def derivative(self, z: torch.Tensor) -> torch.Tensor:
         """The surrogate derivative dg/dz at ``z`` (same shape and dtype)."""
-        return torch_functions(self.name)["derivative"](z, *self._tensors(z))
+        return surrogate_grad(self.name, z, self.param_values)
 
     def primitive(self, z: torch.Tensor) -> torch.Tensor:
         """The smooth primitive g(z); raises ``ValueError`` if the surrogate has none."""
-        fns = torch_functions(self.name)
-        if "primitive" not in fns:
-            raise ValueError(f"{type(self).__name__} has no primitive function")
-        return fns["primitive"](z, *self._tensors(z))
-
-    def _tensors(self, z: torch.Tensor) -> list[torch.Tensor]:
-        return [torch.as_tensor(v, dtype=z.dtype, device=z.device) for v in self.param_values]
+        return self.primitive_function(z, *self.param_values)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if self.spiking:
             return _spike(z, self.name, self.param_values)
         return self.primitive(z)
 
+    @classmethod
+    def _bind(cls, args: tuple, kwargs: dict) -> tuple:
+        """SpikingJelly's positional/keyword parameters → values in declaration order (defaults filled in)."""
+        decl = surrogates.get(cls._decl_key())
+        if len(args) > len(decl.params):
+            raise TypeError(f"{cls.__name__}: takes {len(decl.params)} parameter(s) {decl.params}, got {len(args)}")
+        values = dict(zip(decl.params, decl.defaults))
+        values.update(zip(decl.params, args))
+        unknown = set(kwargs) - set(decl.params)
+        if unknown:
+            raise TypeError(f"{cls.__name__}: unknown parameter(s) {sorted(unknown)}; parameters: {decl.params}")
+        values.update(kwargs)
+        return tuple(values[p] for p in decl.params)
+
+    @classmethod
+    def spiking_function(cls, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Θ(x) forward, this surrogate's gradient backward (SpikingJelly's ``Cls.spiking_function(x, alpha)``)."""
+        return _spike(x, cls._decl_key(), cls._bind(args, kwargs))
+
+    @classmethod
+    def primitive_function(cls, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """The smooth primitive g(x) (SpikingJelly's ``Cls.primitive_function(x, alpha)``)."""
+        fns = torch_functions(cls._decl_key())
+        if "primitive" not in fns:
+            raise ValueError(f"{cls.__name__} has no primitive function")
+        return fns["primitive"](x, *(torch.as_tensor(p, dtype=x.dtype, device=x.device)
+                                     for p in cls._bind(args, kwargs)))
+
+    @classmethod
+    def backward(cls, grad_output: torch.Tensor, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """``grad_output · g'(x)`` (SpikingJelly's ``Cls.backward(grad_output, x, alpha)``)."""
+        return grad_output * surrogate_grad(cls._decl_key(), x, cls._bind(args, kwargs))
+
     def extra_repr(self) -> str:
         ps = ", ".join(f"{p}={getattr(self, p)}" for p in self.decl.params)
-        return f"{ps}, spiking={self.spiking}"
+        return f"{ps}, spiking={self.spiking}" if ps else f"spiking={self.spiking}"
 
 
 def _alpha_class(name: str, default: float, doc: str, bound: float | None = 0.0) -> type[SurrogateFunction]:
@@ -192,12 +214,14 @@ Erf = _alpha_class("Erf", 2.0, "``g'(z) = α/√π·exp(−α²z²); g(z) = erfc
 Rect = _alpha_class("Rect", 1.0, "``g'(z) = α for |z| < 1/(2α), else 0; g(z) = clamp(αz + 1/2, 0, 1).``")
 QPseudoSpike = _alpha_class("QPseudoSpike", 2.0, "``g'(z) = (1 + 2|z|/(α − 1))^(−α), α > 1 (q-PseudoSpike).``",
                             bound=1.0)
+NonzeroSignLogAbs = _alpha_class("NonzeroSignLogAbs", 1.0,
+                                  "``g'(z) = 1/(1/α + |z|); g(z) = sign(z)·log(α|z| + 1)`` (not bounded to [0, 1]).")
 LogTailedReLU = _alpha_class("LogTailedReLU", 0.0, "``g'(z) = α for z ≤ 0, 1 for 0 < z ≤ 1, 1/z for z > 1.``",
                              bound=None)
 
 
 class FakeNumericalGradient(SurrogateFunction):
-    """``g'(z) = min((2Θ(z) − 1)/z, α)``; no primitive, so spiking only."""
+    """``g'(z) = min((2Θ(z) − 1)/z, α) = min(1/|z|, α)``; no primitive, so spiking only."""
 
     decl_name = "FakeNumericalGradient"
     bounds: ClassVar[dict[str, float]] = {"alpha": 0.0}
@@ -231,6 +255,15 @@ class LeakyKReLU(SurrogateFunction):
 
     decl_name = "LeakyKReLU"
 
-    def __init__(self, spiking: bool = True, leak: float = 0.0, k: float = 1.0) -> None:
+    def __init__(self, leak: float = 0.0, k: float = 1.0, spiking: bool = True) -> None:
         super().__init__(spiking, leak=leak, k=k)
+
+
+class DeterministicPass(SurrogateFunction):
+    """Straight-through: Θ(z) forward, ``g'(z) = 1`` backward; ``spiking=False`` returns ``z`` itself."""
+
+    decl_name = "DeterministicPass"
+
+    def __init__(self, spiking: bool = True) -> None:
+        super().__init__(spiking)
 

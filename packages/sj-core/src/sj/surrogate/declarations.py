@@ -48,8 +48,12 @@ class SurrogateDecl:
 surrogates: DeclRegistry[SurrogateDecl] = DeclRegistry("surrogate")
 
 _BUILTIN = [
+    # Primitives are written so that no branch overflows or divides by zero anywhere: torch.where evaluates and
+    # differentiates both branches, and an inf in the unused one makes the gradient NaN (0·inf). A branch's argument
+    # is clamped inside the other branch's region (Max(z, −1) in the z ≥ 0 branch; Abs would zero the slope at
+    # z = 0) and σ is written with tanh.
     SurrogateDecl("Sigmoid", ("alpha",), (4.0,), "alpha * sigmoid(alpha * z) * (1 - sigmoid(alpha * z))",
-                  "sigmoid(alpha * z)"),
+                  "(1 + tanh(alpha * z / 2)) / 2"),
     SurrogateDecl("ATan", ("alpha",), (2.0,), "alpha / 2 / (1 + (pi / 2 * alpha * z)**2)",
                   "atan(pi / 2 * alpha * z) / pi + 1/2"),
     SurrogateDecl("PiecewiseQuadratic", ("alpha",), (1.0,),
@@ -57,13 +61,14 @@ _BUILTIN = [
                   "Piecewise((0, z < -1 / alpha), (1, z > 1 / alpha), (-alpha**2 / 2 * z * Abs(z) + alpha * z + 1/2,"
                   " True))"),
     SurrogateDecl("PiecewiseExp", ("alpha",), (1.0,), "alpha / 2 * exp(-alpha * Abs(z))",
-                  "Piecewise((exp(alpha * z) / 2, z < 0), (1 - exp(-alpha * z) / 2, True))"),
+                  "Piecewise((exp(alpha * Min(z, 0)) / 2, z < 0), (1 - exp(-alpha * Max(z, -1)) / 2, True))"),
     SurrogateDecl("SoftSign", ("alpha",), (2.0,), "alpha / (2 * (1 + Abs(alpha * z))**2)",
                   "(alpha * z / (1 + Abs(alpha * z)) + 1) / 2"),
-    # SpikingJelly's SuperSpike has no primitive (and its spiking_function applies ATan by mistake); sj uses the
-    # declared derivative α/(|z|+1)² and adds the primitive that integrates it (g(0) = 1/2).
+    # SpikingJelly's SuperSpike has no primitive (its primitive_function raises NotImplementedError); sj adds the
+    # primitive that integrates the derivative α/(|z|+1)² (g(0) = 1/2).
     SurrogateDecl("SuperSpike", ("alpha",), (1.0,), "alpha / (Abs(z) + 1)**2",
-                  "Piecewise((alpha / (1 - z) - alpha + 1/2, z < 0), (alpha * (1 - 1 / (1 + z)) + 1/2, True))"),
+                  "Piecewise((alpha / (1 - Min(z, 0)) - alpha + 1/2, z < 0),"
+                  " (alpha * (1 - 1 / (1 + Max(z, -1/2))) + 1/2, True))"),
     SurrogateDecl("Erf", ("alpha",), (2.0,), "alpha / sqrt(pi) * exp(-alpha**2 * z**2)", "(1 + erf(alpha * z)) / 2"),
     SurrogateDecl("Rect", ("alpha",), (1.0,), "Piecewise((alpha, Abs(z) < 1 / (2 * alpha)), (0, True))",
                   "Piecewise((0, alpha * z + 1/2 < 0), (1, alpha * z + 1/2 > 1), (alpha * z + 1/2, True))"),
@@ -74,16 +79,21 @@ _BUILTIN = [
     # the declared β/(z+1).
     SurrogateDecl("S2NN", ("alpha", "beta"), (4.0, 1.0),
                   "Piecewise((alpha * sigmoid(alpha * z) * (1 - sigmoid(alpha * z)), z < 0), (beta / (z + 1), True))",
-                  "Piecewise((sigmoid(alpha * z), z < 0), (beta * log(z + 1) + 1/2, True))"),
+                  "Piecewise(((1 + tanh(alpha * z / 2)) / 2, z < 0), (beta * log(Max(z, -1/2) + 1) + 1/2, True))"),
     SurrogateDecl("QPseudoSpike", ("alpha",), (2.0,), "(1 + 2 / (alpha - 1) * Abs(z))**(-alpha)",
-                  "Piecewise(((1 - 2 * z / (alpha - 1))**(1 - alpha) / 2, z < 0),"
-                  " (1 - (1 + 2 * z / (alpha - 1))**(1 - alpha) / 2, True))"),
+                  "Piecewise(((1 - 2 * Min(z, 0) / (alpha - 1))**(1 - alpha) / 2, z < 0),"
+                  " (1 - (1 + 2 * Max(z, (1 - alpha) / 4) / (alpha - 1))**(1 - alpha) / 2, True))"),
     SurrogateDecl("LeakyKReLU", ("leak", "k"), (0.0, 1.0), "Piecewise((k, z >= 0), (leak, True))",
                   "Piecewise((k * z, z >= 0), (leak * z, True))"),
-    SurrogateDecl("FakeNumericalGradient", ("alpha",), (0.3,),
-                  "Piecewise((Min(1 / z, alpha), z >= 0), (Min(-1 / z, alpha), True))", None),
+    # (2Θ(z) − 1)/z = 1/|z|, also at z = −0.0 (where SpikingJelly's form gives −inf).
+    SurrogateDecl("FakeNumericalGradient", ("alpha",), (0.3,), "Min(1 / Abs(z), alpha)", None),
     SurrogateDecl("LogTailedReLU", ("alpha",), (0.0,), "Piecewise((alpha, z <= 0), (1, z <= 1), (1 / z, True))",
-                  "Piecewise((alpha * z, z <= 0), (z, z <= 1), (log(z) + 1, True))"),
+                  "Piecewise((alpha * z, z <= 0), (z, z <= 1), (log(Max(z, 1)) + 1, True))"),
+    SurrogateDecl("NonzeroSignLogAbs", ("alpha",), (1.0,), "1 / (1 / alpha + Abs(z))",
+                  "Piecewise((log(alpha * Max(z, -1 / (2 * alpha)) + 1), z >= 0),"
+                  " (-log(1 - alpha * Min(z, 0)), True))"),
+    # straight-through: Θ forward, identity backward; its primitive is the identity
+    SurrogateDecl("DeterministicPass", (), (), "1", "z"),
 ]
 BUILTIN_SURROGATES = tuple(d.name for d in _BUILTIN)
 for _d in _BUILTIN:
