@@ -1,0 +1,31 @@
+"""The model zoo at SpikingJelly's paths (``spikingjelly.activation_based.model.X`` → ``sj.model.X``).
+
+Submodules: :mod:`~sj.model.spiking_resnet`, :mod:`~sj.model.sew_resnet`, :mod:`~sj.model.spiking_vgg`,
+:mod:`~sj.model.parametric_lif_net`. The catalogue (``sj model list``): :data:`MODELS`, :func:`get_model`,
+:func:`list_models`. Names and submodules are imported on first use (PEP 562), so the ``sj`` plug-in stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "MODELS": "registry", "ModelInfo": "registry", "count_parameters": "registry", "get_model": "registry",
+    "list_models": "registry",
+}
+_SUBMODULES = ("parametric_lif_net", "registry", "sew_resnet", "spiking_resnet", "spiking_vgg")
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"sj.model.{_EXPORTS[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"sj.model.{name}")
+    raise AttributeError(f"module 'sj.model' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})

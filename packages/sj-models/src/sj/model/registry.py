@@ -1,0 +1,94 @@
+"""The zoo's catalogue (``sj model list``): every builder at its SpikingJelly path, with a reference parameter count.
+
+Reference counts are for the default arguments with parameter-free neurons (IF, LIF), except the PLIF networks,
+counted with :class:`~sj.neuron.ParametricLIFNode` (one learnable ``w`` per neuron module):
+
+- ResNets and VGGs (1000 classes): the ``num_params`` torchvision publishes for its ImageNet weights
+  (``torchvision.models`` documentation); the spiking networks have exactly torchvision's parameters, and SEW ResNets
+  too (the shortcut neuron has none).
+- PLIF networks: counted by hand from the layouts of Fang et al. 2021 (see :mod:`sj.model.parametric_lif_net`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One zoo entry: ``sj.model.<module>.<name>`` built with ``defaults`` has ``reference_params`` parameters."""
+
+    name: str
+    module: str
+    description: str
+    reference_params: int
+    reference: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def builder(self) -> Callable[..., nn.Module]:
+        return getattr(importlib.import_module(f"sj.model.{self.module}"), self.name)
+
+
+_TV = "torchvision.models num_params"
+_PLIF = "hand count of the PLIF layout (Fang et al. 2021)"
+_IF = {"spiking_neuron": "IFNode"}
+_PLIF_NEURON = {"spiking_neuron": "ParametricLIFNode"}
+_RESNETS = (("resnet18", "ResNet-18", 11_689_512), ("resnet34", "ResNet-34", 21_797_672),
+            ("resnet50", "ResNet-50", 25_557_032), ("resnet101", "ResNet-101", 44_549_160),
+            ("resnet152", "ResNet-152", 60_192_808), ("resnext50_32x4d", "ResNeXt-50 32x4d", 25_028_904),
+            ("resnext101_32x8d", "ResNeXt-101 32x8d", 88_791_336),
+            ("wide_resnet50_2", "Wide ResNet-50-2", 68_883_240),
+            ("wide_resnet101_2", "Wide ResNet-101-2", 126_886_696))
+_VGGS = (("vgg11", 132_863_336), ("vgg11_bn", 132_868_840), ("vgg13", 133_047_848), ("vgg13_bn", 133_053_736),
+         ("vgg16", 138_357_544), ("vgg16_bn", 138_365_992), ("vgg19", 143_667_240), ("vgg19_bn", 143_678_248))
+# 1152 + 256 + 147456 + 256 + (6272·2048 + 2048) + (2048·100 + 100) + 4 PLIF w
+_MNIST = 13_201_128
+
+MODELS: dict[str, ModelInfo] = {m.name: m for m in (
+    *(ModelInfo(f"spiking_{a}", "spiking_resnet", f"spiking {d}", n, _TV, _IF) for a, d, n in _RESNETS),
+    *(ModelInfo(f"sew_{a}", "sew_resnet", f"SEW {d} (cnf ADD|AND|IAND)", n, _TV, {**_IF, "cnf": "ADD"})
+      for a, d, n in _RESNETS),
+    *(ModelInfo(f"spiking_{a}", "spiking_vgg", f"spiking VGG-{a[3:].replace('_bn', ' with batch norm')}", n, _TV,
+                _IF) for a, n in _VGGS),
+    ModelInfo("MNISTNet", "parametric_lif_net", "PLIF net, MNIST 1×28×28", _MNIST, _PLIF, _PLIF_NEURON),
+    ModelInfo("FashionMNISTNet", "parametric_lif_net", "PLIF net, Fashion-MNIST 1×28×28", _MNIST, _PLIF,
+              _PLIF_NEURON),
+    # MNIST + 1152 (2 input channels) + 3932160 (8×8 instead of 7×7 features)
+    ModelInfo("NMNISTNet", "parametric_lif_net", "PLIF net, N-MNIST 2×34×34", 17_134_440, _PLIF, _PLIF_NEURON),
+    # 6912 + 5·589824 + 6·512 + (16384·2048 + 2048) + 204900 + 8 PLIF w
+    ModelInfo("CIFAR10Net", "parametric_lif_net", "PLIF net, CIFAR-10 3×32×32", 36_720_492, _PLIF, _PLIF_NEURON),
+    # 2304 + 3·147456 + 4·256 + (8192·512 + 512) + (512·100 + 100) + 6 PLIF w
+    ModelInfo("CIFAR10DVSNet", "parametric_lif_net", "PLIF net, CIFAR10-DVS 2×128×128", 4_691_818, _PLIF,
+              _PLIF_NEURON),
+    # 2304 + 4·147456 + 5·256 + (2048·512 + 512) + (512·110 + 110) + 7 PLIF w
+    ModelInfo("DVSGestureNet", "parametric_lif_net", "PLIF net, DVS128 Gesture 2×128×128", 1_698_933, _PLIF,
+              _PLIF_NEURON),
+)}
+
+
+def list_models() -> list[str]:
+    """Names of the zoo models, in catalogue order."""
+    return list(MODELS)
+
+
+def get_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build zoo model ``name``: its builder with the entry's defaults (``spiking_neuron`` as in the catalogue, e.g.
+    :class:`sj.neuron.IFNode`; SEW ``cnf='ADD'``) updated by ``kwargs``."""
+    import sj.neuron
+
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(MODELS)}")
+    info = MODELS[name]
+    args = {k: getattr(sj.neuron, v) if k == "spiking_neuron" else v for k, v in info.defaults.items()}
+    return info.builder(**{**args, **kwargs})
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of scalar parameters (learnable and frozen)."""
+    return sum(p.numel() for p in model.parameters())
