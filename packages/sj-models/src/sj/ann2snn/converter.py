@@ -1,174 +1,181 @@
-"""The ANN → SNN converter (rate coding, SpikingJelly's ``Converter`` semantics over :mod:`torch.fx`)."""
+"""The converters: :class:`FXConverter` (alias ``Converter``) runs a :class:`FXConversionRecipe` over a torch.fx
+graph of the ANN, :class:`ModuleConverter` runs a :class:`ModuleConversionRecipe` on its module tree.
+
+``Converter`` also keeps sj's earlier call: ``Converter(mode="99.9%", momentum=None)(ann, dataloader)`` runs
+:class:`~sj.ann2snn.recipes.time_folded.TimeFoldedRateCodingRecipe` and returns a
+:class:`~sj.ann2snn.modules.ConvertedSNN`.
+"""
 
 from __future__ import annotations
 
 import copy
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import torch
-from torch import fx, nn
+from torch import nn
 
-from sj.ann2snn.graph import (
-    check_supported,
-    fuse_conv_bn_graph,
-    give_each_relu_a_module,
-    move_max_pool_before_relu,
-    trace,
-)
-from sj.ann2snn.modules import ConvertedSNN, SpikingReLU
-from sj.ann2snn.observer import ActivationObserver, check_momentum, parse_mode
-from sj.ann2snn.pooling import gate_max_pools
+from sj.ann2snn.graph import trace
+from sj.ann2snn.recipes.base import FXConversionRecipe, ModuleConversionRecipe
+from sj.ann2snn.recipes.time_folded import TimeFoldedRateCodingRecipe
 
-MIN_SCALE = 1e-6  # λ of an activation that stayed 0 on every calibration sample (its IF neuron then stays silent)
+# recipe names a string may give (SpikingJelly's); the others need arguments
+_NAMED_RECIPES = ("transformer_td_equivalent",)
+_RECIPES_NEEDING_ARGUMENTS = {
+    "rate_coding": "Pass RateCodingRecipe(dataloader=...) to Converter.",
+    "sta_transformer": "Pass STATransformerRecipe(dataloader=..., time_steps=...) to Converter.",
+}
 
 
-class Converter:
-    """Convert a ReLU network into a rate-coded SNN of IF neurons.
+def _resolve_device(ann: nn.Module, configured: torch.device | str | None) -> torch.device:
+    if configured is not None:
+        return torch.device(configured)
+    p = next(ann.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
 
-    Steps: trace the ANN with :mod:`torch.fx` (a copy; the ANN is not modified); check every operation (anything the
-    rate code cannot represent raises :class:`~sj.ann2snn.graph.UnsupportedOperationError` naming it); fold each
-    Conv-BN pair (``fuse_bn``); move a max pooling that follows a ReLU in front of it (exact); calibrate the scale λ of
-    every ReLU call on ``dataloader`` (progress bar); replace each ReLU by
-    ``VoltageScaler(1/λ) → IFNode(V_th=1, soft reset) → VoltageScaler(λ)`` (:class:`~sj.ann2snn.modules.SpikingReLU`).
 
-    Each max pooling becomes an :class:`~sj.ann2snn.pooling.AccumulatedMaxPool` (per window, the input with the largest
-    accumulated sum passes), whose time average tends to the ANN's max pooling of rates.
+class _TrainingModesKept:
+    """Restores the ``training`` flag of every module of ``ann`` on exit (recipes may switch them)."""
 
-    Supported operations: convolutions, linear layers, batch norms, ReLU, average and max pooling, flatten/view/reshape,
-    addition (residuals), concatenation, scaling by constants, dropout (the identity in eval mode).
+    def __init__(self, ann: nn.Module) -> None:
+        self.modes = {m: m.training for m in ann.modules()}
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        for m, training in self.modes.items():
+            m.training = training
+
+
+class FXConverter:
+    """Run an FX recipe: ``recipe.validate`` → ``before_trace(ann)`` → torch.fx tracing (sj.layer modules and torch
+    modules stay leaves) → ``after_trace`` → ``insert_observers`` → ``calibrate`` → ``replace`` → ``finalize``, under
+    ``torch.no_grad()``; the ANN's modules get their ``training`` flags back afterwards.
 
     Args:
-        mode: ``'max'``, a percentile string such as ``'99.9%'``, or a float in ``(0, 1]`` (fraction of the max); see
-            :mod:`sj.ann2snn.observer`. Default ``'max'``.
-        momentum: ``None`` (mean of per-batch statistics) or a float in ``(0, 1]`` (exponential moving average).
-            Default 0.1, as SpikingJelly.
-        fuse_bn: fold Conv-BN pairs before calibrating. Default ``True``. Unfused batch norms are kept (affine in
-            eval mode).
-        channelwise: one λ per output channel instead of one per ReLU. Default ``False``.
-        backend: multi-step backend of the IF neurons (default ``'torch'``; see ``sj backends``).
-        progress: show a progress bar while calibrating (tqdm if installed, else a line on stderr). Default ``True``.
-        max_batches: calibrate on at most this many batches (default: all).
+        recipe: an :class:`~sj.ann2snn.recipes.base.FXConversionRecipe` instance, or ``"transformer_td_equivalent"``.
+        device: where to convert (default: the device of the ANN's first parameter, else CPU).
 
     Example::
 
-        snn = Converter(mode="99.9%")(ann, train_loader)
-        out = snn.run_static(images, T=64).mean(0)  # ≈ ann(images)
+        snn = Converter(recipe=RateCodingRecipe(dataloader=train_loader, mode="99.9%")).convert(ann)
+        sj.functional.set_step_mode(snn, "m")
+        out = snn(x.unsqueeze(0).repeat(T, 1, 1, 1, 1)).mean(0)  # ≈ ann(x)
     """
 
-    def __init__(self, mode: str | float = "max", momentum: float | None = 0.1, fuse_bn: bool = True,
-                 channelwise: bool = False, backend: str = "torch", progress: bool = True,
-                 max_batches: int | None = None) -> None:
-        parse_mode(mode)
-        self.mode = mode
-        self.momentum = check_momentum(momentum)
-        self.fuse_bn = bool(fuse_bn)
-        self.channelwise = bool(channelwise)
-        self.backend = backend
-        self.progress = bool(progress)
-        if max_batches is not None and int(max_batches) < 1:
-            raise ValueError(f"Converter: max_batches must be ≥ 1 or None, got {max_batches}")
-        self.max_batches = None if max_batches is None else int(max_batches)
+    def __init__(self, recipe: str | FXConversionRecipe, device: torch.device | str | None = None) -> None:
+        self.recipe = self._resolve_recipe(recipe)
+        self.device = device
 
-    def prepare(self, ann: nn.Module) -> tuple[fx.GraphModule, list[str]]:
-        """Trace a copy of ``ann`` (in eval mode), check it, fuse Conv-BN and give each ReLU call its own module.
+    @staticmethod
+    def _resolve_recipe(recipe: str | FXConversionRecipe) -> FXConversionRecipe:
+        if isinstance(recipe, FXConversionRecipe):
+            return recipe
+        if isinstance(recipe, ModuleConversionRecipe):
+            raise TypeError("FXConverter/Converter requires an FXConversionRecipe; use ModuleConverter for "
+                            f"{type(recipe).__name__}")
+        if recipe in _NAMED_RECIPES:
+            from sj.ann2snn.recipes.transformer_td_equivalent import TransformerTDEquivalentRecipe
 
-        Returns the graph module (still an ANN, output equal to ``ann``'s in eval mode) and the ReLU targets.
-        """
+            return TransformerTDEquivalentRecipe()
+        if recipe in _RECIPES_NEEDING_ARGUMENTS:
+            raise ValueError(f"The {recipe} recipe requires parameters. {_RECIPES_NEEDING_ARGUMENTS[recipe]}")
+        if isinstance(recipe, str):
+            raise ValueError(f"Unknown ann2snn conversion recipe: {recipe!r}")
+        raise TypeError("recipe must be a recipe name string or an FXConversionRecipe instance, but got "
+                        f"{type(recipe).__name__}")
+
+    def convert(self, ann: nn.Module) -> nn.Module:
+        """Convert ``ann`` with the recipe; returns what the recipe's ``finalize`` returns."""
         if not isinstance(ann, nn.Module):
-            raise TypeError(f"Converter: expected an nn.Module, got {type(ann).__name__}")
-        model = copy.deepcopy(ann).eval()
-        gm = trace(model)
-        check_supported(gm)
-        if self.fuse_bn:
-            fuse_conv_bn_graph(gm)
-        relus = give_each_relu_a_module(gm)
-        if not relus:
-            raise ValueError(f"Converter: {type(ann).__name__} has no ReLU, so there is nothing to make spiking")
-        move_max_pool_before_relu(gm, relus)
-        return gm.eval(), relus
+            raise TypeError(f"{type(self).__name__}: expected an nn.Module, got {type(ann).__name__}")
+        configured = self.device
+        try:
+            self.device = _resolve_device(ann, configured)
+            with _TrainingModesKept(ann), torch.no_grad():
+                self.recipe.validate(self)
+                model = self.recipe.before_trace(self, ann)
+                gm = trace(model).to(self.device)
+                for step in (self.recipe.after_trace, self.recipe.insert_observers, self.recipe.calibrate,
+                             self.recipe.replace):
+                    gm = step(self, gm)
+                return self.recipe.finalize(self, gm)
+        finally:
+            self.device = configured
 
-    @torch.no_grad()
-    def calibrate(self, gm: fx.GraphModule, relus: list[str], dataloader: Iterable) -> list[ActivationObserver]:
-        """Run ``dataloader`` through ``gm`` with an :class:`ActivationObserver` at each ReLU target; returns them."""
-        observers = [ActivationObserver(self.mode, self.momentum, self.channelwise) for _ in relus]
-        for target, obs in zip(relus, observers):
-            setattr(gm, target, obs)
-        ref = next(iter(gm.parameters()), None)
-        seen = 0
-        for batch in _progress(_batches(dataloader, self.max_batches), self.progress, _length(dataloader,
-                                                                                                 self.max_batches)):
-            x = batch.to(ref.device, ref.dtype) if ref is not None else batch
-            gm(x)
-            seen += 1
-        if seen == 0:
-            raise ValueError("Converter: the dataloader yielded no batch to calibrate on")
-        return observers
 
-    def convert(self, ann: nn.Module, dataloader: Iterable) -> ConvertedSNN:
-        """Convert ``ann`` using activations measured on ``dataloader``.
+class ModuleConverter:
+    """Run a module-tree recipe: ``recipe.validate`` → ``recipe.convert_module(ann)`` (no tracing) under
+    ``torch.no_grad()``, then move the result to ``device`` (default: the ANN's device).
 
-        Args:
-            ann: a ReLU network taking ``[N, *]`` (not modified).
-            dataloader: an iterable of input batches ``[N, *]`` or of tuples/lists whose first element is the input
-                (a ``torch.utils.data.DataLoader`` of ``(x, y)`` works); a single tensor counts as one batch.
+    Args:
+        recipe: a :class:`~sj.ann2snn.recipes.base.ModuleConversionRecipe` instance.
+        device: where to convert.
+    """
 
-        Returns:
-            :class:`~sj.ann2snn.modules.ConvertedSNN` mapping ``[T, N, *]`` → ``[T, N, *out]``, on ``ann``'s device.
-        """
-        gm, relus = self.prepare(ann)
-        observers = self.calibrate(gm, relus, dataloader)
-        ref = next(iter(gm.parameters()), None)
-        for target, obs in zip(relus, observers):
-            scale = obs.broadcast_scale().clamp_min(MIN_SCALE).to(torch.get_default_dtype())
-            block = SpikingReLU(scale, backend=self.backend)
-            setattr(gm, target, block.to(ref.device) if ref is not None else block)
-        gate_max_pools(gm)
-        gm.recompile()
-        return ConvertedSNN(gm).eval()
+    def __init__(self, recipe: ModuleConversionRecipe, device: torch.device | str | None = None) -> None:
+        if isinstance(recipe, FXConversionRecipe):
+            raise TypeError("ModuleConverter requires a ModuleConversionRecipe; use FXConverter/Converter for "
+                            f"{type(recipe).__name__}")
+        if not isinstance(recipe, ModuleConversionRecipe):
+            raise TypeError(f"recipe must be a ModuleConversionRecipe instance, but got {type(recipe).__name__}")
+        self.recipe = recipe
+        self.device = device
+
+    def convert(self, ann: nn.Module) -> nn.Module:
+        """Convert ``ann``; returns the recipe's module on the target device."""
+        configured = self.device
+        try:
+            self.device = _resolve_device(ann, configured)
+            with _TrainingModesKept(ann), torch.no_grad():
+                self.recipe.validate(self)
+                converted = self.recipe.convert_module(self, ann)
+                if not isinstance(converted, nn.Module):
+                    raise TypeError("ModuleConversionRecipe.convert_module must return a torch.nn.Module, got "
+                                    f"{type(converted).__name__}")
+                return converted.to(self.device)
+        finally:
+            self.device = configured
+
+
+class Converter(FXConverter):
+    """SpikingJelly 2.0's ``Converter`` (= :class:`FXConverter`): ``Converter(recipe=..., device=None)
+    .convert(ann)``.
+
+    sj's earlier call is kept: without a recipe, the keyword arguments configure sj's time-folded rate coding
+    (:class:`~sj.ann2snn.recipes.time_folded.TimeFoldedRateCodingRecipe`: ``mode``, ``momentum``, ``fuse_bn``,
+    ``channelwise``, ``backend``, ``progress``, ``max_batches``; ``mode`` may also come first, e.g.
+    ``Converter("99.9%")``) and ``Converter(...)(ann, dataloader)`` (or ``.convert(ann, dataloader)``) returns a
+    :class:`~sj.ann2snn.modules.ConvertedSNN` taking ``[T, N, *]``.
+    """
+
+    def __init__(self, recipe: str | float | FXConversionRecipe | None = None,
+                 device: torch.device | str | None = None, **time_folded: object) -> None:
+        legacy = recipe is None or (not isinstance(recipe, FXConversionRecipe) and (
+            isinstance(recipe, (int, float)) or (isinstance(recipe, str) and (
+                recipe.lower() == "max" or recipe.endswith("%")))))
+        if time_folded and not legacy:
+            raise TypeError(f"Converter: {sorted(time_folded)} configure sj's time-folded rate coding, which a recipe "
+                            "replaces; give either a recipe or those arguments")
+        if legacy:
+            if recipe is not None:
+                time_folded["mode"] = recipe
+            recipe = TimeFoldedRateCodingRecipe(**time_folded)  # type: ignore[arg-type]
+        super().__init__(recipe, device)
+
+    def convert(self, ann: nn.Module, dataloader: Iterable | None = None) -> nn.Module:
+        """Convert ``ann``. With sj's time-folded recipe, ``dataloader`` gives the calibration batches; a recipe that
+        holds its own data takes none."""
+        if dataloader is None:
+            return super().convert(ann)
+        if not isinstance(self.recipe, TimeFoldedRateCodingRecipe):
+            raise TypeError(f"Converter.convert: {type(self.recipe).__name__} holds its own calibration data; call "
+                            "convert(ann) without a dataloader")
+        recipe = copy.copy(self.recipe)
+        recipe.dataloader = dataloader
+        return FXConverter(recipe, self.device).convert(ann)
 
     __call__ = convert
 
     def __repr__(self) -> str:
-        return (f"Converter(mode={self.mode!r}, momentum={self.momentum}, fuse_bn={self.fuse_bn}, "
-                f"channelwise={self.channelwise}, backend={self.backend!r})")
-
-
-def _batches(dataloader: Iterable, limit: int | None) -> Iterator[torch.Tensor]:
-    items = [dataloader] if isinstance(dataloader, torch.Tensor) else dataloader
-    for i, item in enumerate(items):
-        if limit is not None and i >= limit:
-            return
-        x = item[0] if isinstance(item, (tuple, list)) else item
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"Converter: batch {i} is a {type(x).__name__}; expected a tensor or a tuple/list whose "
-                            "first element is the input tensor")
-        yield x
-
-
-def _length(dataloader: Iterable, limit: int | None) -> int | None:
-    if isinstance(dataloader, torch.Tensor):
-        return 1
-    try:
-        n = len(dataloader)  # type: ignore[arg-type]
-    except TypeError:
-        return limit
-    return n if limit is None else min(n, limit)
-
-
-def _progress(it: Iterator[torch.Tensor], enabled: bool, total: int | None) -> Iterator[torch.Tensor]:
-    if not enabled:
-        yield from it
-        return
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        tqdm = None
-    if tqdm is not None:
-        yield from tqdm(it, total=total, desc="ann2snn calibration", unit="batch")
-        return
-    for i, x in enumerate(it, 1):
-        print(f"\rann2snn calibration: {i}/{total if total is not None else '?'} batches", end="", file=sys.stderr,
-              flush=True)
-        yield x
-    print(file=sys.stderr)
+        return f"Converter(recipe={self.recipe!r}, device={self.device!r})"

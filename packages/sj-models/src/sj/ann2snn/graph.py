@@ -13,7 +13,7 @@ from torch import fx, nn
 
 from sj.base import MemoryModule, StepModule
 from sj.functional.fuse import fuse_conv_bn
-from sj.layer.stateless import VotingLayer
+from sj.layer.stateless import SeqFoldMixin, VotingLayer
 
 _CONV_BN = {nn.Conv1d: nn.BatchNorm1d, nn.Conv2d: nn.BatchNorm2d, nn.Conv3d: nn.BatchNorm3d}
 _MAXPOOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
@@ -209,6 +209,19 @@ def move_max_pool_before_relu(gm: fx.GraphModule, relu_targets: Iterable[str]) -
     gm.graph.lint()
     gm.recompile()
     return moved
+
+
+def unwrap_step_layers(gm: fx.GraphModule) -> int:
+    """Turn every stateless sj.layer module of ``gm`` (step mode ``'s'``) into the torch module it wraps (in place, same
+    parameters), so that ``sj.functional.set_step_mode`` on the converted network leaves it alone: it works on the
+    time-folded batch in either mode. Returns how many were unwrapped."""
+    count = 0
+    for m in gm.modules():
+        if isinstance(m, SeqFoldMixin):
+            m.__class__ = next(c for c in type(m).__mro__ if issubclass(c, nn.Module) and not issubclass(
+                c, SeqFoldMixin))
+            count += 1
+    return count
 
 
 def fuse_conv_bn_model(model: nn.Module) -> fx.GraphModule:
