@@ -11,7 +11,9 @@ Example::
     snn = Converter(recipe=RateCodingRecipe(dataloader=train_loader, mode="99.9%")).convert(trained_ann)
 """
 
+from sj.ann2snn import sample_models
 from sj.ann2snn.converter import Converter, FXConverter, ModuleConverter
+from sj.ann2snn.delay import estimate_delay_start
 from sj.ann2snn.evaluate import accuracy_over_time
 from sj.ann2snn.graph import UnsupportedOperationError, fuse_conv_bn_graph, fuse_conv_bn_model, trace
 from sj.ann2snn.modules import ChannelVoltageScaler, ConvertedSNN, SpikingActivation, SpikingReLU, VoltageScaler
@@ -23,8 +25,10 @@ from sj.ann2snn.recipes import (
     RateCodingRecipe,
     TimeFoldedRateCodingRecipe,
 )
+from sj.ann2snn.utils import download_url
 
 __all__ = ["ActivationObserver", "ChannelVoltageScaler", "ConversionRecipe", "ConvertedSNN", "Converter",
            "FXConversionRecipe", "FXConverter", "ModuleConversionRecipe", "ModuleConverter", "RateCodingRecipe",
            "SpikingActivation", "SpikingReLU", "TimeFoldedRateCodingRecipe", "UnsupportedOperationError",
-           "VoltageScaler", "accuracy_over_time", "fuse_conv_bn_graph", "fuse_conv_bn_model", "trace"]
+           "VoltageScaler", "accuracy_over_time", "download_url", "estimate_delay_start", "fuse_conv_bn_graph",
+           "fuse_conv_bn_model", "sample_models", "trace"]
