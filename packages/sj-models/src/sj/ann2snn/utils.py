@@ -3,6 +3,7 @@ standard library only (SpikingJelly uses requests)."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import urllib.request
@@ -21,8 +22,12 @@ def _open(url: str, byte_range: tuple[int, int] | None = None, method: str = "GE
 
 
 def _chunks(response: HTTPResponse) -> Iterator[bytes]:
-    while chunk := response.read(_CHUNK):
-        yield chunk
+    """The body in chunks; a connection closed early ends it (the caller compares the byte count)."""
+    try:
+        while chunk := response.read(_CHUNK):
+            yield chunk
+    except http.client.IncompleteRead as exc:
+        yield exc.partial
 
 
 def _is_expected_range(response: HTTPResponse, first_byte: int, size: int) -> bool:
