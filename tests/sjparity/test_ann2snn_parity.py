@@ -6,6 +6,7 @@ both, then run on the same inputs.
   residual network (SJ's CIFAR-10 ResNet sample model, one stage): the per-step outputs of T single steps agree within
   1e-6 (float32 sums of rescaled spikes), in step mode 's' and 'm'; the spiking blocks have SJ's module names and
   their scalers SJ's values.
+- ``LocalThresholdBalancingRecipe``: the same balanced thresholds and outputs.
 - ``estimate_delay_start`` returns SJ's delay; ``sample_models`` have SJ's parameter names.
 - The converters' argument errors are raised where SJ raises them.
 """
@@ -115,6 +116,18 @@ class _Residual(nn.Module):
         return self.head(self.blocks(self.stem(x)))
 
 
+@pytest.mark.parametrize("kw", [{}, {"fuse_flag": False, "eps": 0.5}])
+def test_local_threshold_balancing_recipe(kw):
+    A = _sj2()
+    ann = _cnn()
+    theirs = A.Converter(recipe=A.LocalThresholdBalancingRecipe(dataloader=_data(), **kw)).convert(ann)
+    ours = ann2snn.Converter(recipe=ann2snn.LocalThresholdBalancingRecipe(dataloader=_data(), **kw)).convert(ann)
+    _check_same_blocks(theirs, ours)
+    assert {n for n, _ in ours.named_modules() if n.endswith("if_node")} == {f"ltb_spiking_{i}.if_node"
+                                                                             for i in range(3)}
+    _run_both(theirs, ours, torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(2)))
+
+
 def test_rate_coding_with_a_neuron_factory_and_a_residual_network():
     A = _sj2()
     N2 = spikingjelly("activation_based.neuron")
@@ -191,6 +204,9 @@ def test_sample_cnn_outputs_after_loading_sjs_weights():
     (lambda A: A.Converter(recipe=A.RateCodingRecipe(dataloader=[], momentum=2.0)).convert(nn.ReLU()), ValueError),
     (lambda A: A.Converter(recipe=A.RateCodingRecipe(dataloader=[], mode="max2")).convert(nn.ReLU()),
      NotImplementedError),
+    (lambda A: A.Converter(recipe=A.LocalThresholdBalancingRecipe(dataloader=[], eps=0)).convert(nn.ReLU()),
+     ValueError),
+    (lambda A: A.Converter(recipe=A.LocalThresholdBalancingRecipe(dataloader=None)).convert(nn.ReLU()), ValueError),
 ])
 def test_argument_errors_match(make, error):
     with pytest.raises(error):

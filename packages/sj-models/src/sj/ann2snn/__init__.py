@@ -21,6 +21,7 @@ from sj.ann2snn.observer import ActivationObserver
 from sj.ann2snn.recipes import (
     ConversionRecipe,
     FXConversionRecipe,
+    LocalThresholdBalancingRecipe,
     ModuleConversionRecipe,
     RateCodingRecipe,
     TimeFoldedRateCodingRecipe,
@@ -28,7 +29,7 @@ from sj.ann2snn.recipes import (
 from sj.ann2snn.utils import download_url
 
 __all__ = ["ActivationObserver", "ChannelVoltageScaler", "ConversionRecipe", "ConvertedSNN", "Converter",
-           "FXConversionRecipe", "FXConverter", "ModuleConversionRecipe", "ModuleConverter", "RateCodingRecipe",
-           "SpikingActivation", "SpikingReLU", "TimeFoldedRateCodingRecipe", "UnsupportedOperationError",
-           "VoltageScaler", "accuracy_over_time", "download_url", "estimate_delay_start", "fuse_conv_bn_graph",
-           "fuse_conv_bn_model", "sample_models", "trace"]
+           "FXConversionRecipe", "FXConverter", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
+           "ModuleConverter", "RateCodingRecipe", "SpikingActivation", "SpikingReLU", "TimeFoldedRateCodingRecipe",
+           "UnsupportedOperationError", "VoltageScaler", "accuracy_over_time", "download_url", "estimate_delay_start",
+           "fuse_conv_bn_graph", "fuse_conv_bn_model", "sample_models", "trace"]

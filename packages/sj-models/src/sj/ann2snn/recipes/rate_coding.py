@@ -159,6 +159,23 @@ class RateCodingRecipe(FXConversionRecipe):
             fuse_conv_bn_graph(fx_model)
         return fx_model.to(converter.device)
 
+    # What a subclass changes: the hook (and its name), whether a following max pooling comes first, the block.
+    def _hook(self) -> tuple[str, nn.Module]:
+        """The name prefix of a hook (its number is appended) and a fresh hook."""
+        if self.channel_wise:
+            return "channel_voltage_hook_", ChannelVoltageHook(self.mode, self.momentum, self.channel_dim, self.eps)
+        return "voltage_hook_", VoltageHook(momentum=self.momentum, mode=self.mode)
+
+    def _pool_first(self) -> bool:
+        """Calibrate and apply an ``nn.MaxPool2d`` that is the only user of a ReLU before the neuron."""
+        return self.channel_wise and self.pre_spike_maxpool
+
+    def _block_name(self, hook_name: str) -> str:
+        return hook_name.replace("voltage_hook_", "spiking_")
+
+    def _block(self, hook: nn.Module, hook_node: fx.Node, time: TimeContext) -> SpikingActivation:
+        return self._channel_block(hook, time) if self.channel_wise else self._layer_block(hook, hook_node, time)
+
     def insert_observers(self, converter: FXConverter, fx_model: fx.GraphModule) -> fx.GraphModule:
         counters: dict[str, int] = {}
         for node in list(fx_model.graph.nodes):
@@ -166,15 +183,13 @@ class RateCodingRecipe(FXConversionRecipe):
                 continue
             parent = node.target.rpartition(".")[0]
             i = counters[parent] = counters.get(parent, -1) + 1
-            leaf = f"channel_voltage_hook_{i}" if self.channel_wise else f"voltage_hook_{i}"
-            hook = (ChannelVoltageHook(self.mode, self.momentum, self.channel_dim, self.eps) if self.channel_wise
-                    else VoltageHook(momentum=self.momentum, mode=self.mode))
+            prefix, hook = self._hook()
             watched = node
             users = list(node.users)
-            if self.channel_wise and self.pre_spike_maxpool and len(users) == 1 and users[0].op == "call_module" \
+            if self._pool_first() and len(users) == 1 and users[0].op == "call_module" \
                     and isinstance(fx_model.get_submodule(users[0].target), nn.MaxPool2d):
                 watched = users[0]
-            target = f"{parent}.{leaf}" if parent else leaf
+            target = f"{parent}.{prefix}{i}" if parent else f"{prefix}{i}"
             fx_model.add_submodule(target, hook.to(converter.device))
             with fx_model.graph.inserting_after(watched):
                 hook_node = fx_model.graph.call_module(target, (watched,))
@@ -202,8 +217,8 @@ class RateCodingRecipe(FXConversionRecipe):
                 continue
             hook = fx_model.get_submodule(hook_node.target)
             parent, _, leaf = hook_node.target.rpartition(".")
-            leaf = leaf.replace("voltage_hook_", "spiking_")
-            block = self._channel_block(hook, time) if self.channel_wise else self._layer_block(hook, hook_node, time)
+            leaf = self._block_name(leaf)
+            block = self._block(hook, hook_node, time)
             target = f"{parent}.{leaf}" if parent else leaf
             fx_model.add_submodule(target, block.to(converter.device))
             watched = hook_node.args[0]
