@@ -223,3 +223,40 @@ def test_base_recipes_return_their_input_unchanged():
         out = module.Converter(recipe=module.ConversionRecipe()).convert(ann)
         x = torch.rand(3, 2)
         torch.testing.assert_close(out(x), ann(x))
+
+
+@pytest.mark.parametrize("time_steps, channel_dim, masked", [(4, -1, False), (7, 1, True)])
+def test_signed_qcfs_sequence_encoder(time_steps, channel_dim, masked):
+    A = _sj2()
+    gen = torch.Generator().manual_seed(5)
+    scale = torch.rand(3, generator=gen) + 0.2
+    value = (torch.rand(2, 3, 5, generator=gen) - 0.5) * 4 if channel_dim == 1 else (
+        torch.rand(2, 5, 3, generator=gen) - 0.5) * 4
+    value[0, 0, 0] = 0.5 * scale[0] * 3  # an exact .5 boundary: round-half-to-even and accumulation disagree
+    mask = (torch.rand(value.shape[:channel_dim % 3] + value.shape[channel_dim % 3 + 1:], generator=gen) > 0.3
+            ) if masked else None
+    results = []
+    for module in (A, ann2snn):
+        enc = module.SignedQCFSSequenceEncoder(scale, time_steps, channel_dim=channel_dim, name="x")
+        v = value.clone().requires_grad_(True)
+        seq = enc(v.unsqueeze(0).expand(2, *v.shape) / 2, mask)
+        seq.backward(torch.linspace(-1, 1, seq.numel()).view_as(seq))
+        results.append((seq.detach(), v.grad, enc.reconstruct(value), enc.statistics()))
+    (s0, g0, r0, st0), (s1, g1, r1, st1) = results
+    assert torch.equal(s1, s0) and torch.equal(r1, r0)
+    torch.testing.assert_close(g1, g0, rtol=0, atol=1e-6)
+    assert st1.keys() == st0.keys()
+    for k in st0:
+        assert st1[k] == pytest.approx(st0[k], abs=1e-6), k
+    torch.testing.assert_close(s0.sum(0), r0, rtol=0, atol=1e-5)  # the sequence sums to the quantisation
+    assert masked or st0["boundary_correction_fraction"] > 0  # the replay of a missed count was exercised
+
+
+@pytest.mark.parametrize("args, error", [((torch.ones(2, 2), 4), ValueError), ((torch.tensor([1.0, -1.0]), 4),
+                                                                                ValueError),
+                                         (([1.0], 4), TypeError), ((torch.ones(2), 0), ValueError),
+                                         ((torch.ones(2), 2.0), TypeError)])
+def test_signed_qcfs_argument_errors(args, error):
+    for module in (_sj2(), ann2snn):
+        with pytest.raises(error):
+            module.SignedQCFSSequenceEncoder(*args)

@@ -18,6 +18,7 @@ from sj.ann2snn.evaluate import accuracy_over_time
 from sj.ann2snn.graph import UnsupportedOperationError, fuse_conv_bn_graph, fuse_conv_bn_model, trace
 from sj.ann2snn.modules import ChannelVoltageScaler, ConvertedSNN, SpikingActivation, SpikingReLU, VoltageScaler
 from sj.ann2snn.observer import ActivationObserver
+from sj.ann2snn.qcfs import SignedQCFSSequenceEncoder
 from sj.ann2snn.recipes import (
     ConversionRecipe,
     FXConversionRecipe,
@@ -30,6 +31,6 @@ from sj.ann2snn.utils import download_url
 
 __all__ = ["ActivationObserver", "ChannelVoltageScaler", "ConversionRecipe", "ConvertedSNN", "Converter",
            "FXConversionRecipe", "FXConverter", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
-           "ModuleConverter", "RateCodingRecipe", "SpikingActivation", "SpikingReLU", "TimeFoldedRateCodingRecipe",
-           "UnsupportedOperationError", "VoltageScaler", "accuracy_over_time", "download_url", "estimate_delay_start",
-           "fuse_conv_bn_graph", "fuse_conv_bn_model", "sample_models", "trace"]
+           "ModuleConverter", "RateCodingRecipe", "SignedQCFSSequenceEncoder", "SpikingActivation", "SpikingReLU",
+           "TimeFoldedRateCodingRecipe", "UnsupportedOperationError", "VoltageScaler", "accuracy_over_time",
+           "download_url", "estimate_delay_start", "fuse_conv_bn_graph", "fuse_conv_bn_model", "sample_models", "trace"]
