@@ -194,3 +194,57 @@ def test_download_url_resumes_and_checks_sizes(server, tmp_path):
     _RangeHandler.ignore_range, _RangeHandler.truncate = False, 5
     with pytest.raises(RuntimeError, match=r"downloaded 2040 bytes .* but expected 2045"):
         download_url(server, str(dst))
+
+
+class _Reused(nn.Module):
+    """One Linear and one GELU module called at two places."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.act, self.ln = nn.Linear(4, 4), nn.GELU(), nn.LayerNorm(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.fc(self.ln(self.act(self.fc(x)))))
+
+
+def test_td_equivalence_holds_for_modules_called_twice():
+    from sj.ann2snn import TransformerTDEquivalentRecipe
+
+    torch.manual_seed(0)
+    ann = _Reused().eval()
+    snn = Converter(recipe=TransformerTDEquivalentRecipe()).convert(ann)
+    seq = torch.rand(5, 3, 4)
+    torch.testing.assert_close(snn(seq).sum(0), ann(seq.sum(0)), rtol=0, atol=1e-5)
+    weights = {id(m.weight) for m in snn.modules() if hasattr(m, "weight") and m.weight is not None
+               and m.weight.shape == (4, 4)}
+    assert len(weights) == 1  # the second call's operator shares the first's parameters
+
+
+def test_td_recipe_refuses_what_breaks_the_equivalence():
+    from sj.ann2snn import TransformerTDEquivalentRecipe
+
+    class Gated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def forward(self, x):
+            return torch.relu(self.a(x)) * self.b(x)
+
+    with pytest.raises(ValueError, match=r"function relu .*; mul of two activations"):
+        Converter(recipe=TransformerTDEquivalentRecipe()).convert(Gated())
+    mha = nn.MultiheadAttention(4, 2)  # batch_first=False
+
+    class Attn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x)[0]
+
+    with pytest.raises(ValueError, match="batch_first=True, need_weights=False"):
+        Converter(recipe=TransformerTDEquivalentRecipe()).convert(Attn())
+    with pytest.raises(ValueError, match="time_steps"):
+        Converter(recipe=TransformerTDEquivalentRecipe(time_steps=0)).convert(Attn())
+    assert isinstance(Converter("transformer_td_equivalent").recipe, TransformerTDEquivalentRecipe)

@@ -260,3 +260,90 @@ def test_signed_qcfs_argument_errors(args, error):
     for module in (_sj2(), ann2snn):
         with pytest.raises(error):
             module.SignedQCFSSequenceEncoder(*args)
+
+
+class _TransformerBlock(nn.Module):
+    """LayerNorm, nn.MultiheadAttention, a hand-written softmax attention (matmul, softmax), SDPA on split heads,
+    a GELU MLP and residual additions."""
+
+    def __init__(self, d: int = 8, heads: int = 2) -> None:
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.q, self.k, self.q2 = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+        self.fc1, self.act, self.fc2 = nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d)
+        self.heads = heads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.ln1(x)
+        a, _ = self.attn(y, y, y, need_weights=False)
+        x = x + a
+        s = torch.matmul(self.q(x), self.k(x).transpose(-2, -1)) / 4.0
+        x = x + torch.matmul(torch.nn.functional.softmax(s, dim=-1), x)
+        q = self.q2(x).unflatten(-1, (self.heads, -1)).transpose(1, 2)
+        x = x + torch.nn.functional.scaled_dot_product_attention(q, q, q).transpose(1, 2).flatten(-2)
+        return x + self.fc2(self.act(self.fc1(self.ln2(x))))
+
+
+def test_transformer_td_equivalent_recipe():
+    A = _sj2()
+    SJF = spikingjelly("activation_based.functional")
+    torch.manual_seed(0)
+    ann = _TransformerBlock().eval()
+    theirs = A.Converter(recipe=A.TransformerTDEquivalentRecipe(time_steps=4)).convert(ann)
+    ours = ann2snn.Converter(recipe=ann2snn.TransformerTDEquivalentRecipe(time_steps=4)).convert(ann)
+    assert set(ours.state_dict()) == set(theirs.state_dict()) and ours.time_steps == 4
+    gen = torch.Generator().manual_seed(4)
+    first_then_zeros = torch.zeros(4, 2, 3, 8)
+    first_then_zeros[0] = torch.rand(2, 3, 8, generator=gen)
+    for net, f in ((theirs, SJF), (ours, functional)):
+        f.set_step_mode(net, "m")
+    for seq in (first_then_zeros, torch.rand(4, 2, 3, 8, generator=gen)):
+        SJF.reset_net(theirs)
+        functional.reset_net(ours)
+        want = theirs(seq)
+        torch.testing.assert_close(ours(seq), want, rtol=0, atol=ATOL)
+        torch.testing.assert_close(want.sum(0), ann(seq.sum(0)), rtol=0, atol=1e-5)  # the TD equivalence
+    for net, f in ((theirs, SJF), (ours, functional)):
+        f.set_step_mode(net, "s")
+        f.reset_net(net)
+    seq = torch.rand(3, 2, 3, 8, generator=gen)
+    torch.testing.assert_close(torch.stack([ours(x) for x in seq]), torch.stack([theirs(x) for x in seq]),
+                               rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("name, make, inputs", [
+    ("TDLinear", lambda m: m.TDLinear(4, 3), [(5, 2, 4)]),
+    ("TDConv2d", lambda m: m.TDConv2d(2, 3, 3, stride=2, padding=1, padding_mode="reflect"), [(3, 2, 2, 6, 6)]),
+    ("TDLayerNorm", lambda m: m.TDLayerNorm(4), [(3, 2, 4)]),
+    ("TDRMSNorm", lambda m: m.TDRMSNorm(4, eps=1e-5), [(3, 2, 4)]),
+    ("TDSoftmax", lambda m: m.TDSoftmax(dim=-1), [(3, 2, 5)]),
+    ("TDGELU", lambda m: m.TDGELU("tanh"), [(3, 2, 5)]),
+    ("TDSiLU", lambda m: m.TDSiLU(), [(3, 2, 5)]),
+    ("SNNMatrixOperator", lambda m: m.SNNMatrixOperator(), [(3, 2, 4, 5), (3, 5, 2)]),
+    ("SNNElementWiseProduct", lambda m: m.SNNElementWiseProduct(), [(3, 2, 5), (3, 2, 5)]),
+    ("TDScaledDotProductAttention", lambda m: m.TDScaledDotProductAttention(is_causal=True), [(3, 2, 4, 6)] * 3),
+])
+def test_td_operators(name, make, inputs):
+    """Each operator in step mode 'm' (twice: the second call continues the running sums) and 's'."""
+    ops = spikingjelly("activation_based.ann2snn.operators")
+    from sj.ann2snn import operators
+
+    torch.manual_seed(0)
+    theirs = make(ops)
+    torch.manual_seed(0)
+    ours = make(operators)
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+    ours.load_state_dict(theirs.state_dict())
+    gen = torch.Generator().manual_seed(6)
+    seqs = [[torch.randn(*shape, generator=gen) for shape in inputs] for _ in range(2)]
+    for step_mode in ("m", "s"):
+        theirs.reset(), ours.reset()
+        theirs.step_mode = ours.step_mode = step_mode
+        for xs in seqs:
+            if step_mode == "m":
+                want, got = theirs(*xs), ours(*xs)
+            else:
+                want = torch.stack([theirs(*step) for step in zip(*xs)])
+                got = torch.stack([ours(*step) for step in zip(*xs)])
+            torch.testing.assert_close(got, want, rtol=0, atol=ATOL)

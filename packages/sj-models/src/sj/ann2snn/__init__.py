@@ -26,11 +26,13 @@ from sj.ann2snn.recipes import (
     ModuleConversionRecipe,
     RateCodingRecipe,
     TimeFoldedRateCodingRecipe,
+    TransformerTDEquivalentRecipe,
 )
 from sj.ann2snn.utils import download_url
 
 __all__ = ["ActivationObserver", "ChannelVoltageScaler", "ConversionRecipe", "ConvertedSNN", "Converter",
            "FXConversionRecipe", "FXConverter", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
            "ModuleConverter", "RateCodingRecipe", "SignedQCFSSequenceEncoder", "SpikingActivation", "SpikingReLU",
-           "TimeFoldedRateCodingRecipe", "UnsupportedOperationError", "VoltageScaler", "accuracy_over_time",
-           "download_url", "estimate_delay_start", "fuse_conv_bn_graph", "fuse_conv_bn_model", "sample_models", "trace"]
+           "TimeFoldedRateCodingRecipe", "TransformerTDEquivalentRecipe", "UnsupportedOperationError", "VoltageScaler",
+           "accuracy_over_time", "download_url", "estimate_delay_start", "fuse_conv_bn_graph", "fuse_conv_bn_model",
+           "sample_models", "trace"]
