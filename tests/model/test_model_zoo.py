@@ -118,3 +118,41 @@ def test_bad_arguments_raise_clear_errors():
         SEWResNet(BasicBlock, [2, 2], cnf="ADD", spiking_neuron=IFNode)
     with pytest.raises(KeyError, match="unknown model"):
         get_model("resnet9000")
+
+
+@pytest.mark.parametrize("builder, kw, step, out", [
+    ("spikformer.Spikformer", {"img_size_h": 16, "img_size_w": 16, "patch_size": 4, "embed_dims": 16,
+                               "num_heads": 2, "depths": 1}, (3, 16, 16), (2, 2, 3)),
+    ("spike_driven_transformer.SpikeDrivenTransformer", {"embed_dims": 16, "num_heads": 2, "depths": 1},
+     (3, 16, 16), (2, 3)),
+    ("qkformer.QKFormer", {"embed_dims": 16, "num_heads": (2, 2, 2), "depths": (1, 1, 1)}, (3, 32, 32), (2, 3)),
+])
+def test_transformers_take_images_or_sequences(builder, kw, step, out):
+    import importlib
+
+    module, name = builder.split(".")
+    cls = getattr(importlib.import_module(f"sj.model.{module}"), name)
+    torch.manual_seed(0)
+    net = cls(T=2, num_classes=3, **kw).eval()
+    x = torch.rand(2, *step)
+    y = net(x)
+    assert y.shape == out
+    reset_net(net)
+    torch.testing.assert_close(net(x.unsqueeze(0).repeat(2, 1, 1, 1, 1)), y)  # an image is its T-step repetition
+    with pytest.raises(ValueError, match=r"4D|5D"):
+        net(torch.rand(3, 16))
+    neurons = [m for m in net.modules() if isinstance(m, BaseNode)]
+    assert neurons and all(isinstance(n, LIFNode) and n.step_mode == "m" for n in neurons)
+    if_net = cls(T=2, num_classes=3, spiking_neuron=IFNode, **kw)
+    assert all(type(m) is IFNode for m in if_net.modules() if isinstance(m, BaseNode))
+    with pytest.raises(ValueError, match="step_mode='m'"):
+        cls(T=2, num_classes=3, step_mode="s", **kw)
+
+
+def test_spikformer_attention_neurons_keep_the_paper_defaults():
+    from sj.model.spikformer import Spikformer
+
+    net = Spikformer(img_size_h=16, img_size_w=16, patch_size=4, embed_dims=16, num_heads=2, depths=1, tau=3.0)
+    attn = net.blocks[0].attn
+    assert float(attn.attn_lif.v_threshold) == 0.5 and float(attn.qkv_lif.tau) == 2.0  # as SpikingJelly: tau= is
+    assert float(net.blocks[0].mlp.neuron1.tau) == 3.0  # for the other neurons only

@@ -27,8 +27,11 @@ from oracle import spikingjelly  # noqa: E402
 from sj import functional, neuron, surrogate  # noqa: E402
 
 ATOL = 1e-9
-ZOO = ("spiking_resnet", "sew_resnet", "spiking_vgg", "parametric_lif_net")
-NOT_BUILDERS = {"SEWResNet34Config"}  # SJ's distributed-training configuration (see docs/migrating.md)
+ZOO = ("spiking_resnet", "sew_resnet", "spiking_vgg", "parametric_lif_net", "spikformer", "spike_driven_transformer",
+       "qkformer")
+TRANSFORMERS = {"spikformer", "spike_driven_transformer", "qkformer"}  # LIF by default: no spiking_neuron needed
+# SJ's distributed-training configurations (see docs/migrating.md)
+NOT_BUILDERS = {"SEWResNet34Config", "SpikformerConfig", "SpikformerCIFAR10Config"}
 CLASSES = {"SpikingResNet", "SEWResNet", "SpikingVGG"}  # need a block/cfg argument: built through the builders
 _NAMES = json.loads((HERE / "sj2_public_names.json").read_text())
 BUILDERS = [(m, n) for m in ZOO for n in _NAMES[f"activation_based.model.{m}"]["names"]
@@ -42,6 +45,8 @@ def _pair(module: str, name: str):
 
 
 def _kwargs(module: str, sj2: bool) -> dict:
+    if module in TRANSFORMERS:
+        return {}
     n = spikingjelly("activation_based.neuron") if sj2 else neuron
     kw = {"spiking_neuron": n.IFNode}
     return {**kw, "cnf": "ADD"} if module == "sew_resnet" else kw
@@ -136,3 +141,21 @@ def test_vgg_features_outputs_and_gradients():
     a = theirs.make_layers(cfg, batch_norm=True, neuron=spikingjelly("activation_based.neuron").LIFNode, tau=2.0)
     b = ours.make_layers(cfg, batch_norm=True, neuron=neuron.LIFNode, tau=2.0)
     _compare(b, a, torch.rand(2, 1, 3, 8, 8, dtype=torch.float64) * 4)
+
+
+@pytest.mark.parametrize("module, name, kw, step", [
+    ("spikformer", "Spikformer", {"img_size_h": 16, "img_size_w": 16, "patch_size": 4, "embed_dims": 16,
+                                  "num_heads": 2, "depths": 1}, (3, 16, 16)),
+    ("spike_driven_transformer", "SpikeDrivenTransformer", {"embed_dims": 16, "num_heads": 2, "depths": 1},
+     (3, 16, 16)),
+    ("qkformer", "QKFormer", {"embed_dims": 16, "num_heads": (2, 2, 2), "depths": (1, 1, 1)}, (3, 32, 32)),
+])
+def test_transformer_outputs_and_gradients(module, name, kw, step):
+    ours, theirs = _pair(module, name)
+    torch.manual_seed(0)
+    a = theirs(T=2, num_classes=3, **kw)
+    for m in a.modules():  # weights large enough that spikes reach the head (the default init is nearly silent)
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.uniform_(m.weight, -0.2, 0.5)
+    b = ours(T=2, num_classes=3, **kw)
+    _compare(b, a, torch.rand(2, 1, *step, dtype=torch.float64) * 3, train=False)

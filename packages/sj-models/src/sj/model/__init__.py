@@ -1,7 +1,8 @@
 """The model zoo at SpikingJelly's paths (``spikingjelly.activation_based.model.X`` → ``sj.model.X``).
 
 Submodules: :mod:`~sj.model.spiking_resnet`, :mod:`~sj.model.sew_resnet`, :mod:`~sj.model.spiking_vgg`,
-:mod:`~sj.model.parametric_lif_net`. The catalogue (``sj model list``): :data:`MODELS`, :func:`get_model`,
+:mod:`~sj.model.parametric_lif_net`, :mod:`~sj.model.spikformer`, :mod:`~sj.model.spike_driven_transformer`,
+:mod:`~sj.model.qkformer`. The catalogue (``sj model list``): :data:`MODELS`, :func:`get_model`,
 :func:`list_models`. Names and submodules are imported on first use (PEP 562), so the ``sj`` plug-in stays cheap.
 """
 
@@ -13,8 +14,13 @@ from typing import Any
 _EXPORTS = {
     "MODELS": "registry", "ModelInfo": "registry", "count_parameters": "registry", "get_model": "registry",
     "list_models": "registry",
+    # SpikingJelly 2.0's model/__init__ names
+    "Spikformer": "spikformer", "spikformer_cifar10": "spikformer", "spikformer_s": "spikformer",
+    "spikformer_ti": "spikformer", "SpikeDrivenTransformer": "spike_driven_transformer",
+    "sdt_8_384": "spike_driven_transformer", "QKFormer": "qkformer", "qkformer_10_384": "qkformer",
 }
-_SUBMODULES = ("parametric_lif_net", "registry", "sew_resnet", "spiking_resnet", "spiking_vgg")
+_SUBMODULES = ("parametric_lif_net", "qkformer", "registry", "sew_resnet", "spike_driven_transformer", "spikformer",
+               "spiking_resnet", "spiking_vgg")
 
 __all__ = sorted(_EXPORTS)
 

@@ -7,6 +7,10 @@ counted with :class:`~sj.neuron.ParametricLIFNode` (one learnable ``w`` per neur
   (``torchvision.models`` documentation); the spiking networks have exactly torchvision's parameters, and SEW ResNets
   too (the shortcut neuron has none).
 - PLIF networks: counted by hand from the layouts of Fang et al. 2021 (see :mod:`sj.model.parametric_lif_net`).
+- Transformers (LIF neurons by default): the papers' counts where they give the configuration (Spike-driven
+  Transformer-8-384: 16.81 M; QKFormer-10-384: 16.47 M; to the unit: SpikingJelly 2.0's builders, which the parity
+  tests compare against); otherwise SpikingJelly 2.0's builders (Spikformer-4-384 on CIFAR-10 has 9.31 M there, the
+  paper reports 9.32 M).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class ModelInfo:
 
 _TV = "torchvision.models num_params"
 _PLIF = "hand count of the PLIF layout (Fang et al. 2021)"
+_SJ2 = "SpikingJelly 2.0.0's builder"
 _IF = {"spiking_neuron": "IFNode"}
 _PLIF_NEURON = {"spiking_neuron": "ParametricLIFNode"}
 _RESNETS = (("resnet18", "ResNet-18", 11_689_512), ("resnet34", "ResNet-34", 21_797_672),
@@ -69,6 +74,13 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     # 2304 + 4·147456 + 5·256 + (2048·512 + 512) + (512·110 + 110) + 7 PLIF w
     ModelInfo("DVSGestureNet", "parametric_lif_net", "PLIF net, DVS128 Gesture 2×128×128", 1_698_933, _PLIF,
               _PLIF_NEURON),
+    ModelInfo("spikformer_ti", "spikformer", "Spikformer-4-256, 224×224, 16×16 patches", 4_400_392, _SJ2),
+    ModelInfo("spikformer_s", "spikformer", "Spikformer-6-384, 224×224, 16×16 patches", 13_244_824, _SJ2),
+    ModelInfo("spikformer_cifar10", "spikformer", "Spikformer-4-384, CIFAR-10 32×32, 4×4 patches", 9_310_906,
+              f"{_SJ2} (9.32 M in Zhou et al. 2023)"),
+    ModelInfo("sdt_8_384", "spike_driven_transformer", "Spike-driven Transformer-8-384", 16_816_744,
+              "Yao et al. 2023: 16.81 M"),
+    ModelInfo("qkformer_10_384", "qkformer", "QKFormer-10-384", 16_472_584, "Zhou et al. 2024: 16.47 M"),
 )}
 
 
