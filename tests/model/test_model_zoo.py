@@ -126,6 +126,8 @@ def test_bad_arguments_raise_clear_errors():
     ("spike_driven_transformer.SpikeDrivenTransformer", {"embed_dims": 16, "num_heads": 2, "depths": 1},
      (3, 16, 16), (2, 3)),
     ("qkformer.QKFormer", {"embed_dims": 16, "num_heads": (2, 2, 2), "depths": (1, 1, 1)}, (3, 32, 32), (2, 3)),
+    ("maxformer.MaxFormer", {"embed_dims": 16, "depths": (1, 1, 1)}, (3, 32, 32), (2, 3)),
+    ("ms_resnet.MSResNet", {"layers": (1, 1, 1), "base_channels": 4}, (3, 16, 16), (2, 3)),
 ])
 def test_transformers_take_images_or_sequences(builder, kw, step, out):
     import importlib
@@ -156,3 +158,35 @@ def test_spikformer_attention_neurons_keep_the_paper_defaults():
     attn = net.blocks[0].attn
     assert float(attn.attn_lif.v_threshold) == 0.5 and float(attn.qkv_lif.tau) == 2.0  # as SpikingJelly: tau= is
     assert float(net.blocks[0].mlp.neuron1.tau) == 3.0  # for the other neurons only
+
+
+def test_dspike_gradient_closed_form_and_search_stage():
+    from sj.model.spike_dhs import DSpike, SearchSpikingConv2d_stem
+
+    z = torch.linspace(-1, 1, 81, dtype=torch.float64, requires_grad=True)
+    alpha = 2.5
+    (grad,) = torch.autograd.grad(DSpike(alpha)(z).sum(), z)
+    want = alpha / (2 * torch.tanh(torch.tensor(alpha / 2))) / torch.cosh(alpha * z.detach()) ** 2
+    torch.testing.assert_close(grad, torch.where(z.detach().abs() > 0.5, 0.0, want.double()))
+    with pytest.raises(ValueError, match="primitive"):
+        DSpike(spiking=False)
+    stem = SearchSpikingConv2d_stem(3, 4)
+    stem.dgs_init_stage()
+    assert torch.equal(stem.conv_s.weight, stem.conv_m.weight) and stem.spike_b.surrogate_function.alpha == 3.2
+    stem.dgs_finish_stage(0)
+    assert not stem.is_DGS and stem.spike_m.surrogate_function.alpha == pytest.approx(2.8)
+
+
+def test_snas_net_rejects_unknown_configurations():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from sj.model.snas_net import SNASNet
+
+    args = SimpleNamespace(timestep=1, second_avgpooling=2, dataset="mnist", celltype="forward", threshold=0.5, tau=2.0)
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        SNASNet(args, np.zeros((4, 4), dtype=int))
+    args.dataset, args.celltype = "cifar10", "sideways"
+    with pytest.raises(ValueError, match="celltype"):
+        SNASNet(args, np.zeros((4, 4), dtype=int))

@@ -81,6 +81,13 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     ModelInfo("sdt_8_384", "spike_driven_transformer", "Spike-driven Transformer-8-384", 16_816_744,
               "Yao et al. 2023: 16.81 M"),
     ModelInfo("qkformer_10_384", "qkformer", "QKFormer-10-384", 16_472_584, "Zhou et al. 2024: 16.47 M"),
+    ModelInfo("maxformer_10_384", "maxformer", "Max-Former-10-384", 16_236_616, _SJ2),
+    ModelInfo("maxformer_cifar", "maxformer", "Max-Former for CIFAR (1, 1, 2 blocks)", 6_602_932, _SJ2),
+    ModelInfo("ms_resnet18", "ms_resnet", "MS-ResNet-18", 11_693_736, "Hu et al. 2024: 11.69 M"),
+    ModelInfo("ms_resnet34", "ms_resnet", "MS-ResNet-34", 21_801_896, "Hu et al. 2024: 21.80 M"),
+    ModelInfo("max_resnet18", "ms_resnet", "MaxResNet-18 for CIFAR", 12_502_090, _SJ2),
+    ModelInfo("att_ms_resnet18", "masnn", "Att-MS-ResNet-18", 11_867_960, _SJ2),
+    ModelInfo("masnn_dvs128_gesture", "masnn", "MA-SNN, DVS128 Gesture 2×32×32, T = 60", 2_340_535, _SJ2),
 )}
 
 
