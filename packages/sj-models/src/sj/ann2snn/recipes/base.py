@@ -13,6 +13,8 @@ Every step receives the converter (its ``device`` is resolved) and runs under ``
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from torch import fx, nn
@@ -106,3 +108,22 @@ def extract_batch_input(data: Any, _inside_input: bool = False) -> Any:
                              "'image', 'images', 'img', 'x', 'data' or 'pixel_values'")
         return extract_batch_input(next(iter(data.values())), True)
     return data
+
+
+def progress_bar(it: Iterable, enabled: bool, total: int | None, desc: str = "ann2snn calibration") -> Iterator:
+    """``it`` with a progress bar: tqdm if installed, else a line on stderr; nothing when not ``enabled``."""
+    if not enabled:
+        yield from it
+        return
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        tqdm = None
+    if tqdm is not None:
+        yield from tqdm(it, total=total, desc=desc, unit="batch")
+        return
+    for i, x in enumerate(it, 1):
+        print(f"\r{desc}: {i}/{total if total is not None else '?'} batches", end="", file=sys.stderr, flush=True)
+        yield x
+    print(file=sys.stderr)
+

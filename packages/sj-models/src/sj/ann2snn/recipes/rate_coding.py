@@ -16,20 +16,17 @@ from typing import TYPE_CHECKING
 import torch
 from torch import fx, nn
 
-from sj.ann2snn.graph import check_supported, fuse_conv_bn_graph, is_relu, unwrap_step_layers
+from sj.ann2snn.graph import add_time_folding, check_supported, fuse_conv_bn_graph, is_relu, unwrap_step_layers
 from sj.ann2snn.modules import (
     ChannelVoltageScaler,
     SpikingActivation,
     TimeContext,
-    TimeFold,
-    TimeUnfold,
     VoltageHook,
     VoltageScaler,
     batch_scale,
     parse_scale_mode,
 )
-from sj.ann2snn.recipes.base import FXConversionRecipe, extract_batch_input
-from sj.ann2snn.recipes.time_folded import progress_bar
+from sj.ann2snn.recipes.base import FXConversionRecipe, extract_batch_input, progress_bar
 from sj.neuron import IFNode
 
 if TYPE_CHECKING:
@@ -256,21 +253,3 @@ class RateCodingRecipe(FXConversionRecipe):
             th = _scalar_threshold(node, "Channel-wise RateCodingRecipe")
         return SpikingActivation(ChannelVoltageScaler(th / scale, self.channel_dim), node,
                                  ChannelVoltageScaler(scale, self.channel_dim), time)
-
-
-def add_time_folding(fx_model: fx.GraphModule, time: TimeContext) -> None:
-    """Insert :class:`~sj.ann2snn.modules.TimeFold` after every input and :class:`~sj.ann2snn.modules.TimeUnfold`
-    before every output of ``fx_model`` (modules ``time_fold`` / ``time_unfold``): in step mode ``'m'`` the graph
-    then takes and returns ``[T, N, *]`` and runs on ``[T·N, *]`` in between."""
-    fx_model.add_submodule("time_fold", TimeFold(time))
-    fx_model.add_submodule("time_unfold", TimeUnfold(time))
-    graph = fx_model.graph
-    for node in list(graph.nodes):
-        if node.op == "placeholder":
-            with graph.inserting_after(node):
-                folded = graph.call_module("time_fold", (node,))
-            node.replace_all_uses_with(folded, delete_user_cb=lambda user, keep=folded: user is not keep)
-        elif node.op == "output":
-            with graph.inserting_before(node):
-                node.args = fx.node.map_arg(node.args, lambda n: graph.call_module("time_unfold", (n,)))
-    graph.lint()

@@ -11,7 +11,6 @@ are nearest-rank; ``momentum=None`` averages the per-batch statistics; the resul
 from __future__ import annotations
 
 import copy
-import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,7 @@ from sj.ann2snn.graph import (
 from sj.ann2snn.modules import ConvertedSNN, SpikingReLU, TimeContext
 from sj.ann2snn.observer import ActivationObserver, check_momentum, parse_mode
 from sj.ann2snn.pooling import gate_max_pools
-from sj.ann2snn.recipes.base import FXConversionRecipe
+from sj.ann2snn.recipes.base import FXConversionRecipe, progress_bar
 
 if TYPE_CHECKING:
     from sj.ann2snn.converter import FXConverter
@@ -146,22 +145,3 @@ def _length(dataloader: Iterable, limit: int | None) -> int | None:
     except TypeError:
         return limit
     return n if limit is None else min(n, limit)
-
-
-def progress_bar(it: Iterable, enabled: bool, total: int | None, desc: str = "ann2snn calibration") -> Iterator:
-    """``it`` with a progress bar: tqdm if installed, else a line on stderr; nothing when not ``enabled``."""
-    if not enabled:
-        yield from it
-        return
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        tqdm = None
-    if tqdm is not None:
-        yield from tqdm(it, total=total, desc=desc, unit="batch")
-        return
-    for i, x in enumerate(it, 1):
-        print(f"\r{desc}: {i}/{total if total is not None else '?'} batches", end="", file=sys.stderr, flush=True)
-        yield x
-    print(file=sys.stderr)
-

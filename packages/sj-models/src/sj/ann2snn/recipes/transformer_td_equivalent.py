@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from sj.ann2snn.graph import unwrap_step_layers
+from sj.ann2snn.graph import add_time_folding, unwrap_step_layers
 from sj.ann2snn.modules import TimeContext, TimeFold, TimeUnfold
 from sj.ann2snn.operators import (
     TDGELU,
@@ -34,7 +34,6 @@ from sj.ann2snn.operators import (
     td_module_from_ann,
 )
 from sj.ann2snn.recipes.base import FXConversionRecipe, replace_submodule
-from sj.ann2snn.recipes.rate_coding import add_time_folding
 
 if TYPE_CHECKING:
     from sj.ann2snn.converter import FXConverter
