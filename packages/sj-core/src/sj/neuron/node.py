@@ -258,10 +258,11 @@ class BaseNode(MemoryModule):
             self._check_extra_state(state_dict[key], prefix)
         v_reset = self.v_reset.clone()
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, *args, **kwargs)
-        if key not in state_dict:
+        kept = {prefix + name for name in self._buffers} | {key}
+        if kept.isdisjoint(state_dict):
             # A SpikingJelly checkpoint: its neurons save only learnable parameters (PLIF's w), so the hyper-parameters
             # sj keeps as buffers come from the constructor, as they do in SpikingJelly; strict loading accepts that.
-            kept = {prefix + name for name in self._buffers} | {key}
+            # (An sj checkpoint missing only some of these entries is still reported.)
             missing_keys[:] = [k for k in missing_keys if k not in kept]
         if not torch.equal(self.v_reset, v_reset):  # v starts at the loaded v_reset from now on (this resets v)
             self.register_memory("v", None if self.v_reset.dim() > 0 else float(self.v_reset))
