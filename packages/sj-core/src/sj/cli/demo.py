@@ -26,15 +26,26 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", default=None, metavar="OUT.png", help="save a spike raster of a test sample")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--ann2snn", action="store_true",
-                   help="instead: train a small CNN, convert it to an SNN (sj.ann2snn) and report ANN vs SNN "
-                        "accuracy over T in {8, 16, 32, 64}")
+                   help="instead: train a small CNN, convert it to an SNN and report ANN vs SNN accuracy over T in "
+                        "{8, 16, 32, 64} (runs `sj ann2snn demo`, contributed by the sj-models package)")
+
+
+def _run_plugin_ann2snn_demo(args: argparse.Namespace) -> int:
+    """``sj demo --ann2snn`` is ``sj ann2snn demo``, a command a plug-in (sj-models) contributes."""
+    from sj.cli.main import main, missing_command_message, registered_commands
+
+    if "ann2snn" not in registered_commands():
+        raise SystemExit(f"sj demo --ann2snn: {missing_command_message('ann2snn')}")
+    argv = ["ann2snn", "demo", "--seed", str(args.seed)]
+    argv += ["--backend", args.backend] if args.backend else []
+    argv += ["--device", args.device] if args.device else []
+    argv += ["--no-progress"] if args.no_progress else []
+    return main(argv)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.ann2snn:
-        from sj.ann2snn.demo import run_from_cli
-
-        return run_from_cli(backend=args.backend, device=args.device, seed=args.seed, progress=not args.no_progress)
+        return _run_plugin_ann2snn_demo(args)
     from sj.demo.train import DemoConfig, run_demo
 
     for name in ("T", "epochs", "batch_size"):

@@ -5,18 +5,37 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sj.cli.command import Command
 from sj.plugins.registry import collect
+
+# Subcommands that plug-in packages contribute, so that asking for one whose package is absent says what to install
+# (sj-core never imports a plug-in; it only knows the package names).
+PLUGIN_COMMANDS = {"model": "sj-models", "ann2snn": "sj-models", "datasets": "sj-datasets", "nir": "sj-nir"}
+
+
+def registered_commands() -> dict[str, Command]:
+    """Every subcommand contributed through the ``sj_cli_commands`` hook, by name (the first registration wins, so a
+    plug-in cannot hijack a built-in command)."""
+    commands: dict[str, Command] = {}
+    for cmd in sorted(collect("sj_cli_commands"), key=lambda c: c.name):
+        commands.setdefault(cmd.name, cmd)
+    return commands
+
+
+def missing_command_message(name: str) -> str:
+    """Why ``sj <name>`` is not available: the package that contributes it, or that no such command exists."""
+    if name in PLUGIN_COMMANDS:
+        package = PLUGIN_COMMANDS[name]
+        return (f"'sj {name}' is contributed by the {package} package, which is not installed or did not load "
+                f"(see 'sj info'): pip install {package}")
+    return f"unknown command {name!r}; see 'sj --help'"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """An argument parser with one subparser per registered :class:`~sj.cli.command.Command`."""
     parser = argparse.ArgumentParser(prog="sj", description="sj: spiking neural networks on PyTorch")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    seen: set[str] = set()
-    for cmd in sorted(collect("sj_cli_commands"), key=lambda c: c.name):
-        if cmd.name in seen:  # first registration wins; a plug-in cannot hijack a built-in command
-            continue
-        seen.add(cmd.name)
+    for cmd in registered_commands().values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
@@ -25,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``sj`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PLUGIN_COMMANDS and argv[0] not in registered_commands():
+        print(f"sj: {missing_command_message(argv[0])}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "_run"):

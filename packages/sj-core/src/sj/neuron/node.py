@@ -251,13 +251,19 @@ class BaseNode(MemoryModule):
                 "detach_reset": self.detach_reset, "surrogate": sg.name, "surrogate_params": list(sg.param_values),
                 "surrogate_spiking": sg.spiking}
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, *args, **kwargs) -> None:
         # Validate before torch copies any tensor, so a mismatching checkpoint changes nothing in this neuron.
         key = prefix + "_extra_state"
         if key in state_dict:
             self._check_extra_state(state_dict[key], prefix)
         v_reset = self.v_reset.clone()
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, *args, **kwargs)
+        kept = {prefix + name for name in self._buffers} | {key}
+        if kept.isdisjoint(state_dict):
+            # A SpikingJelly checkpoint: its neurons save only learnable parameters (PLIF's w), so the hyper-parameters
+            # sj keeps as buffers come from the constructor, as they do in SpikingJelly; strict loading accepts that.
+            # (An sj checkpoint missing only some of these entries is still reported.)
+            missing_keys[:] = [k for k in missing_keys if k not in kept]
         if not torch.equal(self.v_reset, v_reset):  # v starts at the loaded v_reset from now on (this resets v)
             self.register_memory("v", None if self.v_reset.dim() > 0 else float(self.v_reset))
 

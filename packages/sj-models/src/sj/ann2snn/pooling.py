@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from sj.ann2snn.modules import TimeContext
 from sj.base import MemoryModule, StepModeError
 
 _POOLS = {1: (nn.MaxPool1d, nn.AdaptiveMaxPool1d), 2: (nn.MaxPool2d, nn.AdaptiveMaxPool2d),
@@ -32,26 +33,25 @@ class AccumulatedMaxPool(MemoryModule):
 
     Args:
         pool: an ``nn.MaxPool{1,2,3}d`` or ``nn.AdaptiveMaxPool{1,2,3}d`` (copied, with ``return_indices=True``).
+        time: the graph's :class:`~sj.ann2snn.modules.TimeContext` (``T`` is set by the owning
+            :class:`~sj.ann2snn.modules.ConvertedSNN` before each call; a fresh one by default).
 
-    ``T`` is set by the owning :class:`~sj.ann2snn.modules.ConvertedSNN` before each call. The running sum is a
-    memory (cleared by :func:`sj.functional.reset_net`), so a sequence fed in chunks gives the same result.
+    The running sum is a memory (cleared by :func:`sj.functional.reset_net`), so a sequence fed in chunks gives the
+    same result.
     """
 
-    def __init__(self, pool: nn.Module) -> None:
+    def __init__(self, pool: nn.Module, time: TimeContext | None = None) -> None:
         super().__init__(step_mode="m")
         if not isinstance(pool, MAX_POOL_TYPES):
             raise TypeError(f"AccumulatedMaxPool: expected a max pooling module, got {type(pool).__name__}")
         pool = copy.deepcopy(pool)
         pool.return_indices = True
         self.pool = pool
-        self.T = 1
+        self.time = time or TimeContext()
         self.register_memory("total", None)
 
     def multi_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        tn = x.shape[0]
-        if tn % self.T:
-            raise StepModeError(f"AccumulatedMaxPool: the folded batch {tn} is not a multiple of T={self.T}")
-        seq = x.detach().unflatten(0, (self.T, tn // self.T))
+        seq = self.time.unfold(x.detach(), "AccumulatedMaxPool")
         total = seq.cumsum(0)
         if self.total is not None:
             if self.total.shape != seq.shape[1:]:
@@ -63,8 +63,6 @@ class AccumulatedMaxPool(MemoryModule):
         _, idx = self.pool((total - seq).flatten(0, 1))
         return x.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
 
-    def extra_repr(self) -> str:
-        return f"T={self.T}"
 
 
 def pool_module_of(node: fx.Node, gm: fx.GraphModule) -> nn.Module | None:
@@ -84,15 +82,16 @@ def pool_module_of(node: fx.Node, gm: fx.GraphModule) -> nn.Module | None:
     return cls(**kwargs)
 
 
-def gate_max_pools(gm: fx.GraphModule, prefix: str = "ann2snn_maxpool") -> int:
-    """Replace every max pooling call of ``gm`` by its own :class:`AccumulatedMaxPool`; returns how many."""
+def gate_max_pools(gm: fx.GraphModule, time: TimeContext, prefix: str = "ann2snn_maxpool") -> int:
+    """Replace every max pooling call of ``gm`` by its own :class:`AccumulatedMaxPool` reading ``T`` from ``time``;
+    returns how many."""
     count = 0
     for node in list(gm.graph.nodes):
         pool = pool_module_of(node, gm)
         if pool is None:
             continue
         target = f"{prefix}{count}"
-        gm.add_submodule(target, AccumulatedMaxPool(pool))
+        gm.add_submodule(target, AccumulatedMaxPool(pool, time))
         with gm.graph.inserting_after(node):
             new = gm.graph.call_module(target, (node.args[0],))
         node.replace_all_uses_with(new)

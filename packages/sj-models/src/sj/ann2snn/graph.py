@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from sj.ann2snn.modules import TimeContext, TimeFold, TimeUnfold
 from sj.base import MemoryModule, StepModule
 from sj.functional.fuse import fuse_conv_bn
-from sj.layer.stateless import VotingLayer
+from sj.layer.stateless import SeqFoldMixin, VotingLayer
 
 _CONV_BN = {nn.Conv1d: nn.BatchNorm1d, nn.Conv2d: nn.BatchNorm2d, nn.Conv3d: nn.BatchNorm3d}
 _MAXPOOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
@@ -211,7 +212,38 @@ def move_max_pool_before_relu(gm: fx.GraphModule, relu_targets: Iterable[str]) -
     return moved
 
 
+def unwrap_step_layers(gm: fx.GraphModule) -> int:
+    """Turn every stateless sj.layer module of ``gm`` (step mode ``'s'``) into the torch module it wraps (in place, same
+    parameters), so that ``sj.functional.set_step_mode`` on the converted network leaves it alone: it works on the
+    time-folded batch in either mode. Returns how many were unwrapped."""
+    count = 0
+    for m in gm.modules():
+        if isinstance(m, SeqFoldMixin):
+            m.__class__ = next(c for c in type(m).__mro__ if issubclass(c, nn.Module) and not issubclass(
+                c, SeqFoldMixin))
+            count += 1
+    return count
+
+
 def fuse_conv_bn_model(model: nn.Module) -> fx.GraphModule:
     """A traced copy of ``model`` (eval mode) with every Conv-BN pair folded (:func:`fuse_conv_bn_graph`); in eval
     mode it computes what ``model`` computes. ``model`` is not modified."""
     return fuse_conv_bn_graph(trace(copy.deepcopy(model).eval()))
+
+
+def add_time_folding(fx_model: fx.GraphModule, time: TimeContext) -> None:
+    """Insert :class:`~sj.ann2snn.modules.TimeFold` after every input and :class:`~sj.ann2snn.modules.TimeUnfold`
+    before every output of ``fx_model`` (modules ``time_fold`` / ``time_unfold``): in step mode ``'m'`` the graph
+    then takes and returns ``[T, N, *]`` and runs on ``[T·N, *]`` in between."""
+    fx_model.add_submodule("time_fold", TimeFold(time))
+    fx_model.add_submodule("time_unfold", TimeUnfold(time))
+    graph = fx_model.graph
+    for node in list(graph.nodes):
+        if node.op == "placeholder":
+            with graph.inserting_after(node):
+                folded = graph.call_module("time_fold", (node,))
+            node.replace_all_uses_with(folded, delete_user_cb=lambda user, keep=folded: user is not keep)
+        elif node.op == "output":
+            with graph.inserting_before(node):
+                node.args = fx.node.map_arg(node.args, lambda n: graph.call_module("time_unfold", (n,)))
+    graph.lint()

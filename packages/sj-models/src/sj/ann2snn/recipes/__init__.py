@@ -1,0 +1,11 @@
+"""Conversion recipes (SpikingJelly 2.0's ``ann2snn.recipes``)."""
+
+from sj.ann2snn.recipes.base import ConversionRecipe, FXConversionRecipe, ModuleConversionRecipe
+from sj.ann2snn.recipes.local_threshold_balancing import LocalThresholdBalancingRecipe
+from sj.ann2snn.recipes.rate_coding import RateCodingRecipe
+from sj.ann2snn.recipes.time_folded import TimeFoldedRateCodingRecipe
+from sj.ann2snn.recipes.transformer_td_equivalent import TransformerTDEquivalentRecipe
+
+__all__ = ["ConversionRecipe", "FXConversionRecipe", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
+           "RateCodingRecipe", "TimeFoldedRateCodingRecipe",
+           "TransformerTDEquivalentRecipe"]

@@ -1,0 +1,16 @@
+"""The ANNs SpikingJelly's ann2snn tutorials convert (``ann2snn.sample_models``), with its module names so its
+checkpoints load: :class:`CNN` (MNIST) and the CIFAR-10 ResNets (:func:`ResNet18` ... :func:`ResNet152`)."""
+
+from sj.ann2snn.sample_models.cifar10_resnet import (
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    ResNet18,
+    ResNet34,
+    ResNet50,
+    ResNet101,
+    ResNet152,
+)
+from sj.ann2snn.sample_models.mnist_cnn import CNN
+
+__all__ = ["CNN", "BasicBlock", "Bottleneck", "ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152"]

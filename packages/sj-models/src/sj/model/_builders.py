@@ -1,0 +1,62 @@
+"""What the zoo's builders share: making neurons from SpikingJelly's ``spiking_neuron=`` / ``**kwargs`` and loading
+torchvision's ImageNet weights (``pretrained=True``) without importing torchvision."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+NeuronClass = Callable[..., nn.Module]
+
+
+def make_neuron(spiking_neuron: NeuronClass | None, kwargs: dict[str, Any], owner: str) -> nn.Module:
+    """``spiking_neuron(**deepcopy(kwargs))``: a fresh neuron with its own copy of every argument (a surrogate module
+    passed as ``surrogate_function=`` is copied per neuron, as in SpikingJelly)."""
+    if spiking_neuron is None or not callable(spiking_neuron):
+        raise TypeError(f"{owner}: spiking_neuron must be a neuron class such as sj.neuron.IFNode (further neuron "
+                        f"arguments go in **kwargs), got {spiking_neuron!r}")
+    return spiking_neuron(**copy.deepcopy(kwargs))
+
+
+def make_multi_step_neuron(spiking_neuron: NeuronClass | None, kwargs: dict[str, Any],
+                           defaults: dict[str, Any] | None = None) -> nn.Module:
+    """The transformers' neurons: ``spiking_neuron`` (default :class:`sj.neuron.LIFNode` with ``defaults``) in step
+    mode ``'m'``; ``kwargs`` override the defaults, and a ``step_mode`` other than ``'m'`` is refused."""
+    from sj.neuron import LIFNode
+
+    if kwargs.get("step_mode", "m") != "m":
+        raise ValueError(f"these models run their neurons in step_mode='m', got step_mode={kwargs['step_mode']!r}")
+    params = copy.deepcopy(defaults) if spiking_neuron is None and defaults else {}
+    params.update(copy.deepcopy(kwargs))
+    params["step_mode"] = "m"
+    return (LIFNode if spiking_neuron is None else spiking_neuron)(**params)
+
+
+# torchvision's ImageNet weights, by architecture (the files torchvision and SpikingJelly download).
+TORCHVISION_URLS = {name: f"https://download.pytorch.org/models/{name}-{digest}.pth" for name, digest in (
+    ("resnet18", "f37072fd"), ("resnet34", "b627a593"), ("resnet50", "0676ba61"), ("resnet101", "63fe2227"),
+    ("resnet152", "394f9c45"), ("resnext50_32x4d", "7cdf4587"), ("resnext101_32x8d", "8ba56ff5"),
+    ("wide_resnet50_2", "95faca4d"), ("wide_resnet101_2", "32ee1156"), ("vgg11", "8a719046"),
+    ("vgg13", "19584684"), ("vgg16", "397923af"), ("vgg19", "dcbb9e9d"), ("vgg11_bn", "6002323d"),
+    ("vgg13_bn", "abd245e5"), ("vgg16_bn", "6c64b313"), ("vgg19_bn", "c79401a0"))}
+
+
+def load_torchvision_weights(model: nn.Module, arch: str, progress: bool = True) -> nn.Module:
+    """Load torchvision's ImageNet weights of ``arch`` into ``model`` (strict: the spiking model has torchvision's
+    parameter names). The file is read from the torch hub cache (``torch.hub.get_dir()/checkpoints``), downloaded
+    there first when absent, as torchvision does."""
+    if arch not in TORCHVISION_URLS:
+        raise ValueError(f"no torchvision weights for {arch!r}; known: {', '.join(TORCHVISION_URLS)}")
+    state = torch.hub.load_state_dict_from_url(TORCHVISION_URLS[arch], progress=progress, map_location="cpu")
+    model.load_state_dict(state)
+    return model
+
+
+def flatten_features(x: torch.Tensor, step_mode: str) -> torch.Tensor:
+    """Flatten pooled features before the classifier: from dimension 1 in step mode ``'s'`` (``[N, C, 1, 1]``),
+    from 2 in ``'m'`` (``[T, N, C, 1, 1]``)."""
+    return torch.flatten(x, 2 if step_mode == "m" else 1)
