@@ -24,7 +24,7 @@ _MULTI_LEVEL_DEFAULT = (4, 0.0, 4.0)  # SpikingJelly's MultiLevelSpikeCount(4): 
 __all__ = ["activation_aware_if_multi_step", "activation_aware_if_step", "clif_step", "cuba_lif_step", "eif_multi_step",
            "eif_step", "gated_lif_step", "if_multi_step", "if_step", "ilif_multi_step", "ilif_step",
            "izhikevich_multi_step", "izhikevich_step", "klif_step", "liaf_step", "lif_charge", "lif_multi_step",
-           "lif_step", "masked_psn_step", "multi_level_spike_count", "neuron_implementation", "plif_multi_step",
+           "lif_step", "masked_psn_step", "neuron_implementation", "plif_multi_step",
            "plif_step", "qif_multi_step", "qif_step", "raf_step", "sliding_psn_step", "stbif_multi_step", "stbif_step",
            "ternary_if_step", "ternary_lif_step", "voltage_reset"]
 
