@@ -25,6 +25,8 @@ or V = H − V_th·S (soft, ``v_reset=None``; V_reset is then 0 inside the charg
 
 from __future__ import annotations
 
+from sj.neuron.activation_aware import ActivationAwareIFNode
+from sj.neuron.clif import ComplementaryLIFNode
 from sj.neuron.declared import (
     AdaptBaseNode,
     CUBALIFNode,
@@ -39,10 +41,36 @@ from sj.neuron.declared import (
     QIFNode,
     RAFNode,
 )
+from sj.neuron.dsr import DSRIFNode, DSRLIFNode
+from sj.neuron.few_spike import FewSpikeNode, FewSpikeTable, HGNode, OutlierAwareThresholdNode
+from sj.neuron.flexsn import FlexSN
+from sj.neuron.gated import GatedLIFNode
+from sj.neuron.ilc import ILCBaseNode, ILCCUBALIFNode, ILCIFNode, ILCLIFNode
+from sj.neuron.ilif import ILIFNode
+from sj.neuron.mpbn import MPBNBaseNode, MPBNLIFNode
 from sj.neuron.node import BaseNode
+from sj.neuron.noisy import (
+    NoisyBaseNode,
+    NoisyCUBALIFNode,
+    NoisyILCBaseNode,
+    NoisyILCCUBALIFNode,
+    NoisyNonSpikingBaseNode,
+    NoisyNonSpikingIFNode,
+    powerlaw_psd_gaussian,
+)
 from sj.neuron.nonspiking import NonSpikingBaseNode, NonSpikingIFNode, NonSpikingLIFNode
+from sj.neuron.online import OTTTLIFNode, SLTTLIFNode
+from sj.neuron.psn import PSN, MaskedPSN, SlidingPSN
 from sj.neuron.simple import SimpleBaseNode, SimpleIFNode, SimpleLIFNode
+from sj.neuron.stbif import STBIFNode
+from sj.neuron.ternary import TernaryIFNode, TernaryLIFNode
 
-__all__ = ["AdaptBaseNode", "BaseNode", "CUBALIFNode", "EIFNode", "HalfThresholdIFNode", "IFNode", "IzhikevichNode",
-           "KLIFNode", "LIAFNode", "LIFNode", "NonSpikingBaseNode", "NonSpikingIFNode", "NonSpikingLIFNode",
-           "ParametricLIFNode", "QIFNode", "RAFNode", "SimpleBaseNode", "SimpleIFNode", "SimpleLIFNode"]
+__all__ = ["PSN", "ActivationAwareIFNode", "AdaptBaseNode", "BaseNode", "CUBALIFNode", "ComplementaryLIFNode",
+           "DSRIFNode", "DSRLIFNode", "EIFNode", "FewSpikeNode", "FewSpikeTable", "FlexSN", "GatedLIFNode", "HGNode",
+           "HalfThresholdIFNode", "IFNode", "ILCBaseNode", "ILCCUBALIFNode", "ILCIFNode", "ILCLIFNode", "ILIFNode",
+           "IzhikevichNode", "KLIFNode", "LIAFNode", "LIFNode", "MPBNBaseNode", "MPBNLIFNode", "MaskedPSN",
+           "NoisyBaseNode", "NoisyCUBALIFNode", "NoisyILCBaseNode", "NoisyILCCUBALIFNode", "NoisyNonSpikingBaseNode",
+           "NoisyNonSpikingIFNode", "NonSpikingBaseNode", "NonSpikingIFNode", "NonSpikingLIFNode", "OTTTLIFNode",
+           "OutlierAwareThresholdNode", "ParametricLIFNode", "QIFNode", "RAFNode", "SLTTLIFNode", "STBIFNode",
+           "SimpleBaseNode", "SimpleIFNode", "SimpleLIFNode", "SlidingPSN", "TernaryIFNode", "TernaryLIFNode",
+           "powerlaw_psd_gaussian"]

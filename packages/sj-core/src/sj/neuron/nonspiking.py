@@ -7,7 +7,7 @@ by ``decode``:
 ==================  ==================================================================
 ``None``            the potentials ``[T, N, *]`` (SpikingJelly returns a Python list of T tensors)
 ``'max-mem'``       the maximum over time
-``'max-abs-mem'``   the value of largest magnitude over time (the maximum on a tie)
+``'max-abs-mem'``   the value of largest magnitude over time (the minimum when both have the same magnitude)
 ``'mean-mem'``      the mean over time
 ``'last-mem'``      the last step (also spelled ``'last_mem'`` and ``'last-me'``, SpikingJelly's two spellings)
 ==================  ==================================================================
@@ -43,7 +43,7 @@ def decode_potentials(v_seq: torch.Tensor, decode: str | None) -> torch.Tensor:
         return v_seq.max(0).values
     if decode == "max-abs-mem":
         high, low = v_seq.max(0).values, v_seq.min(0).values
-        return torch.where(high.abs() >= low.abs(), high, low)
+        return torch.where(high.abs() > low.abs(), high, low)
     if decode == "mean-mem":
         return v_seq.mean(0)
     return v_seq[-1]
