@@ -111,8 +111,8 @@ class FewSpikeNode(nn.Module, StepModule):
 
 
 class OutlierAwareThresholdNode(FewSpikeNode):
-    """Few-spikes on |gate| with the sign restored: elements with |gate| ≤ ``split_threshold`` use ``table``, the
-    others ``outlier_table``; ``clamp_value`` clips the gate first."""
+    """Few-spikes on the gate's magnitude with its sign restored: elements whose magnitude is at most
+    ``split_threshold`` use ``table``, the others ``outlier_table``; ``clamp_value`` clips the gate first."""
 
     def __init__(self, table: FewSpikeTable, outlier_table: FewSpikeTable, split_threshold: float,
                  clamp_value: float | None = None, surrogate_function: Callable | None = None,

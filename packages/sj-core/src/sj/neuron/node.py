@@ -102,9 +102,10 @@ def _own_code(fn) -> bool:
 
 class BaseNode(MemoryModule):
     """A spiking neuron: ``BaseNode(decl, params, ...)`` (declared), or SpikingJelly's ``BaseNode(v_threshold,
-    v_reset, surrogate_function, detach_reset, step_mode, store_v_seq)`` for a subclass that defines its own step.
+    v_reset, surrogate_function, detach_reset, step_mode, store_v_seq)`` for a subclass that defines its own step
+    (those arguments then mean what they mean below, kept as plain attributes).
 
-    Args (declared form):
+    Args:
         decl: the dynamics (:func:`~sj.neuron.declaration.declare`).
         params: the declaration's own parameter values (numbers or tensors broadcastable to the neuron shape).
         learnable: names in ``params`` that become ``nn.Parameter``.
@@ -117,8 +118,8 @@ class BaseNode(MemoryModule):
         store_v_seq: keep ``v_seq`` ``[T, N, *]`` (V after every step): in ``'m'`` of the last call, in ``'s'``
             appended step by step until :meth:`reset` (each step copies the sequence: for monitoring).
         aux_init: initial values of the declaration's aux states (default 0).
-        bounds: ``name → (low, high, closed)`` the values a parameter may take; ``lower_bounds``: ``name → low``,
-            the shorthand for ``(low, None, False)`` (the value must exceed ``low``).
+        bounds: ``name → (low, high, closed)``, the values a parameter may take.
+        lower_bounds: ``name → low``, the shorthand for ``(low, None, False)`` (the value must exceed ``low``).
         v_init: where the membrane starts after a reset (default: ``v_reset``, 0 for soft reset).
     """
 
