@@ -165,6 +165,22 @@ def test_sj_checkpoints_load_strictly_into_sj_nets_and_compute_the_same(sj2):
         close(again(x), net2(x), f"{name} (sj round trip)")
 
 
+def test_sj_checkpoints_of_nets_with_the_other_neurons(sj2):
+    def net(n, lay):
+        torch.manual_seed(0)
+        return nn.Sequential(lay.Linear(C, 4), n.MPBNLIFNode(out_features=4, step_mode="m"), lay.Linear(4, 4),
+                             n.PSN(T), lay.Linear(4, 4), n.SlidingPSN(2, False, step_mode="m"), lay.Linear(4, 4),
+                             n.DSRIFNode(T, 1.0), lay.Linear(4, 4), n.TernaryLIFNode(step_mode="m"))
+
+    theirs = net(sj2["neuron"], sj2["layer"])
+    theirs(inputs().float())  # statistics move
+    sj2["functional"].reset_net(theirs)
+    mine = net(neuron, layer)
+    mine.load_state_dict(theirs.state_dict())
+    x = inputs(seed=5).float()
+    close(mine(x), theirs(x), "net of other neurons")
+
+
 # ---------------------------------------------------------------------------------------- 2. subclassing interface
 def _charge_override(base_cls):
     """A SpikingJelly-style subclass overriding neuronal_charge (a tanh-leaky membrane)."""
@@ -637,3 +653,88 @@ def test_flexsn(sj2):
         theirs = sj2["neuron"].FlexSN(_flex_core, 1, (nn.Parameter(tau.clone()),), step_mode=mode,
                                       store_state_seqs=True)
         compare(mine, theirs, x, modes=(mode,), what=f"FlexSN {mode}")
+
+
+# --------------------------------------------------------------------------- base classes written against, directly
+def test_sj2_style_subclasses_of_the_remaining_bases(sj2):
+    n2 = sj2["neuron"]
+
+    def adapt(cls):
+        class Adaptive(cls):  # SpikingJelly's AdaptBaseNode protocol: a functional step using the adaptation
+            def single_step_functional_forward(self, inputs, states, **kwargs):
+                v, w = states
+                h = v + (inputs[0] - w) / 2.0
+                spike = self.surrogate_function(h - self.v_threshold)
+                w = self.jit_neuronal_adaptation(w, self.tau_w, self.a, self.v_rest, h) + self.b * spike
+                return (spike,), (h * (1 - spike), w)
+
+        return Adaptive(1.0, 0.0, 0.0, 0.1, 2.0, 0.5, 0.2)
+
+    compare(adapt(neuron.AdaptBaseNode), adapt(n2.AdaptBaseNode), inputs(), what="AdaptBaseNode subclass")
+
+    def readout(cls):
+        class Leaky(cls):
+            def neuronal_charge(self, x):
+                self.v = 0.8 * self.v + x
+
+        return Leaky("mean-mem")
+
+    compare(readout(neuron.NonSpikingBaseNode), readout(n2.NonSpikingBaseNode), inputs(), modes=("m",),
+            what="NonSpikingBaseNode subclass", copy_state=False)
+
+    def ilc(cls):
+        class Tanh(cls):
+            def neuronal_charge(self, x):
+                self.v = self.v + torch.tanh(x)
+
+        torch.manual_seed(3)
+        return Tanh(2, 2)
+
+    mine, theirs = ilc(neuron.ILCBaseNode), ilc(n2.ILCBaseNode)
+    with torch.no_grad():
+        close(mine(inputs((T, N, 4)).float()), theirs(inputs((T, N, 4)).float()), "ILCBaseNode subclass")
+    assert base.MultiStepModule().supported_step_mode() == sj2["base"].MultiStepModule().supported_step_mode()
+    assert base.SingleStepModule().supported_step_mode() == sj2["base"].SingleStepModule().supported_step_mode()
+
+
+def test_stbif_from_quantizer(sj2):
+    class Quantizer(nn.Module):
+        s, sym, pos_max, neg_min = torch.tensor(0.25), True, torch.tensor(3.0), torch.tensor(-4.0)
+
+    mine, theirs = neuron.STBIFNode.from_quantizer(Quantizer()), sj2["neuron"].STBIFNode.from_quantizer(Quantizer())
+    assert (mine.level, mine.sym) == (theirs.level, theirs.sym)
+    close(list(mine.state_dict().values()), list(theirs.state_dict().values()), "STBIF buffers")
+
+
+def test_remaining_functional_steps_match_sj2(sj2):
+    f2 = sj2["functional"]
+    sg, sg2 = _sg_pair(sj2)
+    x = inputs()
+    weight, bias = torch.tensor([0.25, 0.5, 1.0], dtype=torch.float64), torch.tensor(-0.5, dtype=torch.float64)
+    queue, queue2 = (), ()
+    for xt in x:
+        s, queue = F.sliding_psn_step(xt, queue, weight, bias, sg)
+        s2, queue2 = f2.sliding_psn_step(xt, queue2, weight, bias, sg2)
+        close(s, s2, "sliding_psn_step")
+    masked = torch.rand(T, T, dtype=torch.float64)
+    bias_t = torch.rand(T, 1, dtype=torch.float64)
+    state, state2 = (0, ()), (0, ())
+    for xt in x:
+        s, *state = F.masked_psn_step(xt, *state, masked, bias_t, 2, sg)
+        s2, *state2 = f2.masked_psn_step(xt, *state2, masked, bias_t, 2, sg2)
+        close(s, s2, "masked_psn_step")
+    gates = [torch.full((1, C), 0.3 + 0.1 * i, dtype=torch.float64) for i in range(8)]
+    spike = torch.zeros(N, C, dtype=torch.float64)
+    v = v2 = torch.zeros(N, C, dtype=torch.float64)
+    spike2 = spike
+    for xt in x:
+        spike, v = F.gated_lif_step(xt, v, spike, *gates, sg)
+        spike2, v2 = f2.gated_lif_step(xt, v2, spike2, *gates, sg2)
+        close((spike, v), (spike2, v2), "gated_lif_step")
+    xf = inputs(dtype=torch.float32)
+    args = (torch.tensor([0.8, 1.0, 1.2]), torch.tensor([0.1, 0.0, -0.2]), C, 1, None, True)
+    v0 = torch.zeros(N, C)
+    close(F.activation_aware_if_multi_step(xf, v0, *args), f2.activation_aware_if_multi_step(xf, v0, *args),
+          "activation_aware_if_multi_step")
+    with pytest.raises(ValueError, match="unknown neuron type"):
+        F.neuron_implementation("nope", torch.device("cpu"))
