@@ -127,3 +127,10 @@ def test_new_declarations_compile_without_graph_breaks(name):
     yb.sum().backward()
     torch.testing.assert_close(yb, ya)
     torch.testing.assert_close(xb.grad, xa.grad)
+
+
+def test_set_backend_leaves_neurons_without_a_declaration_alone():
+    from sj.functional import set_backend
+
+    net = torch.nn.Sequential(neuron.LIFNode(), neuron.TernaryIFNode(), neuron.ILIFNode())
+    assert set_backend(net, "cpu") == [] and net[0].backend == "cpu" and net[1].backend == "torch"
