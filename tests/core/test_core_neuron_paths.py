@@ -134,3 +134,12 @@ def test_set_backend_leaves_neurons_without_a_declaration_alone():
 
     net = torch.nn.Sequential(neuron.LIFNode(), neuron.TernaryIFNode(), neuron.ILIFNode())
     assert set_backend(net, "cpu") == [] and net[0].backend == "cpu" and net[1].backend == "torch"
+
+
+def test_loading_another_reset_mode_restarts_the_membrane_there():
+    hard = neuron.IFNode(v_reset=-0.5, step_mode="m")
+    soft = neuron.IFNode(v_reset=None, step_mode="m")
+    hard.load_state_dict(soft.state_dict())
+    assert hard.soft_reset and hard.v == 0.0
+    soft.load_state_dict(neuron.IFNode(v_reset=-0.5).state_dict())
+    assert not soft.soft_reset and soft.v == -0.5 and soft.v_reset.item() == -0.5

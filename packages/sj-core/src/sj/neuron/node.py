@@ -577,9 +577,9 @@ class BaseNode(MemoryModule):
         optional = self._optional_keys(prefix)
         missing_keys[before:] = [k for k in missing_keys[before:] if k not in optional]
         now = self._buffers.get("v_reset") if self.decl is not None else None
-        if now is not None and (v_reset is None or not torch.equal(now, v_reset)):
-            # v starts at the loaded v_reset from now on (this resets v)
-            self.register_memory("v", None if now.dim() > 0 else float(now))
+        if (now is None) != (v_reset is None) or (now is not None and not torch.equal(now, v_reset)):
+            # v starts at the loaded v_reset (0 for soft reset) from now on (this resets v)
+            self.register_memory("v", 0.0 if now is None else None if now.dim() > 0 else float(now))
 
     def _check_extra_state(self, state, prefix: str = "") -> SurrogateFunction | None:
         """The surrogate module ``state`` describes; raises ``ValueError`` if ``state`` does not fit this neuron."""
