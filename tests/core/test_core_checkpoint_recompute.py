@@ -181,11 +181,11 @@ def test_deepcopy_in_the_middle_of_a_recorded_sequence(name):
     module = make()
     x = _input(shape)
     module(x)  # memories now sit in the autograd graph
-    held = {k: v for k, v in module.memories() if isinstance(v, torch.Tensor)}
+    held = {k: v for k, v in module.named_memories() if isinstance(v, torch.Tensor)}
     assert any(v.grad_fn is not None for v in held.values())
     twin = copy.deepcopy(module)
     for k, v in held.items():
-        copied = dict(twin.memories())[k]
+        copied = dict(twin.named_memories())[k]
         assert copied.grad_fn is None and not copied.requires_grad
         torch.testing.assert_close(copied, v.detach(), rtol=0, atol=0)
         assert copied.data_ptr() != v.data_ptr()

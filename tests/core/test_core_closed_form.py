@@ -90,7 +90,7 @@ def test_eif():
 
 def test_izhikevich_with_adaptation():
     tau, v_c, a0, v_rest, a, b, tau_w = 2.0, 0.8, 1.0, -0.1, 1.0, 0.1, 2.0
-    node = neuron.IzhikevichNode()
+    node = neuron.IzhikevichNode(a=a, b=b)
     got = run(node, [2 * x for x in X])
     v, w, spikes, vs = 0.0, 0.0, [], []
     for x in [2 * x for x in X]:

@@ -21,7 +21,7 @@ from sj.nir import golden
 def recorded(tmp_path):
     torch.manual_seed(0)
     net = nn.Sequential(layer.Linear(4, 5), neuron.LIFNode(tau=2.0), layer.Linear(5, 2),
-                        neuron.NonSpikingLIFNode(tau=3.0))
+                        neuron.NonSpikingLIFNode(tau=3.0, step_mode="s"))
     path = tmp_path / "net.nir"
     sj.nir.export(net, torch.rand(1, 4), dt=1e-3, path=path)
     x = torch.rand(30, 3, 4) * 2

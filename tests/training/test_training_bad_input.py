@@ -32,7 +32,7 @@ shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3)
 def snapshot(m: torch.nn.Module) -> dict:
     """Everything a failed call must not change: parameters, buffers, hyper-parameters and memories."""
     mems = {f"{n}.{k}": v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
-            for n, s in m.named_modules() if hasattr(s, "memories") for k, v in s.memories()}
+            for n, s in m.named_modules() if hasattr(s, "memories") for k, v in s.named_memories()}
     return {"state_dict": copy.deepcopy(m.state_dict()), "memories": mems,
             "modes": [getattr(s, "step_mode", None) for s in m.modules()],
             "backends": [getattr(s, "backend", None) for s in m.modules()]}

@@ -49,10 +49,10 @@ def _run(node, xs, mode):
     outs = [node(x) for x in xs] if mode == "s" else [node(torch.cat(xs))]
     y = torch.cat(outs) if mode == "m" else torch.stack(outs)
     loss = (y * torch.linspace(0, 1, y.numel()).view_as(y)).sum() + sum(
-        v.sum() for k, v in node.memories() if k != "v_seq" and isinstance(v, torch.Tensor))
+        v.sum() for k, v in node.named_memories() if k != "v_seq" and isinstance(v, torch.Tensor))
     params = list(node.parameters())
     grads = torch.autograd.grad(loss, [*xs, *params])
-    states = [v.detach().clone() for k, v in node.memories() if k != "v_seq" and isinstance(v, torch.Tensor)]
+    states = [v.detach().clone() for k, v in node.named_memories() if k != "v_seq" and isinstance(v, torch.Tensor)]
     return y.detach(), states, grads
 
 

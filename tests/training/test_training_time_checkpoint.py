@@ -53,7 +53,7 @@ def test_aux_states_and_learnable_neuron_parameters(cls, blas_bound):
     out_p, grads_p = _step(plain, x, target)
     out_w, grads_w = _step(TimeCheckpoint(inner, 2), x, target)
     assert _outputs_match(out_w, out_p, plain, blas_bound)
-    for name, _ in plain[1].memories():
+    for name, _ in plain[1].named_memories():
         a, b = getattr(plain[1], name), getattr(inner[1], name)
         assert (a is None and b is None) or torch.equal(a, b), name
     for gw, gp in zip(grads_w, grads_p, strict=True):

@@ -61,11 +61,23 @@ def copy_bandwidth(numel: int, device: torch.device, dtype: torch.dtype, repeats
 
 
 def neuron_classes() -> dict[str, type]:
-    """Neuron module classes ``bench`` can build with default arguments (the spiking ones of :mod:`sj.neuron`)."""
+    """Neuron module classes ``bench`` can build with default arguments and that run the multi-step op (the
+    declared spiking ones of :mod:`sj.neuron`)."""
     import sj.neuron as n
 
-    skip = {"BaseNode", "LIAFNode", "NonSpikingLIFNode"}
-    return {name: getattr(n, name) for name in n.__all__ if name not in skip}
+    skip = {"BaseNode", "LIAFNode", "NonSpikingLIFNode", "NonSpikingIFNode"}
+    out = {}
+    for name in n.__all__:
+        cls = getattr(n, name)
+        if name in skip or not (isinstance(cls, type) and issubclass(cls, n.BaseNode)):
+            continue
+        try:
+            node = cls(step_mode="m")
+        except (TypeError, ValueError):  # needs arguments, or runs single-step only
+            continue
+        if node.path() == "declared":
+            out[name] = cls
+    return out
 
 
 def bench(neurons: list[str], T: int, numel: int, device: torch.device, dtype: torch.dtype, repeats: int,

@@ -32,6 +32,8 @@ from sj.functional.net import (
     set_step_mode,
 )
 from sj.functional.neuron_linear import if_linear, lif_linear
+from sj.functional.neuron_steps import *  # noqa: F403 (SpikingJelly's per-neuron step functions)
+from sj.functional.neuron_steps import __all__ as _neuron_steps
 from sj.functional.packing import (
     bit_pack_spike_dense,
     bit_spike_compress,
@@ -56,4 +58,5 @@ __all__ = ["bit_pack_spike_dense", "bit_spike_compress", "bit_spike_decompress",
            "neunorm_step", "packed_spike_linear", "redundant_one_hot", "reset_collected_modules", "reset_net",
            "seq_to_ann_forward", "set_backend", "set_step_mode", "set_threshold_margin", "sparse_linear",
            "spike_similar_loss", "stdp_conv1d_step", "stdp_conv2d_step", "stdp_linear_step", "synapse_filter_step",
-           "t_last_multi_step_forward", "t_last_seq_to_ann_forward", "temporal_efficient_training_cross_entropy"]
+           "t_last_multi_step_forward", "t_last_seq_to_ann_forward", "temporal_efficient_training_cross_entropy",
+           *_neuron_steps]

@@ -95,8 +95,8 @@ def set_backend(net: nn.Module, backend: str, instance: type | tuple[type, ...] 
 
     targets, skipped = [], []
     for name, m in net.named_modules():
-        if not isinstance(m, BaseNode) or not isinstance(m, instance):
-            continue
+        if not isinstance(m, BaseNode) or not isinstance(m, instance) or m.decl is None:
+            continue  # a neuron without a declaration runs its torch step whatever the backend
         ref = m.v_threshold
         reason = unsupported_reason(backend, m.spec(), ref.device, ref.dtype)
         if reason is not None:

@@ -42,7 +42,7 @@ def fptt_online_training_init_w_ra(optimizer: torch.optim.Optimizer) -> list[tor
 
 
 def _snapshot(modules: list[MemoryModule]) -> list[dict]:
-    return [{k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in m.memories()} for m in modules]
+    return [{k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in m.named_memories()} for m in modules]
 
 
 def _restore(modules: list[MemoryModule], states: list[dict]) -> None:

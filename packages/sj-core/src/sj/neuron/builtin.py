@@ -24,10 +24,17 @@ IZHIKEVICH = declare("izhikevich", "v + (x + a0 * (v - v_rest) * (v - v_c) - w) 
                      doc="Izhikevich: H = V + (X + a0(V − V_rest)(V − V_c) − W)/τ; "
                          "W ← W + (a(H − V_rest) − W)/τ_w + b·S")
 KLIF = declare("klif", "Max(0, k * (v + (x - (v - v_reset)) / tau))", params=("tau", "k"),
-               doc="k-based LIF: H = ReLU(k·(V + (X − (V − V_reset))/τ)), k learnable")
-CUBA_LIF = declare("cuba_lif", "v * (1 - v_decay) + c", params=("c_decay", "v_decay"), aux_states=("c",),
-                   pre=(("c", "c * (1 - c_decay) + x"),),
-                   doc="current-based LIF: C ← C(1 − c_decay) + X; H = V(1 − v_decay) + C")
+               doc="k-based LIF, decay_input=True: H = ReLU(k·(V + (X − (V − V_reset))/τ)), k learnable")
+KLIF_NO_DECAY_INPUT = declare("klif_nodecay", "Max(0, k * (v - (v - v_reset) / tau + x))", params=("tau", "k"),
+                              doc="k-based LIF, decay_input=False: H = ReLU(k·(V − (V − V_reset)/τ + X))")
+CUBA_LIF = declare("cuba_lif", "v * v_decay + c", params=("c_decay", "v_decay"), aux_states=("c",),
+                   pre=(("c", "c * c_decay + x"),),
+                   doc="current-based LIF (SpikingJelly 2.0): C ← C·c_decay + X; H = V·v_decay + C")
+# The resonate-and-fire neuron's rotation e^{b·dt}·(cos ω·dt, sin ω·dt) enters as two parameters (the module computes
+# them from b, ω and dt): the generated kernels need no trigonometry. Both updates read the previous U and V.
+RAF = declare("raf", "decay_sin * u + decay_cos * v", params=("decay_cos", "decay_sin"), aux_states=("u",),
+              post=(("u", "decay_cos * u - decay_sin * v + x"),),
+              doc="resonate-and-fire: H = e^{b·dt}(U·sin ω·dt + V·cos ω·dt); U ← e^{b·dt}(U·cos ω·dt − V·sin ω·dt) + X")
 
 BUILTIN_NEURONS = tuple(d.name for d in (IF, LIF, LIF_NO_DECAY_INPUT, PLIF, PLIF_NO_DECAY_INPUT, QIF, EIF,
-                                         IZHIKEVICH, KLIF, CUBA_LIF))
+                                         IZHIKEVICH, KLIF, KLIF_NO_DECAY_INPUT, CUBA_LIF, RAF))

@@ -26,7 +26,9 @@ PARAMS: dict[str, dict[str, float]] = {
     "eif": {"tau": 2.0, "delta_T": 1.0, "theta_rh": 0.8, "v_rest": 0.0},
     "izhikevich": {"tau": 2.0, "v_c": 0.8, "a0": 1.0, "v_rest": -0.1, "a": 1.0, "b": 0.1, "tau_w": 2.0},
     "klif": {"tau": 2.0, "k": 1.25},
+    "klif_nodecay": {"tau": 2.0, "k": 0.75},
     "cuba_lif": {"c_decay": 0.5, "v_decay": 0.75},
+    "raf": {"decay_cos": 0.5, "decay_sin": 0.625},
     CUSTOM_NEURON.name: {"tau": 2.0, "gain": 0.125},
 }
 # Neurons whose dynamics grow fast (quadratic/exponential) get smaller inputs so 8 steps stay finite.
@@ -70,7 +72,7 @@ class ConformanceCase:
 # that element's gradient then differs by the jump, which no tolerance covers (seen: on an H200 with the cupy and
 # triton backends, and on the cpu backend). See gradient_may_jump.
 JUMP_SURROGATES = ("Rect", "PiecewiseLeakyReLU", "LeakyKReLU", "LogTailedReLU")
-JUMP_NEURONS = ("klif",)
+JUMP_NEURONS = ("klif", "klif_nodecay")
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 

@@ -54,7 +54,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def _check_no_state(model: nn.Module) -> None:
     for name, m in model.named_modules():
-        held = [k for k, v in m.memories() if isinstance(v, torch.Tensor)] if isinstance(m, MemoryModule) else []
+        held = [k for k, v in m.named_memories() if isinstance(v, torch.Tensor)] if isinstance(m, MemoryModule) else []
         if held:
             raise ValueError(f"save_checkpoint: {type(m).__name__} {name!r} holds state {held} from the current "
                              "sequence, which a checkpoint does not keep (so resuming would not continue it); call "

@@ -55,7 +55,7 @@ class TimeCheckpoint(nn.Module, StepModule):
         return f"segment_length={self.segment_length}"
 
     def _slots(self) -> list[Slot]:
-        return [(m, name) for m in self.module.modules() if isinstance(m, MemoryModule) for name, _ in m.memories()]
+        return [(m, name) for m in self.module.modules() if isinstance(m, MemoryModule) for name in m._memories]
 
     def _check_time_mixing(self) -> None:
         for name, m in self.module.named_modules():

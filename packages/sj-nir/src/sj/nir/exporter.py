@@ -121,11 +121,11 @@ def _export_cuba(m: BaseNode, s: Site) -> nir.NIRNode:
         syn, mem = _np(m.tau_syn, shape), _np(m.tau_mem, shape)
         fields = {"r": _np(m.r, shape), "v_leak": _np(m.v_leak, shape), "w_in": _np(m.w_in, shape)}
     else:
-        for p in ("c_decay", "v_decay"):
-            if bool((getattr(m, p) == 0).any()):
-                raise s.error(m, f"{p} = 0 means an infinite time constant, which NIR cannot hold",
+        for p in ("c_decay", "v_decay"):  # the fractions kept per step: τ/dt = 1/(1 − decay)
+            if bool((getattr(m, p) == 1).any()):
+                raise s.error(m, f"{p} = 1 means an infinite time constant, which NIR cannot hold",
                               NIRParameterError)
-        syn, mem = 1.0 / _np(m.c_decay, shape), 1.0 / _np(m.v_decay, shape)
+        syn, mem = 1.0 / (1.0 - _np(m.c_decay, shape)), 1.0 / (1.0 - _np(m.v_decay, shape))
         fields = {"r": mem, "v_leak": np.zeros(shape), "w_in": syn}
     fields.update(tau_syn=syn * s.dt, tau_mem=mem * s.dt)
     if not getattr(m, "spiking", True):

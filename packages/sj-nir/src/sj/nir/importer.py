@@ -221,7 +221,7 @@ def _load_lif(n: _Neuron, spiking: bool) -> nn.Module:
                           n.v_reset(), strict_threshold=n.strict, v_init=v_init)
     leak = _param(v_leak, n.shape)
     if n.conv.integration == "forward-euler" and _same(r, 1.0) and n.conv.initial_v in ("v_reset", "v_leak"):
-        return NonSpikingLIFNode(_param(steps, n.shape), True, v_reset=leak)
+        return NonSpikingLIFNode(_param(steps, n.shape), v_reset=leak)
     return NIRLIFNode(_param(steps, n.shape), _param(r, n.shape), leak, v_reset=leak, spiking=False,
                       v_init=_param(v_leak if n.conv.initial_v != "zero" else 0.0, n.shape))
 
@@ -239,7 +239,9 @@ def _load_cuba(n: _Neuron, spiking: bool) -> nn.Module:
         fits = (n.native() and n.conv.cuba_order == "current-first" and _same(r, mem) and _same(w_in, syn)
                 and _same(v_leak, 0.0) and v_init is None)
         if fits:
-            return CUBALIFNode(_param(1.0 / syn, n.shape), _param(1.0 / mem, n.shape), n.threshold(), n.v_reset())
+            # sj's decays are the fractions kept per step: 1 − dt/τ
+            return CUBALIFNode(_param(1.0 - 1.0 / syn, n.shape), _param(1.0 - 1.0 / mem, n.shape), n.threshold(),
+                               n.v_reset())
         return NIRCubaLIFNode(**p, v_threshold=n.threshold(), v_reset=n.v_reset(), order=n.conv.cuba_order,
                               strict_threshold=n.strict, v_init=v_init)
     return NIRCubaLIFNode(**p, v_reset=p["v_leak"], order=n.conv.cuba_order, spiking=False,

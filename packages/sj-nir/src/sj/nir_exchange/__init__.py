@@ -77,7 +77,7 @@ class NIRStatefulNet(nn.Module):
                 for key, value in state[name].items():
                     setattr(m, key, value)
         out = self.net(*input) if isinstance(input, tuple) else self.net(input)
-        return out, {name: dict(m.memories()) for name, m in self._stateful()}
+        return out, {name: dict(m.named_memories()) for name, m in self._stateful()}
 
 
 def import_from_nir(graph: nir.NIRGraph | str | os.PathLike, dt: float = 1e-4, device: str = "cpu",
