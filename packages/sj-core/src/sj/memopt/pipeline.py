@@ -83,18 +83,19 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 def _measure_peak(model: nn.Module, example_forward: Example) -> float:
-    """Peak memory (bytes) of a forward and backward of ``example_forward`` (after one warm-up run); the model's run
-    state is restored afterwards."""
+    """Peak memory (bytes) of a forward and backward of ``example_forward``; the model's run state is restored
+    afterwards. On a GPU after one warm-up run (the caching allocator's state), elsewhere with
+    :class:`~sj.training.PeakMemory`, which counts tensor storages and needs none."""
     state = _capture(model)
     device = _model_device(model)
     try:
         for p in model.parameters():
             p.grad = None
-        _backward(example_forward(model))
-        _restore(state)
-        for p in model.parameters():
-            p.grad = None
         if device.type == "cuda":
+            _backward(example_forward(model))
+            _restore(state)
+            for p in model.parameters():
+                p.grad = None
             torch.cuda.synchronize(device)
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(device)
@@ -302,11 +303,12 @@ def _temporal(model: nn.Module, example_forward: Example, can_chunk: Callable[[n
 
 
 # ---------------------------------------------------------------------------------------- level 4: greedy unwrap
-def _forward_costs(model: nn.Module, example_forward: Example, group: Any, warmup: int = 5, repeats: int = 10
-                   ) -> dict[str, float]:
-    """Forward time (ms, summed over ``repeats`` runs) of each checkpointed module."""
+def _forward_costs(model: nn.Module, example_forward: Example, group: Any) -> dict[str, float]:
+    """Forward time (ms, summed over the timed runs: 10 after 5 warm-ups on a GPU, 3 after 1 on a CPU, which has no
+    asynchronous queue to fill) of each checkpointed module."""
     wrapped = _wrapped(model)
     cuda = _model_device(model).type == "cuda"
+    warmup, repeats = (5, 10) if cuda else (1, 3)
     spans: dict[str, list[tuple[Any, Any]]] = {path: [] for path, _ in wrapped}
     starts: dict[str, Any] = {}
 

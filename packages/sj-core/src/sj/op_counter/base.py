@@ -204,7 +204,7 @@ class BaseCounter:
 
     def get_total(self) -> int:
         """The total count of the ``"Global"`` scope (the whole run)."""
-        return sum(self.records[GLOBAL_SCOPE].values())
+        return sum(self.records.get(GLOBAL_SCOPE, {}).values())
 
     def reset(self) -> None:
         """Forget every record (before reusing the counter)."""

@@ -12,6 +12,7 @@ from sj.op_counter import neuron_ops
 from sj.op_counter.base import call_model
 from sj.op_counter.neuromorphic_memory_access import SYNAPTIC_MODULES
 from sj.op_counter.simple_energy import SimpleEnergyConfig, SimpleEnergyProfiler, SimpleEnergyReport
+from sj.op_counter.spike_ops import untraced
 
 __all__ = ["LayerRow", "layer_report"]
 
@@ -38,7 +39,8 @@ def _firing_hooks(model: nn.Module, totals: dict[nn.Module, list[float]]) -> lis
     def hook(module: nn.Module, args: tuple, output: Any) -> None:
         if isinstance(output, torch.Tensor):
             entry = totals.setdefault(module, [0.0, 0])
-            entry[0] += float(output.detach().float().sum())
+            with untraced():  # not an operation of the model
+                entry[0] += float(output.float().sum())
             entry[1] += output.numel()
 
     return [m.register_forward_hook(hook) for m in model.modules() if neuron_ops.is_declared_neuron(m)]

@@ -3,6 +3,7 @@ NeuroMC's cores and memory hierarchy (Nature Communications 2026; the authors' c
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -711,7 +712,9 @@ def estimate_neuromc_runtime_energy(model: nn.Module, inputs: Any, *, target: to
         if loss_fn is not None:
             with profiler.suspend():
                 loss = loss_fn(output, target)
-            with profiler.stage("backward", phase="backward"):
+            with profiler.stage("backward", phase="backward"), warnings.catch_warnings():
+                # the first layer's input needs no gradient: torch warns that its backward hook sees output gradients
+                warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
                 loss.backward()
             if optimizer is not None:
                 with profiler.stage("optimizer", phase="optimizer"):
