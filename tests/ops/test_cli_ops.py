@@ -84,4 +84,5 @@ def test_bad_input_fails_with_one_line(script, argv, message):
     with pytest.raises(SystemExit) as exc:
         main(["ops", *argv])
     text = exc.value.code  # a string: Python prints it to stderr and exits with status 1
-    assert isinstance(text, str) and text.startswith("sj ops: ") and "\n" not in text and message.format(script=script) in text
+    assert isinstance(text, str) and text.startswith("sj ops: ") and "\n" not in text
+    assert message.format(script=script) in text
