@@ -244,3 +244,32 @@ def test_counting_leaves_results_and_state_unchanged():
     with oc.DispatchCounterMode([oc.ACCounter(), oc.FlopCounter(), oc.NeuronStateCounter()]):
         counted = net(x)
     assert torch.equal(plain, counted)
+
+
+def test_function_mode_counts_neurons_too():
+    T, N = 3, 4
+    ac = oc.ACCounter()
+    with oc.FunctionCounterMode([ac]):
+        neuron.LIFNode(step_mode="m")(torch.rand(T, N))
+    assert ac.get_total() == 6 * T * N and list(ac.get_counts()["LIFNode"]) == [torch.ops.sj.multistep_fwd]
+
+
+def test_neuron_state_counter_on_other_stateful_modules():
+    x = torch.rand(3, 2, 4)
+    with pytest.warns(RuntimeWarning, match="state updates of SynapseFilter are not counted"):
+        run([oc.NeuronStateCounter()], layer.SynapseFilter(step_mode="m"), x)
+    with pytest.raises(ValueError, match="SynapseFilter"):
+        run([oc.NeuronStateCounter(strict=True)], layer.SynapseFilter(step_mode="m"), x)
+    seen = []
+
+    def rule(module, func, args, kwargs, out, keys):
+        seen.append(func)
+        return {"state_reads": 1}
+
+    c = oc.NeuronStateCounter(extra_state_rules={layer.SynapseFilter: rule})
+    run([c], layer.SynapseFilter(step_mode="m"), x)
+    assert c.get_metric_counts()["SynapseFilter"]["state_reads"] == len(seen) > 0
+    with pytest.raises(TypeError, match="must be callable"):
+        oc.NeuronStateCounter(extra_state_rules={layer.SynapseFilter: 3})
+    with pytest.raises(ValueError, match="zero_ratio_threshold"):
+        oc.NeuronStateCounter(zero_ratio_threshold=1.5)
