@@ -36,7 +36,7 @@ def _backends_run(args: argparse.Namespace) -> int:
 
 @hookimpl
 def sj_cli_commands() -> list[Command]:
-    from sj.cli import bench, demo, info
+    from sj.cli import bench, demo, info, ops
 
     return [Command("backends", "list multi-step backends and whether each is available", _backends_args,
-                    _backends_run), demo.COMMAND, bench.COMMAND, info.COMMAND]
+                    _backends_run), demo.COMMAND, bench.COMMAND, info.COMMAND, ops.COMMAND]

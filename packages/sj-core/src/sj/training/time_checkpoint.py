@@ -10,15 +10,11 @@ plain run up to floating-point summation order (float64: ~1e-15 relative).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from sj.base import MemoryModule, StepModeError, StepModule
-
-Slot = tuple[MemoryModule, str]
+from sj.base import StepModeError, StepModule
+from sj.memopt.checkpointing import run_chunks
 
 
 class TimeCheckpoint(nn.Module, StepModule):
@@ -54,9 +50,6 @@ class TimeCheckpoint(nn.Module, StepModule):
     def extra_repr(self) -> str:
         return f"segment_length={self.segment_length}"
 
-    def _slots(self) -> list[Slot]:
-        return [(m, name) for m in self.module.modules() if isinstance(m, MemoryModule) for name in m._memories]
-
     def _check_time_mixing(self) -> None:
         for name, m in self.module.named_modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training:
@@ -75,33 +68,4 @@ class TimeCheckpoint(nn.Module, StepModule):
         self._check_time_mixing()
         if not torch.is_grad_enabled():  # nothing to save: one plain call
             return self.module(x_seq)
-        slots = self._slots()
-        outputs = []
-        for start in range(0, x_seq.shape[0], self.segment_length):
-            values = [getattr(m, name) for m, name in slots]
-            tensors = [v for v in values if isinstance(v, torch.Tensor)]
-            y, new = checkpoint(self._segment, x_seq[start:start + self.segment_length], slots, values, *tensors,
-                                use_reentrant=False)
-            for (m, name), v in zip(slots, new):
-                setattr(m, name, v)
-            outputs.append(y)
-        return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
-
-    def _segment(self, x: torch.Tensor, slots: list[Slot], values: list[Any], *tensors: torch.Tensor
-                 ) -> tuple[torch.Tensor, list[Any]]:
-        """Run one segment from the given memories; return its output and the memories it ends with.
-
-        Pure with respect to the module: the memories are put back as they were on entry (this is what keeps a
-        recomputation in backward from overwriting the live state).
-        """
-        given = iter(tensors)
-        start = [next(given) if isinstance(v, torch.Tensor) else v for v in values]
-        before = [getattr(m, name) for m, name in slots]
-        try:
-            for (m, name), v in zip(slots, start):
-                setattr(m, name, v)
-            y = self.module(x)
-            return y, [getattr(m, name) for m, name in slots]
-        finally:
-            for (m, name), v in zip(slots, before):
-                setattr(m, name, v)
+        return run_chunks(self.module, (x_seq,), {}, {0: x_seq.split(self.segment_length)})
