@@ -53,8 +53,7 @@ def test_json_with_model_kwargs_sums_to_the_total(script, capsys):
 
 def test_zoo_model(capsys):
     pytest.importorskip("sj.model.registry", reason="the model zoo is not installed")
-    assert main(["ops", "spikformer", "--input-shape", "1,1,3,8,8", "--model-kwargs", "embed_dim=16", "depth=1",
-                 "heads=2", "--json"]) == 0
+    assert main(["ops", "spikformer_cifar10", "--input-shape", "1,1,3,32,32", "--json"]) == 0
     layers = json.loads(capsys.readouterr().out)["layers"]
     kinds = {r["kind"] for r in layers}
     assert {"Conv2d", "LIFNode", "Linear", "BatchNorm1d"} <= kinds and all(r["acs"] > 0 for r in layers

@@ -109,7 +109,7 @@ def test_checkpoint_module_matches_the_plain_module(chunks, bn):
     for gw, gp in zip(grads_w, grads_p, strict=True):
         torch.testing.assert_close(gw, gp, rtol=1e-10, atol=1e-12)
     for a, b in zip(plain.modules(), inner.modules(), strict=True):  # memories and BN statistics updated once
-        for name, value in getattr(a, "memories", lambda: [])():
+        for name, value in getattr(a, "named_memories", lambda: [])():
             other = getattr(b, name)
             assert torch.equal(value, other) if isinstance(value, torch.Tensor) else value == other
     for (name, ba), bb in zip(plain.named_buffers(), inner.buffers(), strict=True):

@@ -188,5 +188,5 @@ def state_tensors(module: nn.Module) -> list[torch.Tensor]:
     if is_declared_neuron(module):
         values = [getattr(module, n) for n in module.decl.state_names]
     else:
-        values = [v for _, v in module.memories()] if hasattr(module, "memories") else []
+        values = list(module.memories()) if hasattr(module, "memories") else []
     return [v for v in values if isinstance(v, torch.Tensor)]
