@@ -8,6 +8,7 @@ import pytest
 import torch
 from _triton_env import DEVICE, ON_GPU
 
+from sj.surrogate.declarations import BUILTIN_SURROGATES
 from sj.testing import HALF_DTYPES, JUMP_NEURONS, JUMP_SURROGATES, check_case, conformance_cases, gradient_may_jump
 
 # Where a derivative jumps, 16-bit gradients can legitimately differ from the float64 reference (sj.testing.
@@ -45,7 +46,7 @@ def test_suite_covers_the_issue():
     assert any(c.noncontiguous for c in FULL) and any(c.per_neuron for c in FULL)
     assert {c.neuron for c in FULL} >= {"if_", "lif", "lif_nodecay", "plif", "qif", "eif", "izhikevich",
                                         "cuba_lif", "sj_testing_tanh_lif"}
-    assert len({c.surrogate for c in FULL}) == 14
+    assert {c.surrogate for c in FULL} == set(BUILTIN_SURROGATES)
     assert {c.neuron for c in HALF} == {c.neuron for c in FULL} - set(JUMP_NEURONS)
     assert {c.surrogate for c in HALF} == {c.surrogate for c in FULL} - set(JUMP_SURROGATES)
     assert {c.neuron for c in HALF_JUMP} >= set(JUMP_NEURONS)
