@@ -104,11 +104,13 @@ def prepare(spec: MultiStepSpec, x_seq: Tensor, state_init: Sequence, params: Se
     return states, tensors
 
 
-def backward_inputs(spec: MultiStepSpec, saved: Sequence[Tensor], x_seq: Tensor, state_init: Sequence[Tensor],
-                    params: Sequence[Tensor], params_need_grad: Sequence[bool], grad_spike: Tensor,
-                    grad_states_last: Sequence[Tensor | None], grad_v_seq: Tensor | None) -> BackwardInputs:
+def backward_inputs(spec: MultiStepSpec, needs_x: bool, saved: Sequence[Tensor], x_seq: Tensor,
+                    state_init: Sequence[Tensor], params: Sequence[Tensor], params_need_grad: Sequence[bool],
+                    grad_spike: Tensor, grad_states_last: Sequence[Tensor | None], grad_v_seq: Tensor | None
+                    ) -> BackwardInputs:
     """The backward op's arguments validated (against the saved ``h_seq``: ``[T, *S]``) and normalised as
-    :func:`prepare` does; an ``x_seq`` the program does not read is replaced by an empty tensor."""
+    :func:`prepare` does; ``needs_x``: whether the program reads ``x_seq`` (``spec.program["needs_x"]``), which is
+    replaced by an empty tensor otherwise."""
     names = spec.decl.state_names
     if len(saved) != len(names):
         raise ValueError(f"saved must hold {len(names)} tensors (h_seq, then the sequences of the aux states "
@@ -119,7 +121,7 @@ def backward_inputs(spec: MultiStepSpec, saved: Sequence[Tensor], x_seq: Tensor,
     for name, s in zip(names[1:], saved[1:]):
         check_tensor(f"saved sequence of {name!r}", s, h, h.shape, exact=True)
     states, tensors = prepare(spec, h, state_init, params, shared=False, min_steps=0)
-    if spec.program["needs_x"]:
+    if needs_x:
         if not isinstance(x_seq, Tensor) or x_seq.shape != h.shape:
             got = tuple(x_seq.shape) if isinstance(x_seq, Tensor) else type(x_seq).__name__
             raise ValueError(f"the backward of {spec.describe()} reads x_seq, got shape {got} for saved H of shape "
@@ -127,7 +129,7 @@ def backward_inputs(spec: MultiStepSpec, saved: Sequence[Tensor], x_seq: Tensor,
         check_tensor("x_seq", x_seq, h, h.shape, exact=True)
         x = x_seq.contiguous()
     else:
-        x = h.new_empty(0)
+        x = x_seq if isinstance(x_seq, Tensor) and x_seq.numel() == 0 else h.new_empty(0)
     if len(params_need_grad) != len(tensors):
         raise ValueError(f"params_need_grad has {len(params_need_grad)} flags for {len(tensors)} params")
     check_tensor("grad_spike", grad_spike, h, h.shape, exact=True)

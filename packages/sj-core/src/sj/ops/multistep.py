@@ -162,8 +162,8 @@ def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[
     """``sj::multistep_bwd``: any caller's arguments, checked (:func:`sj.ops.checks.backward_inputs`) before the
     backend runs; parameter gradients come back in the shapes of the params given."""
     spec = _checked_spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
-    inputs = backward_inputs(spec, saved, x_seq, state_init, params, params_need_grad, grad_spike, grad_states_last,
-                             grad_v_seq)
+    inputs = backward_inputs(spec, _needs_x(neuron, soft_reset, detach_reset), saved, x_seq, state_init, params,
+                             params_need_grad, grad_spike, grad_states_last, grad_v_seq)
     return _backend_backward(backend, spec, inputs, list(params))
 
 
@@ -171,8 +171,8 @@ def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[
 def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, saved, x_seq,
               state_init, params, params_need_grad, grad_spike, grad_states_last, grad_v_seq):
     spec = _checked_spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
-    backward_inputs(spec, saved, x_seq, state_init, params, params_need_grad, grad_spike, grad_states_last,
-                    grad_v_seq)  # the same errors while tracing
+    backward_inputs(spec, _needs_x(neuron, soft_reset, detach_reset), saved, x_seq, state_init, params,
+                    params_need_grad, grad_spike, grad_states_last, grad_v_seq)  # the same errors while tracing
     h = saved[0]
     shape = h.shape[1:]
     return (h.new_empty(h.shape), [h.new_empty(shape) for _ in state_init],
