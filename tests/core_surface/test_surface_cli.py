@@ -24,11 +24,52 @@ def test_sj_demo_two_epochs_reaches_accuracy_floor(tmp_path, capsys):
     assert out_png.stat().st_size > 1000 and out_png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_sj_demo_rejects_unknown_backend():
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--backend", "nope"], r"^sj demo: unknown backend 'nope'; available here: torch\b"),
+    (["demo", "--backend", "cupy"], r"^sj demo: (backend 'cupy' is unavailable here: .*|unknown backend 'cupy'); "
+                                    r"available here: torch\b"),
+    (["demo", "--device", "cuda:7"], r"^sj demo: --device cuda:7: "),
+    (["demo", "--device", "gpu0"], r"^sj demo: --device 'gpu0' is not a device name"),
+    (["demo", "--batch-size", "0"], r"^sj demo: --batch-size must be >= 1, got 0$"),
+    (["demo", "--lr", "0"], r"^sj demo: --lr must be > 0, got 0.0$"),
+    (["demo", "--plot", "/no/such/dir/x.png"], r"^sj demo: --plot /no/such/dir/x.png: the directory /no/such/dir "),
+    (["bench", "--backends", "foo,torch"], r"^sj bench: unknown backend 'foo'; available here: torch\b"),
+    (["bench", "--backends", "torch", "--repeats", "0"], r"^sj bench: --repeats must be >= 1, got 0$"),
+    (["bench", "--numel", "-4"], r"^sj bench: --numel must be >= 1, got -4$"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_a_wrong_argument_ends_in_one_line_naming_it(argv, message):
+    """The issue: `sj demo --backend cupy` ended in a 16-line traceback advising an API-only argument; `sj bench
+    --backends foo` printed an empty table and exited 0. Now: one line, exit status 1, before any work."""
+    if "cuda:7" in argv:
+        import torch
+
+        if torch.cuda.device_count() > 7:
+            pytest.skip("this machine has a cuda:7")
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    text = str(exc.value.code)
+    assert re.search(message, text) and "\n" not in text and "skip_unsupported" not in text, text
+
+
+def test_a_backend_error_during_a_run_is_one_line_too(monkeypatch, capsys):
     from sj.backends.registry import BackendError
 
-    with pytest.raises(BackendError, match="unknown backend 'nope'"):
-        main(["demo", "--epochs", "1", "--subset", "100", "--backend", "nope", "--no-progress"])
+    def fails(cfg):
+        raise BackendError("features.3: backend 'x' does not support this")
+
+    monkeypatch.setattr("sj.demo.train.run_demo", fails)
+    assert main(["demo", "--backend", "torch", "--no-progress"]) == 1
+    assert capsys.readouterr().err == "sj demo: features.3: backend 'x' does not support this\n"
+
+
+def test_the_console_command_prints_no_traceback():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "sj.cli.main", "bench", "--backends", "foo"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("sj bench: unknown backend 'foo'") and proc.stderr.count("\n") == 1, proc.stderr
 
 
 def test_sj_bench_json_reports_ratios(capsys):

@@ -2,9 +2,12 @@
 
 A backend computes the forward and the backward-through-time of :func:`sj.ops.multistep` for the neurons and
 surrogates it supports. Autograd wiring, validation and parameter-gradient reduction live in :mod:`sj.ops`; a backend
-only fills tensors. All tensors a backend receives are contiguous, on one device, of one floating dtype:
+only fills tensors. Every caller's arguments are checked before a backend runs (:mod:`sj.ops.checks`, for direct
+calls of the ops too), so all tensors a backend receives are dense, contiguous, on one device, of one floating dtype,
+in these shapes:
 
-- ``x_seq``: ``[T, *S]`` input current (``S`` is the neuron shape, e.g. ``[N, C, H, W]``).
+- ``x_seq``: ``[T, *S]`` input current (``S`` is the neuron shape, e.g. ``[N, C, H, W]``), ``T >= 1`` (the ops
+  compute ``T = 0`` themselves).
 - ``state_init``: one ``[*S]`` tensor per state, ``v`` first, then the declaration's ``aux_states``.
 - ``params``: one tensor per parameter in :attr:`sj.neuron.declaration.NeuronDecl.param_names` order
   (``v_threshold``, ``v_reset``, then the neuron's own); each has shape ``()`` or exactly ``S``.

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from sj.cli import checks
 from sj.cli.command import Command
 
 FWD_PASSES, FWD_BWD_PASSES = 2, 6
@@ -140,11 +141,12 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    checks.at_least_one("bench", T=args.T, numel=args.numel, repeats=args.repeats)
+    device = checks.device("bench", args.device)
+    backends = checks.backends("bench", args.backends.split(",")) if args.backends is not None else None
     numel = args.numel or (2**22 if device.type == "cuda" else 2**16)
     neurons = sorted(neuron_classes()) if args.neurons == "all" else args.neurons.split(",")
-    rows, bw = bench(neurons, args.T, numel, device, getattr(torch, args.dtype), args.repeats,
-                     args.backends.split(",") if args.backends else None)
+    rows, bw = bench(neurons, args.T, numel, device, getattr(torch, args.dtype), args.repeats, backends)
     if args.json:
         print(json.dumps({"device": str(device), "T": args.T, "numel": numel, "dtype": args.dtype,
                           "copy_bandwidth_GBps": bw / 1e9, "rows": [asdict(r) for r in rows]}, indent=2))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from sj.cli import checks
 from sj.cli.command import Command
 
 
@@ -44,13 +46,18 @@ def _run_plugin_ann2snn_demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    checks.at_least_one("demo", T=args.T, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset)
+    if not args.lr > 0:
+        checks.fail("demo", f"--lr must be > 0, got {args.lr}")
+    if args.backend is not None:
+        checks.backend("demo", args.backend)
+    checks.device("demo", args.device)
+    if args.plot is not None and not Path(args.plot).parent.is_dir():
+        checks.fail("demo", f"--plot {args.plot}: the directory {Path(args.plot).parent} does not exist")
     if args.ann2snn:
         return _run_plugin_ann2snn_demo(args)
     from sj.demo.train import DemoConfig, run_demo
 
-    for name in ("T", "epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"sj demo: --{name.replace('_', '-')} must be ≥ 1")
     cfg = DemoConfig(T=args.T, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, encoding=args.encoding,
                      backend=args.backend, device=args.device, subset=args.subset, seed=args.seed, plot=args.plot,
                      progress=not args.no_progress)

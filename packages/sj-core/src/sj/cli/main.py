@@ -53,7 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "_run"):
         parser.print_help()
         return 2
-    return int(args._run(args) or 0)
+    from sj.backends.registry import BackendError
+    from sj.cache import UntrustedCacheError
+
+    try:
+        return int(args._run(args) or 0)
+    except (BackendError, UntrustedCacheError) as exc:  # a clear message already: one line, not a traceback
+        print(f"sj {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Program = list  # list[[name, Expr]]
 UNARY = ("exp", "log", "atan", "tanh", "erf", "abs", "sign", "sqrt", "neg", "heaviside", "surrogate")
 BINARY = ("/", "pow", "max", "min", "<", "<=", ">", ">=", "and", "or")
 NARY = ("+", "*")
+OPERATORS = frozenset((*UNARY, *BINARY, *NARY, "where"))
 
 
 def symbols_of(expr: Expr) -> set[str]:

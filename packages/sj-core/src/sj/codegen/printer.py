@@ -1,12 +1,20 @@
 """The printer base: turns IR expressions into source text of a target language.
 
 Subclasses set the operator spellings; precedence is handled by parenthesising every compound operand, which is
-always correct and leaves layout to the target compiler.
+always correct and leaves layout to the target compiler. A printer prints only IR: a symbol that is not an identifier
+or an unknown operator raises ``ValueError`` instead of reaching the generated text (programs read from files are
+validated as a whole first, :mod:`sj.codegen.validate`).
 """
 
 from __future__ import annotations
 
-from sj.codegen.ir import Expr
+from sj.codegen.ir import OPERATORS, Expr
+
+
+def _checked_name(name: object) -> str:
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise ValueError(f"{str(name)[:40]!r} is not an IR symbol (an identifier)")
+    return name
 
 
 class Printer:
@@ -42,7 +50,9 @@ class Printer:
         if isinstance(e, (int, float)):
             return self.number(e)
         if isinstance(e, str):
-            return self.symbol(e)
+            return self.symbol(_checked_name(e))
+        if not isinstance(e, list) or not e or e[0] not in OPERATORS:
+            raise ValueError(f"{str(e)[:60]!r} is not an IR expression")
         op, args = e[0], e[1:]
         p = [self.expr(a) for a in args] if op != "pow" else [self.expr(args[0])]
         if op in ("+", "*"):
@@ -75,4 +85,4 @@ class Printer:
     def assignments(self, program: list, template: str = "{name} = {expr}", indent: str = "    ") -> list[str]:
         """One line per binding of ``program``, formatted with ``template`` (e.g. ``"const float {name} = {expr};"``
         for C)."""
-        return [indent + template.format(name=name, expr=self.expr(expr)) for name, expr in program]
+        return [indent + template.format(name=_checked_name(name), expr=self.expr(expr)) for name, expr in program]

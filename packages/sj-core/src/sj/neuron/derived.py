@@ -3,15 +3,24 @@
 Lookup order: memory → ``derived_builtin.json`` shipped with sj-core (every built-in neuron and surrogate) → the
 user cache (``$SJ_CACHE_DIR`` or ``~/.cache/sj``, ``derived/<key>.json``) → derive with sympy and write the user
 cache atomically (temporary file + rename, safe under concurrent processes).
+
+Programs are printed into code and run, so a file is used only as :mod:`sj.cache` allows (a private directory, the
+digest recorded when sj wrote it) and only when it validates (:mod:`sj.codegen.validate`: the form the derivation
+produces for this very declaration). Anything else is derived again and overwritten; an invalid file with a warning
+naming it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+import warnings
 from functools import cache
 from pathlib import Path
 
-from sj.cache import atomic_write, cache_root
+from sj.cache import UntrustedCacheError, atomic_write, private_dir, publish, verified
+from sj.codegen.validate import InvalidProgram, check_neuron_program, check_surrogate_program
 from sj.neuron import declaration
 
 _BUILTIN = Path(__file__).with_name("derived_builtin.json")
@@ -36,21 +45,77 @@ def _surrogate_key(decl) -> str:
     return f"surrogate-{decl.name}-{decl.content_hash}"
 
 
-def _lookup(key: str, derive) -> dict:
+MAX_CACHE_FILE_BYTES = 1 << 20  # a derived program is a few kB; a larger file is not one sj wrote
+_untrusted_warned: list[str] = []
+
+
+def _cache_dir() -> Path | None:
+    """The derived-program cache directory, or ``None`` where there is none to trust (warned once) or to make."""
+    try:
+        return private_dir("derived")
+    except UntrustedCacheError as exc:
+        if not _untrusted_warned:
+            _untrusted_warned.append(str(exc))
+            warnings.warn(f"sj: not using the derivation cache: {exc}", RuntimeWarning, stacklevel=4)
+    except OSError:  # read-only home: derivations still work, they are only not cached on disk
+        pass
+    return None
+
+
+def _from_cache(directory: Path, key: str, check) -> dict | None:
+    """The valid program cached under ``key``; ``None`` (derive again) for a file that is absent, not the one sj
+    wrote (no digest record, or another content: an older sj, an interrupted write), or invalid (with a warning)."""
+    path = directory / f"{key}.json"
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CACHE_FILE_BYTES + 1)
+    except OSError:
+        return None
+    try:
+        if len(data) > MAX_CACHE_FILE_BYTES:
+            raise InvalidProgram(f"larger than {MAX_CACHE_FILE_BYTES} bytes")
+        program = check(json.loads(data.decode("utf-8")))
+    except (ValueError, RecursionError) as exc:  # InvalidProgram and JSON errors are ValueErrors
+        warnings.warn(f"sj: ignoring the derivation cache file {path}: {str(exc)[:300]}; deriving the program again "
+                      "and overwriting the file", RuntimeWarning, stacklevel=5)
+        return None
+    return program if verified(path) else None
+
+
+def _store(directory: Path, key: str, program: dict) -> None:
+    """Publish ``program`` under ``key`` with its digest record (sj.cache.publish); best effort."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f"{key}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(program))
+        os.chmod(tmp, 0o644)  # not secret: the directory is what keeps other users out
+        publish(Path(tmp), directory / f"{key}.json")
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _lookup(key: str, derive, check) -> dict:
+    """The program stored under ``key``: ``check(program)`` returns it when valid, else raises InvalidProgram."""
     hit = _memory.get(key)  # no lock: dict operations are atomic and torch.compile traces this path
     if hit is not None:
         return hit
     found = _builtin().get(key)
-    if found is None:
-        path = cache_root() / "derived" / f"{key}.json"
+    if found is not None:
         try:
-            found = json.loads(path.read_text())
-        except (OSError, ValueError):  # absent or torn: derive again and overwrite
-            found = derive()
-            try:
-                atomic_write(path, json.dumps(found))
-            except OSError:
-                pass  # read-only home: the derivation still works, it is only not cached on disk
+            found = check(found)
+        except InvalidProgram as exc:
+            warnings.warn(f"sj: ignoring the invalid entry {key} of {_BUILTIN}: {exc}; deriving it again",
+                          RuntimeWarning, stacklevel=4)
+            found = None
+    if found is None:
+        directory = _cache_dir()
+        found = _from_cache(directory, key, check) if directory is not None else None
+        if found is None:
+            found = check(derive())  # sj's own derivation: invalid only through a bug, which raises here
+            if directory is not None:
+                _store(directory, key, found)
     return _memory.setdefault(key, found)
 
 
@@ -67,7 +132,8 @@ def neuron_program(name: str, soft_reset: bool, detach_reset: bool) -> dict:
         return derive_neuron(decl, soft_reset, detach_reset)
 
     return _by_name.setdefault(("neuron", name, soft_reset, detach_reset),
-                               _lookup(_neuron_key(decl, soft_reset, detach_reset), derive))
+                               _lookup(_neuron_key(decl, soft_reset, detach_reset), derive,
+                                       lambda p: check_neuron_program(p, decl, soft_reset, detach_reset)))
 
 
 def surrogate_program(name: str) -> dict:
@@ -84,7 +150,8 @@ def surrogate_program(name: str) -> dict:
 
         return derive_surrogate(decl)
 
-    return _by_name.setdefault(("surrogate", name), _lookup(_surrogate_key(decl), derive))
+    return _by_name.setdefault(("surrogate", name),
+                               _lookup(_surrogate_key(decl), derive, lambda p: check_surrogate_program(p, decl)))
 
 
 def builtin_derivations() -> dict[str, dict]:

@@ -4,24 +4,27 @@
 backward calls the backward op, when anything requires grad. Both ops dispatch to the backend named in the call
 (:mod:`sj.backends.registry`), so every backend gets autograd, ``torch.compile(fullgraph=True)`` support (fake
 implementations below) and parameter-gradient reduction without writing any of it.
+
+The ops check what any other caller gives them the same way (:mod:`sj.ops.checks`) before a backend runs, so no
+backend's kernel sees a buffer too small, of another dtype or on another device (nor an empty sequence: the ops
+compute ``T = 0`` themselves); :func:`multistep`'s own calls skip that second check.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
 import torch
 
-from sj.backends.base import BackwardInputs, shared_constant
+from sj.backends.base import BackwardInputs
 from sj.backends.registry import BackendError, get_backend, unsupported_reason
+from sj.ops.checks import backward_inputs, prepare
 from sj.ops.spec import MultiStepSpec
 from sj.surrogate.declarations import surrogates
 
 Tensor = torch.Tensor
-_PLAIN = (Tensor, torch.nn.Parameter)  # tensor types taken as they are (no subclass with its own dispatch)
 
 
 @lru_cache(maxsize=1024)
@@ -75,7 +78,7 @@ _LIB = torch.library.Library("sj", "DEF")
 _LIB.define("multistep_fwd(str backend, str neuron, str surrogate, float[] surrogate_params, bool soft_reset, "
             "bool detach_reset, bool store_v_seq, bool save, Tensor x_seq, Tensor[] state_init, Tensor[] params) "
             "-> (Tensor, Tensor[], Tensor, Tensor[])")
-_FWD_STORE_V_SEQ, _FWD_X_SEQ = 6, 8  # positions in multistep_fwd's arguments
+_FWD_STORE_V_SEQ = 6  # position in multistep_fwd's arguments
 # multistep_bwd returns the gradients of x_seq, of every initial state, and of the params flagged in
 # params_need_grad only (in order, each in its parameter's shape). A None in grad_states_last: that last state got no
 # gradient (zero).
@@ -88,27 +91,34 @@ _LIB.define("multistep_bwd(str backend, str neuron, str surrogate, float[] surro
 def _run_forward(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
                  detach_reset: bool, store_v_seq: bool, save: bool, x_seq: Tensor, state_init: list[Tensor],
                  params: list[Tensor]) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
-    """The backend's forward: ``(spike, states_last, v_seq or None, saved)``."""
+    """The backend's forward: ``(spike, states_last, v_seq or None, saved)``, for arguments :func:`multistep` has
+    already validated (:func:`sj.ops.checks.prepare`)."""
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
-    return _backend(backend, spec, x_seq).forward(spec, x_seq.contiguous(), _contiguous(state_init),
-                                                  _contiguous(params), save)
+    return _backend(backend, spec, x_seq).forward(spec, x_seq, state_init, params, save)
 
 
-def _contiguous(tensors: list[Tensor | None]) -> list:
-    """The backend contract's contiguous tensors (sj.backends.base), for direct calls of the op: ``multistep``'s
-    own calls already are (no copy then)."""
-    return [t.contiguous() if t is not None else None for t in tensors]
-
-
-def _fwd_impl(*args) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
-    spike, last, v_seq, saved = _run_forward(*args)
-    x_seq = args[_FWD_X_SEQ]
+def _fwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
+              detach_reset: bool, store_v_seq: bool, save: bool, x_seq: Tensor, state_init: list[Tensor],
+              params: list[Tensor]) -> tuple[Tensor, list[Tensor], Tensor, list[Tensor]]:
+    """``sj::multistep_fwd``: any caller's arguments, checked as :func:`multistep` checks them before the backend
+    runs. ``T = 0`` is allowed (the states pass through) and computed here: no backend sees an empty sequence."""
+    spec = _checked_spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
+    state_init, params = prepare(spec, x_seq, state_init, params, shared=False, min_steps=0)
+    b = _backend(backend, spec, x_seq)
+    if x_seq.shape[0] == 0:
+        empty = lambda: x_seq.new_empty(x_seq.shape)  # noqa: E731
+        spike, last = empty(), [s.clone() for s in state_init]
+        v_seq, saved = (empty() if store_v_seq else None), ([empty() for _ in state_init] if save else [])
+    else:
+        spike, last, v_seq, saved = b.forward(spec, x_seq.contiguous(), state_init, params, save)
     return spike, last, (v_seq if v_seq is not None else x_seq.new_empty(0)), saved  # the schema's v_seq is a Tensor
 
 
 @torch.library.register_fake("sj::multistep_fwd")
 def _fwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, save, x_seq,
               state_init, params):
+    spec = _checked_spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
+    prepare(spec, x_seq, state_init, params, shared=False, min_steps=0)  # the same errors while tracing
     shape = x_seq.shape[1:]
     last = [x_seq.new_empty(shape) for _ in state_init]
     v_seq = x_seq.new_empty(x_seq.shape) if store_v_seq else x_seq.new_empty(0)
@@ -116,24 +126,53 @@ def _fwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
     return x_seq.new_empty(x_seq.shape), last, v_seq, saved
 
 
-def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
-            detach_reset: bool, store_v_seq: bool, saved: list[Tensor], x_seq: Tensor, state_init: list[Tensor],
-            params: list[Tensor], params_need_grad: list[bool], grad_spike: Tensor,
-            grad_states_last: list[Tensor | None], grad_v_seq: Tensor | None
-            ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-    spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
-    inputs = BackwardInputs(_contiguous(saved), x_seq.contiguous(), _contiguous(state_init), _contiguous(params),
-                            list(params_need_grad), grad_spike.contiguous(), _contiguous(grad_states_last),
-                            grad_v_seq.contiguous() if grad_v_seq is not None else None)
-    grad_x, grad_init, grad_params = _backend(backend, spec, saved[0]).backward(spec, inputs)
+def _backend_backward(backend: str, spec: MultiStepSpec, inputs: BackwardInputs, params: list[Tensor]
+                      ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    b, h = _backend(backend, spec, inputs.saved[0]), inputs.saved[0]
+    if h.shape[0] == 0:  # no step: the last states' gradients pass through (see _fwd_impl)
+        grad_x = h.new_empty(h.shape)
+        grad_init = [g.clone() if g is not None else h.new_zeros(h.shape[1:]) for g in inputs.grad_states_last]
+        grad_params = [p.new_zeros(p.shape) if need else None
+                       for p, need in zip(inputs.params, inputs.params_need_grad)]
+    else:
+        grad_x, grad_init, grad_params = b.backward(spec, inputs)
     # a backend returns a parameter's gradient per neuron or already reduced to the parameter's shape
     return grad_x, grad_init, [g if g.shape == p.shape else g.sum_to_size(p.shape)
-                               for g, p, need in zip(grad_params, params, params_need_grad) if need]
+                               for g, p, need in zip(grad_params, params, inputs.params_need_grad) if need]
+
+
+def _run_backward(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
+                  detach_reset: bool, store_v_seq: bool, saved: list[Tensor], x_seq: Tensor,
+                  state_init: list[Tensor], params: list[Tensor], params_need_grad: list[bool], grad_spike: Tensor,
+                  grad_states_last: list[Tensor | None], grad_v_seq: Tensor | None
+                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """The backend's backward for what a forward of this module saved (already valid: autograd gives gradients in
+    their outputs' shapes)."""
+    spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
+    inputs = BackwardInputs(saved, x_seq, state_init, params, list(params_need_grad), grad_spike, grad_states_last,
+                            grad_v_seq)
+    return _backend_backward(backend, spec, inputs, params)
+
+
+def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
+              detach_reset: bool, store_v_seq: bool, saved: list[Tensor], x_seq: Tensor, state_init: list[Tensor],
+              params: list[Tensor], params_need_grad: list[bool], grad_spike: Tensor,
+              grad_states_last: list[Tensor | None], grad_v_seq: Tensor | None
+              ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """``sj::multistep_bwd``: any caller's arguments, checked (:func:`sj.ops.checks.backward_inputs`) before the
+    backend runs; parameter gradients come back in the shapes of the params given."""
+    spec = _checked_spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
+    inputs = backward_inputs(spec, _needs_x(neuron, soft_reset, detach_reset), saved, x_seq, state_init, params,
+                             params_need_grad, grad_spike, grad_states_last, grad_v_seq)
+    return _backend_backward(backend, spec, inputs, list(params))
 
 
 @torch.library.register_fake("sj::multistep_bwd")
 def _bwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_reset, store_v_seq, saved, x_seq,
               state_init, params, params_need_grad, grad_spike, grad_states_last, grad_v_seq):
+    spec = _checked_spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
+    backward_inputs(spec, _needs_x(neuron, soft_reset, detach_reset), saved, x_seq, state_init, params,
+                    params_need_grad, grad_spike, grad_states_last, grad_v_seq)  # the same errors while tracing
     h = saved[0]
     shape = h.shape[1:]
     return (h.new_empty(h.shape), [h.new_empty(shape) for _ in state_init],
@@ -168,15 +207,19 @@ def _forward_op(direct: bool):
     return _run_forward if direct else _dispatched_forward
 
 
-def _backward_op(*args):
-    """``sj::multistep_bwd`` (same arguments), through the dispatcher unless :func:`_undispatched` allows otherwise."""
-    return (_bwd_impl if _undispatched(args[12]) else torch.ops.sj.multistep_bwd)(*args)
+def _backward_op(checked: bool, *args):
+    """``sj::multistep_bwd`` (same arguments), through the dispatcher unless :func:`_undispatched` allows otherwise;
+    ``checked``: the arguments are as :func:`sj.ops.checks.prepare` made them (no need to check them again)."""
+    if not _undispatched(args[12]):
+        return torch.ops.sj.multistep_bwd(*args)
+    return (_run_backward if checked else _bwd_impl)(*args)
 
 
 def _save_context(ctx, config: tuple, needs_x: bool, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],
-                  saved: list[Tensor]) -> None:
-    """What the backward op needs, kept on an autograd context (shared by both autograd entries below)."""
-    ctx.config, ctx.n_states, ctx.n_saved = tuple(config), len(state_init), len(saved)
+                  saved: list[Tensor], checked: bool = True) -> None:
+    """What the backward op needs, kept on an autograd context (shared by both autograd entries below); ``checked``:
+    the tensors are as :func:`sj.ops.checks.prepare` made them."""
+    ctx.config, ctx.n_states, ctx.n_saved, ctx.checked = tuple(config), len(state_init), len(saved), checked
     # Unused outputs (often v_seq and the last states) must not get [T, *S] zero gradients filled in.
     ctx.set_materialize_grads(False)
     ctx.params_need_grad = [p.requires_grad for p in params]
@@ -221,7 +264,7 @@ def _gradients(ctx, grad_spike: Tensor | None, grad_v_seq: Tensor | None, grad_s
     if grad_v_seq is not None and grad_v_seq.numel() == 0:
         grad_v_seq = None
     grad_x, grad_init, grad_params = _backward_op(
-        *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
+        ctx.checked, *ctx.config, saved, x_seq if x_seq is not None else h.new_empty(0), state_init, params,
         ctx.params_need_grad, grad_spike.contiguous(), grad_states,
         grad_v_seq.contiguous() if grad_v_seq is not None else None)
     wanted = iter(grad_params)  # the op returns the requested parameter gradients only, in the parameters' shapes
@@ -280,13 +323,18 @@ class _MultiStepFunction(torch.autograd.Function):
 
 
 def _op_setup_context(ctx, inputs, output) -> None:
-    """The op's own autograd (for code calling ``torch.ops.sj.multistep_fwd`` directly)."""
+    """The op's own autograd (for code calling ``torch.ops.sj.multistep_fwd`` directly): keeps the arguments as given,
+    so its backward checks and expands them again (:func:`_bwd_impl`) and returns gradients in their shapes."""
     *config, _save, x_seq, state_init, params = inputs
+    config[3] = list(_checked_spec(config[1], config[2], tuple(config[3]), *config[4:]).surrogate_params)  # defaults
     needs_x = _needs_x(config[1], config[4], config[5])
-    _save_context(ctx, config, needs_x, x_seq, list(state_init), list(params), list(output[3]))
+    _save_context(ctx, config, needs_x, x_seq, list(state_init), list(params), list(output[3]), checked=False)
 
 
 def _op_backward(ctx, grad_spike, grad_states_last, grad_v_seq, _grad_saved):
+    if ctx.n_saved == 0:
+        raise RuntimeError("sj::multistep_fwd was called with save=False, so it kept nothing to differentiate: call it "
+                           "with save=True, or use sj.ops.multistep")
     grad_x, grad_init, grad_params = _gradients(ctx, grad_spike, grad_v_seq, grad_states_last)
     return (None,) * 8 + (grad_x, grad_init, grad_params)
 
@@ -321,7 +369,7 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
     direct = _undispatched(x_seq)
     # Shared constants only for direct calls: one made under a mode or a tracer would leak out of it. (The op
     # implementation checks the backend.)
-    states, tensors = _prepare(spec, x_seq, state_init, params, shared=direct)
+    states, tensors = prepare(spec, x_seq, state_init, params, shared=direct)
     config = (backend, spec.neuron, spec.surrogate, list(spec.surrogate_params), spec.soft_reset, spec.detach_reset,
               spec.store_v_seq)
     x_seq = x_seq.contiguous()
@@ -331,62 +379,3 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
     else:  # nothing to differentiate: the op alone, nothing saved
         spike, last, v_seq, _ = _forward_op(direct)(*config, False, x_seq, states, tensors)
     return spike, list(last), v_seq
-
-
-def _prepare(spec: MultiStepSpec, x_seq: Tensor, state_init, params, shared: bool
-             ) -> tuple[list[Tensor], list[Tensor]]:
-    """Validate shapes, dtypes and devices; broadcast states to ``S`` and params to ``()`` or ``S`` (number params
-    become shared constants when ``shared``, else new tensors)."""
-    decl = spec.decl
-    if not isinstance(x_seq, Tensor):
-        raise TypeError(f"x_seq must be a torch.Tensor, got {type(x_seq).__name__}")
-    if not x_seq.dtype.is_floating_point:
-        raise TypeError(f"x_seq must be floating point, got {x_seq.dtype}")
-    if x_seq.dim() < 1 or x_seq.shape[0] == 0:
-        raise ValueError(f"x_seq must have shape [T, *S] with T >= 1, got {tuple(x_seq.shape)}")
-    shape = x_seq.shape[1:]
-    if len(state_init) != len(decl.state_names):
-        raise ValueError(f"neuron {decl.name!r} has states {decl.state_names}, got {len(state_init)} initial values")
-    if len(params) != len(decl.param_names):
-        raise ValueError(f"neuron {decl.name!r} has params {decl.param_names}, got {len(params)} values")
-    dtype, device = x_seq.dtype, x_seq.device
-    states = []
-    for name, s in zip(decl.state_names, state_init):
-        if type(s) is Tensor and s.dtype == dtype and s.device == device and s.shape == shape:  # the usual case
-            states.append(s.contiguous())
-            continue
-        s = torch.as_tensor(s, dtype=dtype, device=device) if not isinstance(s, Tensor) else s
-        _check_tensor(f"initial state {name!r}", s, x_seq, shape)
-        states.append(s.expand(shape).contiguous() if s.shape != shape else s.contiguous())
-    tensors = []
-    for name, p in zip(decl.param_names, params):
-        # a module's buffers and parameters
-        if type(p) in _PLAIN and p.dim() == 0 and p.dtype == dtype and p.device == device:
-            tensors.append(p)
-            continue
-        if not isinstance(p, Tensor):
-            value = _finite_param(name, float(p))
-            tensors.append(shared_constant(value, dtype, device) if shared
-                           else torch.tensor(value, dtype=dtype, device=device))
-            continue
-        _check_tensor(f"parameter {name!r}", p, x_seq, shape)
-        if p.dim() > 0 and p.shape != shape:
-            p = p.expand(shape)
-        tensors.append(p.contiguous())
-    return states, tensors
-
-
-def _finite_param(name: str, value: float) -> float:
-    if not math.isfinite(value) and name != "v_threshold":  # an infinite threshold is a valid "never fire"
-        raise ValueError(f"parameter {name!r} must be finite, got {value}")
-    return value
-
-
-def _check_tensor(what: str, t: Tensor, x_seq: Tensor, shape: torch.Size) -> None:
-    if t.device != x_seq.device:
-        raise ValueError(f"{what} is on {t.device} but x_seq is on {x_seq.device}")
-    if t.dtype != x_seq.dtype:
-        raise TypeError(f"{what} has dtype {t.dtype} but x_seq has {x_seq.dtype}")
-    # Checked by hand: torch.broadcast_shapes imports sympy (~0.5 s) on first use.
-    if t.dim() > len(shape) or any(a not in (1, b) for a, b in zip(reversed(t.shape), reversed(shape))):
-        raise ValueError(f"{what} of shape {tuple(t.shape)} does not broadcast to the neuron shape {tuple(shape)}")

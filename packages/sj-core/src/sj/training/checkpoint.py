@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from sj.base import MemoryModule
+from sj.training.durable_file import write_durably
+from sj.training.portable import check_loadable, plain
 
 FORMAT = "sj.training.checkpoint/1"
 
@@ -64,30 +67,50 @@ def _check_no_state(model: nn.Module) -> None:
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *,
                     scheduler: Any | None = None, generators: dict[str, torch.Generator] | None = None,
                     extra: dict[str, Any] | None = None, allow_state: bool = False) -> None:
-    """Write a training checkpoint to ``path`` (atomically: a temporary file renamed over ``path``).
+    """Write a training checkpoint to ``path``: the previous file stays whole until the new one is complete.
+
+    The checkpoint goes to a temporary file beside ``path``, is flushed to the disk, read back once as
+    :func:`load_checkpoint` will (``torch.load(weights_only=True)``, memory-mapped: the tensors are not copied), and
+    renamed over ``path``; the directory is flushed too. Temporaries left by saves of ``path`` that were killed (on
+    this host) are deleted first (``sj.training.durable_file``).
 
     Args:
         model: its ``state_dict`` (an ``nn.parallel.DistributedDataParallel`` wrapper is unwrapped).
         optimizer, scheduler: their ``state_dict`` s, if given.
         generators: named ``torch.Generator`` s (e.g. the one driving a ``DataLoader``'s shuffling) whose states are
             saved, so the data order continues where it stopped.
-        extra: anything else to keep (epoch, step, best metric...): numbers, strings, tensors, lists, dicts.
+        extra: anything else to keep (epoch, step, best metric...): numbers, strings, tensors, and lists, tuples and
+            dicts of them. NumPy scalars are stored as the Python numbers of the same value.
         allow_state: save even if neurons hold state from a sequence in progress (that state is not saved).
 
-    Raises ``ValueError`` if a module holds transient state and ``allow_state`` is false.
+    Raises ``ValueError`` if a module holds transient state and ``allow_state`` is false, and ``TypeError`` naming the
+    entry (e.g. ``extra['log_dir']``) that ``load_checkpoint`` could not read back (a NumPy array, a ``Path``, an
+    object of a class), before anything is written.
     """
     model = getattr(model, "module", model) if isinstance(model, nn.parallel.DistributedDataParallel) else model
     if not allow_state:
         _check_no_state(model)
     payload = {"format": FORMAT, "model": model.state_dict(), "rng": rng_state(),
-               "generators": {k: g.get_state() for k, g in (generators or {}).items()}, "extra": extra or {}}
+               "generators": {k: g.get_state() for k, g in (generators or {}).items()}, "extra": plain(extra or {})}
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
         payload["scheduler"] = scheduler.state_dict()
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        for key, value in payload.items():
+            check_loadable(value, key)
+    except TypeError as exc:
+        raise TypeError(f"save_checkpoint: {exc}; nothing was written") from None
+    write_durably(Path(path), lambda f: torch.save(payload, f), _check_reads_back)
+
+
+def _check_reads_back(tmp: Path) -> None:
+    """The finished file loads as load_checkpoint loads it (anything check_loadable could not foresee)."""
+    try:
+        torch.load(tmp, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:
+        raise TypeError(f"save_checkpoint: the checkpoint would not load back with torch.load(weights_only=True), as "
+                        f"load_checkpoint loads it; nothing was written: {exc}") from exc
 
 
 def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *,
