@@ -146,7 +146,7 @@ def test_unused_last_states_reach_the_backend_as_none_and_count_as_zero(monkeypa
     v0 = (torch.rand(4, dtype=torch.float64, generator=gen) - 0.5).requires_grad_()
 
     def grads(weight_last: float | None):
-        spike, (last,), _ = multistep("lif", x, [v0], [1.0, 0.0, 2.0], surrogate="ATan")
+        spike, (last,), _ = multistep("lif", x, [v0], [1.0, 0.0, 2.0], surrogate="ATan", backend="torch")
         loss = (spike * torch.linspace(-1, 1, 20, dtype=torch.float64).reshape(5, 4)).sum()
         if weight_last is not None:
             loss = loss + weight_last * last.sum()

@@ -133,7 +133,7 @@ def test_set_backend_leaves_neurons_without_a_declaration_alone():
     from sj.functional import set_backend
 
     net = torch.nn.Sequential(neuron.LIFNode(), neuron.TernaryIFNode(), neuron.ILIFNode())
-    assert set_backend(net, "cpu") == [] and net[0].backend == "cpu" and net[1].backend == "torch"
+    assert set_backend(net, "cpu") == [] and net[0].backend == "cpu" and net[1].backend == "auto"
 
 
 def test_loading_another_reset_mode_restarts_the_membrane_there():

@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import torch
@@ -14,26 +13,6 @@ from sj.backends.registry import BackendError
 from sj.cli.main import main
 from sj.plugins import registry
 from sj.testing import check_case, conformance_cases
-
-
-@pytest.fixture
-def fake_plugins(tmp_path, monkeypatch):
-    """Put a fake distribution with entry points in group ``sj`` on sys.path; returns a writer of plug-in modules."""
-
-    def make(modules: dict[str, str]) -> None:
-        dist = tmp_path / "fake_sj_plugins-1.0.dist-info"
-        dist.mkdir(exist_ok=True)
-        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-sj-plugins\nVersion: 1.0\n")
-        lines = ["[sj]"] + [f"{name} = {name}_mod" for name in modules]
-        (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        for name, src in modules.items():
-            (tmp_path / f"{name}_mod.py").write_text(textwrap.dedent(src))
-        monkeypatch.syspath_prepend(str(tmp_path))
-        registry.reset_registry()
-
-    yield make
-    registry.reset_registry()
-
 
 GOOD = """
     import torch
@@ -97,9 +76,9 @@ def test_set_backend_validates_against_what_the_backend_supports(fake_plugins):
     net = torch.nn.Sequential(neuron.LIFNode(step_mode="m"), neuron.QIFNode(step_mode="m"))
     with pytest.raises(BackendError, match="no quadratic neurons"):
         functional.set_backend(net, "good")
-    assert net[0].backend == "torch"  # nothing changed
+    assert net[0].backend == "auto"  # nothing changed (no backend named: the default choice)
     assert functional.set_backend(net, "good", skip_unsupported=True) == ["1"]
-    assert net[0].backend == "good" and net[1].backend == "torch"
+    assert net[0].backend == "good" and net[1].backend == "auto"
     with pytest.raises(BackendError, match="unknown backend 'nope'"):
         functional.set_backend(net, "nope")
 

@@ -78,12 +78,24 @@ class Backend(ABC):
     ``name`` is what users pass as ``backend=``. ``availability()`` says why the backend cannot run at all in this
     process (``None`` when it can); ``supports()`` says why it cannot run one configuration (``None`` when it can).
     Both return human-readable reasons: they are printed by ``sj backends`` and raised by ``set_backend``.
+
+    When no backend is named (``backend="auto"``, the default), each call runs on the available backend of highest
+    ``priority`` that supports it and has no ``default_reason`` against it (:func:`sj.backends.registry.resolve`):
+    a fixed order by capability, never by timing. The reference ``torch`` backend has priority 0 and supports
+    everything; a plug-in whose kernels are faster sets a higher one.
     """
 
     name: str = ""
     description: str = ""
+    priority: int = 0
 
     def availability(self) -> str | None:
+        return None
+
+    def default_reason(self, spec: MultiStepSpec, device: torch.device, dtype: torch.dtype) -> str | None:
+        """Why this backend, though it supports the configuration, should not run it when no backend is named (e.g.
+        its kernels would have to be compiled and cannot be, or it runs in a testing mode); ``None`` when it may.
+        Optional."""
         return None
 
     def details(self) -> str:

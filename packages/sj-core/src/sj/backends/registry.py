@@ -11,6 +11,8 @@ import torch
 from sj.backends.base import Backend
 from sj.plugins.registry import collect, plugin_status
 
+AUTO = "auto"  # the backend name that means: the default choice for each call (resolve)
+
 
 class BackendError(RuntimeError):
     """A backend is unknown, unavailable, or does not support the requested configuration."""
@@ -34,11 +36,15 @@ _lock = threading.Lock()
 _backends: dict[str, Backend] | None = None
 
 
+_resolved: dict[tuple, str] = {}
+
+
 def clear_cache() -> None:
-    """Forget the collected backends (the plug-in registry calls this when it is reset)."""
+    """Forget the collected backends and the default choices (the plug-in registry calls this when it is reset)."""
     global _backends
     with _lock:
         _backends = None
+        _resolved.clear()
 
 
 def backends() -> dict[str, Backend]:
@@ -90,7 +96,14 @@ def get_backend(name: str) -> Backend:
 
 
 def unsupported_reason(name: str, spec, device: torch.device, dtype: torch.dtype) -> str | None:
-    """Why backend ``name`` cannot run ``spec`` on ``device``/``dtype`` (``None`` if it can)."""
+    """Why backend ``name`` cannot run ``spec`` on ``device``/``dtype`` (``None`` if it can; :data:`AUTO` can whenever
+    any backend can)."""
+    if name == AUTO:
+        try:
+            resolve(name, spec, device, dtype)
+        except BackendError as exc:
+            return str(exc)
+        return None
     try:
         b = get_backend(name)
     except BackendError as exc:
@@ -102,3 +115,38 @@ def unsupported_reason(name: str, spec, device: torch.device, dtype: torch.dtype
     if reason is not None:
         return f"backend {name!r} does not support {spec.describe()} on {device} {dtype}: {reason}"
     return None
+
+
+def _default_candidates() -> list[Backend]:
+    """Every registered backend in the order the default tries them: priority, then ``torch`` before others."""
+    return sorted(backends().values(), key=lambda b: (-b.priority, b.name != "torch", b.name))
+
+
+def default_choice(spec, device: torch.device, dtype: torch.dtype) -> tuple[str, list[str]]:
+    """The backend a call with no backend named runs on, and why each backend before it in the order was passed
+    over (``"name: reason"``)."""
+    passed = []
+    for b in _default_candidates():
+        reason = unsupported_reason(b.name, spec, device, dtype)
+        if reason is None:
+            try:
+                reason = b.default_reason(spec, device, dtype)
+            except Exception as exc:  # a broken plug-in must not break every default call
+                reason = f"default_reason() raised {exc!r}"
+        if reason is None:
+            return b.name, passed
+        passed.append(f"{b.name}: {reason}")
+    raise BackendError("no backend supports " + spec.describe() + f" on {device} {dtype}: " + "; ".join(passed))
+
+
+def resolve(name: str, spec, device: torch.device, dtype: torch.dtype) -> str:
+    """``name``, or for :data:`AUTO` the available backend of highest priority that supports the call
+    (:func:`default_choice`), decided once per configuration, device type and dtype: cheap on every call, and the
+    forward and the backward of one call agree."""
+    if name != AUTO:
+        return name
+    key = (spec, torch.device(device).type, dtype)
+    found = _resolved.get(key)
+    if found is None:
+        found = _resolved.setdefault(key, default_choice(spec, device, dtype)[0])
+    return found

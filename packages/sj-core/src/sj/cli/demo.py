@@ -14,8 +14,8 @@ def _args(p: argparse.ArgumentParser) -> None:
 
     d = DemoConfig()
     p.add_argument("--backend", default=None,
-                   help="multi-step backend (default: time every available backend that supports the net here and "
-                        "use the fastest; see `sj backends`)")
+                   help="multi-step backend (default: none named, so each neuron runs on the fastest installed "
+                        "backend that supports it, by a fixed order; `sj backends` shows the choice)")
     p.add_argument("--T", type=int, default=d.T, help=f"time steps (default {d.T})")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
@@ -62,10 +62,6 @@ def _run(args: argparse.Namespace) -> int:
                      backend=args.backend, device=args.device, subset=args.subset, seed=args.seed, plot=args.plot,
                      progress=not args.no_progress)
     r = run_demo(cfg)
-    if r.backend_report:
-        timings = ", ".join(f"{k} {v * 1e3:.1f} ms" if isinstance(v, float) else f"{k} ({v})"
-                            for k, v in r.backend_report.items())
-        print(f"backend timings per training step: {timings}")
     print(f"backend: {r.backend} on {r.device}; T={cfg.T}, {cfg.epochs} epochs, {cfg.encoding} encoding")
     print(f"test accuracy: {r.accuracy * 100:.2f} %")
     print(f"wall time: {r.wall_time_s:.1f} s")

@@ -314,7 +314,7 @@ def _fused(sg) -> bool:
 
 def if_multi_step(x_seq: Tensor, v: Tensor, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                   surrogate_function: Spike | None = None, detach_reset: bool = False, store_v_seq: bool = False, *,
-                  neuron_storage=None, neuron_fwd: str = "fp32", neuron_bwd: str = "fp32", backend: str = "torch"
+                  neuron_storage=None, neuron_fwd: str = "fp32", neuron_bwd: str = "fp32", backend: str = "auto"
                   ) -> tuple[Tensor, Tensor, Tensor | None]:
     """IF over a sequence. Returns ``(spike_seq, v, v_seq or None)``."""
     _no_precision(neuron_storage)
@@ -331,7 +331,7 @@ def if_multi_step(x_seq: Tensor, v: Tensor, v_threshold: float = 1.0, v_reset: f
 def lif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
                    v_reset: float | None = 0.0, surrogate_function: Spike | None = None, detach_reset: bool = False,
                    store_v_seq: bool = False, *, neuron_storage=None, neuron_fwd: str = "fp32",
-                   neuron_bwd: str = "fp32", backend: str = "torch") -> tuple[Tensor, Tensor, Tensor | None]:
+                   neuron_bwd: str = "fp32", backend: str = "auto") -> tuple[Tensor, Tensor, Tensor | None]:
     """LIF over a sequence. Returns ``(spike_seq, v, v_seq or None)``."""
     _no_precision(neuron_storage)
     sg = Sigmoid() if surrogate_function is None else surrogate_function
@@ -348,7 +348,7 @@ def lif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, decay_input: bool
 def plif_multi_step(x_seq: Tensor, v: Tensor, w: Tensor, decay_input: bool = True, v_threshold: float = 1.0,
                     v_reset: float | None = 0.0, surrogate_function: Spike | None = None, detach_reset: bool = False,
                     store_v_seq: bool = False, *, neuron_storage=None, neuron_fwd: str = "fp32",
-                    neuron_bwd: str = "fp32", backend: str = "torch") -> tuple[Tensor, Tensor, Tensor | None]:
+                    neuron_bwd: str = "fp32", backend: str = "auto") -> tuple[Tensor, Tensor, Tensor | None]:
     """Parametric LIF over a sequence (1/τ = σ(w)). Returns ``(spike_seq, v, v_seq or None)``."""
     _no_precision(neuron_storage)
     sg = Sigmoid() if surrogate_function is None else surrogate_function
@@ -364,7 +364,7 @@ def plif_multi_step(x_seq: Tensor, v: Tensor, w: Tensor, decay_input: bool = Tru
 
 def qif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                    v_rest: float = 0.0, v_c: float = 0.8, a0: float = 1.0, detach_reset: bool = False,
-                   surrogate_function: Spike | None = None, store_v_seq: bool = False, *, backend: str = "torch"
+                   surrogate_function: Spike | None = None, store_v_seq: bool = False, *, backend: str = "auto"
                    ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Quadratic IF over a sequence. Returns ``(spike_seq, v, v_seq or None)``."""
     sg = Sigmoid() if surrogate_function is None else surrogate_function
@@ -380,7 +380,7 @@ def qif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, v_threshold: floa
 
 def eif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                    v_rest: float = 0.0, theta_rh: float = 1.0, delta_t: float = 1.0, detach_reset: bool = False,
-                   surrogate_function: Spike | None = None, store_v_seq: bool = False, *, backend: str = "torch"
+                   surrogate_function: Spike | None = None, store_v_seq: bool = False, *, backend: str = "auto"
                    ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Exponential IF over a sequence. Returns ``(spike_seq, v, v_seq or None)``."""
     sg = Sigmoid() if surrogate_function is None else surrogate_function
@@ -399,7 +399,7 @@ def izhikevich_multi_step(x_seq: Tensor, v: Tensor, w: Tensor, tau: float = 2.0,
                           v_reset: float | None = 0.0, v_rest: float = 0.0, a: float = 0.1, b: float = 0.2,
                           tau_w: float = 2.0, v_c: float = 0.8, a0: float = 1.0, detach_reset: bool = False,
                           surrogate_function: Spike | None = None, store_state_seq: bool = False, *,
-                          backend: str = "torch") -> tuple:
+                          backend: str = "auto") -> tuple:
     """Izhikevich over a sequence. Returns ``(spike_seq, v, w, v_seq or None, w_seq or None)`` (the sequences with
     ``store_state_seq``; the fused op records V only, so that case loops the step)."""
     sg = Sigmoid() if surrogate_function is None else surrogate_function

@@ -23,7 +23,7 @@ class IFNode(BaseNode):
 
     def __init__(self, v_threshold: ParamValue = 1.0, v_reset: ParamValue | None = 0.0, surrogate_function: SG = None,
                  detach_reset: bool = False, step_mode: str = "s", store_v_seq: bool = False,
-                 backend: str = "torch") -> None:
+                 backend: str = "auto") -> None:
         super().__init__(builtin.IF, {}, v_threshold=v_threshold, v_reset=v_reset,
                          surrogate_function=surrogate_function, detach_reset=detach_reset, step_mode=step_mode,
                          backend=backend, store_v_seq=store_v_seq)
@@ -39,7 +39,7 @@ class LIFNode(BaseNode):
 
     def __init__(self, tau: ParamValue = 2.0, decay_input: bool = True, v_threshold: ParamValue = 1.0,
                  v_reset: ParamValue | None = 0.0, surrogate_function: SG = None, detach_reset: bool = False,
-                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "torch") -> None:
+                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "auto") -> None:
         self.decay_input = bool(decay_input)
         super().__init__(builtin.LIF if decay_input else builtin.LIF_NO_DECAY_INPUT, {"tau": tau},
                          bounds={"tau": ABOVE_ONE}, v_threshold=v_threshold, v_reset=v_reset,
@@ -56,7 +56,7 @@ class ParametricLIFNode(BaseNode):
 
     def __init__(self, init_tau: ParamValue = 2.0, decay_input: bool = True, v_threshold: ParamValue = 1.0,
                  v_reset: ParamValue | None = 0.0, surrogate_function: SG = None, detach_reset: bool = False,
-                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "torch") -> None:
+                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "auto") -> None:
         tau = _as_param("ParametricLIFNode", "init_tau", init_tau, ABOVE_ONE)
         self.decay_input = bool(decay_input)
         super().__init__(builtin.PLIF if decay_input else builtin.PLIF_NO_DECAY_INPUT, {"w": -torch.log(tau - 1.0)},
@@ -77,7 +77,7 @@ class QIFNode(BaseNode):
     def __init__(self, tau: ParamValue = 2.0, v_c: ParamValue = 0.8, a0: ParamValue = 1.0,
                  v_threshold: ParamValue = 1.0, v_rest: ParamValue = 0.0, v_reset: ParamValue | None = -0.1,
                  surrogate_function: SG = None, detach_reset: bool = False, step_mode: str = "s",
-                 store_v_seq: bool = False, backend: str = "torch") -> None:
+                 store_v_seq: bool = False, backend: str = "auto") -> None:
         super().__init__(builtin.QIF, {"tau": tau, "v_c": v_c, "a0": a0, "v_rest": v_rest},
                          bounds={"tau": ABOVE_ONE, "a0": POSITIVE}, v_threshold=v_threshold, v_reset=v_reset,
                          surrogate_function=surrogate_function, detach_reset=detach_reset, step_mode=step_mode,
@@ -91,7 +91,7 @@ class EIFNode(BaseNode):
     def __init__(self, tau: ParamValue = 2.0, delta_T: ParamValue = 1.0, theta_rh: ParamValue = 0.8,
                  v_threshold: ParamValue = 1.0, v_rest: ParamValue = 0.0, v_reset: ParamValue | None = -0.1,
                  surrogate_function: SG = None, detach_reset: bool = False, step_mode: str = "s",
-                 store_v_seq: bool = False, backend: str = "torch") -> None:
+                 store_v_seq: bool = False, backend: str = "auto") -> None:
         super().__init__(builtin.EIF, {"tau": tau, "delta_T": delta_T, "theta_rh": theta_rh, "v_rest": v_rest},
                          bounds={"tau": ABOVE_ONE, "delta_T": POSITIVE}, v_threshold=v_threshold, v_reset=v_reset,
                          surrogate_function=surrogate_function, detach_reset=detach_reset, step_mode=step_mode,
@@ -139,7 +139,7 @@ class IzhikevichNode(AdaptBaseNode):
                  v_threshold: ParamValue = 1.0, v_reset: ParamValue | None = 0.0, v_rest: ParamValue = -0.1,
                  w_rest: float = 0.0, tau_w: ParamValue = 2.0, a: ParamValue = 0.0, b: ParamValue = 0.0,
                  surrogate_function: SG = None, detach_reset: bool = False, step_mode: str = "s",
-                 store_v_seq: bool = False, backend: str = "torch") -> None:
+                 store_v_seq: bool = False, backend: str = "auto") -> None:
         if isinstance(w_rest, bool) or not isinstance(w_rest, int | float) or not math.isfinite(w_rest):
             raise ValueError(f"IzhikevichNode: w_rest must be a finite number, got {w_rest!r}")
         BaseNode.__init__(self, builtin.IZHIKEVICH, {"tau": tau, "v_c": v_c, "a0": a0, "v_rest": v_rest, "a": a,
@@ -161,7 +161,7 @@ class KLIFNode(BaseNode):
     def __init__(self, scale_reset: bool = False, tau: ParamValue = 2.0, decay_input: bool = True,
                  v_threshold: ParamValue = 1.0, v_reset: ParamValue | None = 0.0, surrogate_function: SG = None,
                  detach_reset: bool = False, step_mode: str = "s", store_v_seq: bool = False,
-                 backend: str = "torch") -> None:
+                 backend: str = "auto") -> None:
         self.decay_input = bool(decay_input)
         super().__init__(builtin.KLIF if decay_input else builtin.KLIF_NO_DECAY_INPUT, {"tau": tau, "k": 1.0},
                          learnable=("k",), bounds={"tau": ABOVE_ONE}, v_threshold=v_threshold, v_reset=v_reset,
@@ -203,7 +203,7 @@ class CUBALIFNode(BaseNode):
 
     def __init__(self, c_decay: ParamValue = 0.5, v_decay: ParamValue = 0.75, v_threshold: ParamValue = 0.5,
                  v_reset: ParamValue | None = 0.0, surrogate_function: SG = None, detach_reset: bool = False,
-                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "torch") -> None:
+                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "auto") -> None:
         super().__init__(builtin.CUBA_LIF, {"c_decay": c_decay, "v_decay": v_decay},
                          bounds={"c_decay": FRACTION, "v_decay": FRACTION}, v_threshold=v_threshold, v_reset=v_reset,
                          surrogate_function=surrogate_function, detach_reset=detach_reset, step_mode=step_mode,
@@ -222,7 +222,7 @@ class RAFNode(BaseNode):
 
     def __init__(self, b: float = -0.2, omega: float = 1.0, dt: float = 1.0, v_threshold: ParamValue = 1.0,
                  v_reset: ParamValue | None = 0.0, surrogate_function: SG = None, detach_reset: bool = False,
-                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "torch") -> None:
+                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "auto") -> None:
         self._b, self._omega, self._dt = (self._checked(n, v) for n, v in (("b", b), ("omega", omega), ("dt", dt)))
         cos, sin = self._rotation()
         super().__init__(builtin.RAF, {"decay_cos": cos, "decay_sin": sin}, v_threshold=v_threshold,
@@ -256,7 +256,7 @@ class HalfThresholdIFNode(BaseNode):
     of the spike count (used by ANN→SNN conversion). ``v_threshold`` must be a finite positive number."""
 
     def __init__(self, v_threshold: float = 1.0, surrogate_function: SG = None, detach_reset: bool = False,
-                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "torch") -> None:
+                 step_mode: str = "s", store_v_seq: bool = False, backend: str = "auto") -> None:
         vth = _as_param("HalfThresholdIFNode", "v_threshold", v_threshold, POSITIVE)
         if vth.dim() != 0:
             raise ValueError(f"HalfThresholdIFNode: v_threshold must be a number, got a tensor {tuple(vth.shape)}")
@@ -274,8 +274,8 @@ class LIAFNode(LIFNode):
     """
 
     def __init__(self, act: Callable[[torch.Tensor], torch.Tensor], threshold_related: bool, *args, **kwargs) -> None:
-        if kwargs.get("backend", "torch") != "torch":
-            raise ValueError("LIAFNode supports only backend='torch'")
+        if kwargs.get("backend", "auto") not in ("auto", "torch"):
+            raise ValueError("LIAFNode supports only backend='torch' (its multi-step mode loops the step function)")
         super().__init__(*args, **kwargs)
         self.act = act
         self.threshold_related = bool(threshold_related)

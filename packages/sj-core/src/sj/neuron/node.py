@@ -114,7 +114,9 @@ class BaseNode(MemoryModule):
         surrogate_function: an :class:`sj.surrogate.SurrogateFunction`; ``None`` builds a fresh default per neuron.
         detach_reset: detach the spike inside the reset.
         step_mode: ``'s'`` (input ``[N, *]``) or ``'m'`` (input ``[T, N, *]``).
-        backend: multi-step backend name (``sj backends``); single-step mode always runs the torch step function.
+        backend: multi-step backend name (``sj backends``); ``"auto"`` (the default, as SpikingJelly 2.0 picks its
+            kernels itself): the fastest installed backend that supports the neuron on its device and dtype, by a
+            fixed order (:func:`sj.backends.registry.resolve`). Single-step mode always runs the torch step function.
         store_v_seq: keep ``v_seq`` ``[T, N, *]`` (V after every step): in ``'m'`` of the last call, in ``'s'``
             appended step by step until :meth:`reset` (each step copies the sequence: for monitoring).
         aux_init: initial values of the declaration's aux states (default 0).
@@ -142,12 +144,12 @@ class BaseNode(MemoryModule):
         self.detach_reset = bool(detach_reset)
         self.v_seq = None
         self.store_v_seq = store_v_seq
-        self.backend = "torch"
+        self.backend = "auto"
 
     def _init_declared(self, decl: NeuronDecl, params: dict[str, ParamValue], *, learnable: tuple[str, ...] = (),
                        v_threshold: ParamValue = 1.0, v_reset: ParamValue | None = 0.0,
                        surrogate_function: SurrogateFunction | None = None, detach_reset: bool = False,
-                       step_mode: str = "s", backend: str = "torch", store_v_seq: bool = False,
+                       step_mode: str = "s", backend: str = "auto", store_v_seq: bool = False,
                        aux_init: dict[str, float] | None = None, bounds: dict[str, Bound] | None = None,
                        lower_bounds: dict[str, float] | None = None, v_init: float | None = None) -> None:
         self._init_common(surrogate_function, detach_reset, step_mode, store_v_seq)

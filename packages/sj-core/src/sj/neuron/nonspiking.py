@@ -101,7 +101,7 @@ class NonSpikingIFNode(_NonSpikingNode):
     """Non-spiking IF: V ← V + X, read out as potentials (module docstring). ``v_reset``: where V starts."""
 
     def __init__(self, decode: str | None = None, *, v_reset: ParamValue = 0.0, step_mode: str = "m",
-                 backend: str = "torch") -> None:
+                 backend: str = "auto") -> None:
         super().__init__(builtin.IF, {}, decode, v_reset, step_mode, backend)
 
 
@@ -110,7 +110,7 @@ class NonSpikingLIFNode(_NonSpikingNode, LIFNode):
     potentials (module docstring); a readout layer. ``v_reset``: the resting potential, where V starts."""
 
     def __init__(self, tau: ParamValue = 2.0, decode: str | None = None, *, decay_input: bool = True,
-                 v_reset: ParamValue = 0.0, step_mode: str = "m", backend: str = "torch") -> None:
+                 v_reset: ParamValue = 0.0, step_mode: str = "m", backend: str = "auto") -> None:
         self.decay_input = bool(decay_input)
         super().__init__(builtin.LIF if decay_input else builtin.LIF_NO_DECAY_INPUT, {"tau": tau}, decode, v_reset,
                          step_mode, backend, bounds={"tau": ABOVE_ONE})

@@ -19,7 +19,7 @@ from functools import lru_cache
 import torch
 
 from sj.backends.base import BackwardInputs
-from sj.backends.registry import BackendError, get_backend, unsupported_reason
+from sj.backends.registry import AUTO, BackendError, get_backend, resolve, unsupported_reason
 from sj.ops.checks import backward_inputs, prepare
 from sj.ops.spec import MultiStepSpec
 from sj.surrogate.declarations import surrogates
@@ -66,6 +66,7 @@ def _needs_x(neuron: str, soft_reset: bool, detach_reset: bool) -> bool:
 
 
 def _backend(name: str, spec: MultiStepSpec, x: Tensor):
+    name = resolve(name, spec, x.device, x.dtype)
     reason = unsupported_reason(name, spec, x.device, x.dtype)
     if reason is not None:
         raise BackendError(reason)
@@ -346,7 +347,7 @@ torch.library.register_autograd("sj::multistep_fwd", _op_backward, setup_context
 
 def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: Sequence[Tensor | float], *,
               surrogate: str, surrogate_params: Sequence[float] = (), soft_reset: bool = False,
-              detach_reset: bool = False, store_v_seq: bool = False, backend: str = "torch"
+              detach_reset: bool = False, store_v_seq: bool = False, backend: str = AUTO
               ) -> tuple[Tensor, list[Tensor], Tensor | None]:
     """Run a declared neuron over a whole sequence: the multi-step op.
 
@@ -359,7 +360,9 @@ def multistep(neuron: str, x_seq: Tensor, state_init: Sequence[Tensor], params: 
         surrogate: surrogate declaration name (e.g. ``"ATan"``); ``surrogate_params`` its parameter values
             (empty: the declaration's defaults).
         soft_reset / detach_reset / store_v_seq: see :class:`~sj.ops.spec.MultiStepSpec`.
-        backend: registered backend name (``sj backends`` lists them).
+        backend: registered backend name (``sj backends`` lists them); ``"auto"`` (the default): the available
+            backend of highest priority that supports this configuration, device and dtype
+            (:func:`sj.backends.registry.resolve`).
 
     Returns:
         ``(spike_seq [T, *S], states_last [[*S], ...], v_seq [T, *S] or None)``.

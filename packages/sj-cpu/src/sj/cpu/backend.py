@@ -41,6 +41,7 @@ class CpuBackend(Backend):
     name = "cpu"
     description = ("fused OpenMP C kernels generated from the declarations (CPU tensors; float32/float64, and "
                    "float16/bfloat16 computed in float32)")
+    priority = 10  # the default on CPU tensors (sj.backends.registry.resolve): faster than the torch reference
 
     def __init__(self) -> None:
         self.loader = library.Loader(cache_root() / "cpu")
@@ -67,6 +68,17 @@ class CpuBackend(Backend):
             return f"device {device} is not a CPU"
         if dtype not in _SUFFIX and dtype not in _WIDENED:
             return f"dtype {dtype} is not supported (float16, bfloat16, float32 and float64 only)"
+        return None
+
+    def default_reason(self, spec, device: torch.device, dtype: torch.dtype) -> str | None:
+        """Not the default where the configuration's kernels are neither prebuilt nor compilable here (no C compiler),
+        or failed to compile: such calls run on the reference without a fallback warning when no backend is
+        named."""
+        key = (spec, torch.float32 if dtype in _WIDENED else dtype)
+        if key in self._kernels and self._kernels[key] is None:
+            return f"its kernels for {spec.describe()} failed to compile here (see fallbacks)"
+        if self.kernels(spec, key[1]).origin != "prebuilt" and compiler.find_compiler() is None:
+            return f"{spec.describe()} is outside the prebuilt kernels and there is no C compiler to build it"
         return None
 
     def kernels(self, spec, dtype: torch.dtype) -> library.Kernels | None:

@@ -32,6 +32,7 @@ class CupyBackend(Backend):
     """
 
     name = "cupy"
+    priority = 20  # a default on CUDA tensors after sj-triton (sj.backends.registry.resolve)
     description = "CUDA C kernels generated from the declarations, compiled by NVRTC via CuPy (CUDA devices)"
 
     def availability(self) -> str | None:

@@ -45,6 +45,13 @@ class TritonBackend(Backend):
 
     name = "triton"
     description = "Triton kernels generated from the declarations, loop over T inside the kernel (GPU)"
+    priority = 30  # the default on CUDA tensors (sj.backends.registry.resolve), ahead of sj-cupy
+
+    def default_reason(self, spec, device: torch.device, dtype: torch.dtype) -> str | None:
+        """Never the default for CPU tensors: there the kernels run in Triton's interpreter, which is for testing."""
+        if torch.device(device).type == "cpu":
+            return "on CPU tensors Triton's kernels run in its interpreter (TRITON_INTERPRET=1), which is for testing"
+        return None
 
     def availability(self) -> str | None:
         if _triton_version() is None:
