@@ -28,7 +28,7 @@ import triton
 from sj.backends.base import BackwardInputs
 from sj.triton import tuning
 from sj.triton.loader import Kernels, interpreting, load
-from sj.triton.specialize import Variant, compile_variant
+from sj.triton.specialize import Variant, backward_variant, compile_variant, forward_variant
 
 Tensor = torch.Tensor
 MAX_NEURONS = 2**31 - 4096  # block offsets are 32-bit
@@ -98,21 +98,21 @@ def _interpreted_launcher(fn) -> Launch:
     return launch
 
 
-def _plan(key: tuple, kernels: Kernels, kind: str, dtype: torch.dtype, flags: tuple[bool, ...], aligned: bool,
-          scalars: tuple, device: int, n: int, head: tuple) -> tuple[Launch, tuple]:
+def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Variant], scalars: tuple, device: int,
+          n: int, head: tuple) -> tuple[Launch, tuple]:
     """Make (and remember under ``key``) the plan of a configuration: its launch function and the argument tail
-    (scalars and constexpr values) appended to each call's tensors and sizes (``head``: this call's, for tuning)."""
+    (scalars and constexpr values) appended to each call's tensors and sizes. ``variant(config)``: the kernel variant
+    with block size and warps ``config``; ``head``: this call's arguments, for tuning."""
     if interpreting():
-        fn = kernels.forward if kind == "forward" else kernels.backward
-        plan = (_interpreted_launcher(fn), (*scalars, *Variant(kind, dtype, flags, False, INTERPRETER_BLOCK, 4)
-                                            .constexpr_values()))
-        return _plans.setdefault(key, plan)
+        v = variant((INTERPRETER_BLOCK, 4))
+        fn = kernels.forward if v.kind == "forward" else kernels.backward
+        return _plans.setdefault(key, (_interpreted_launcher(fn), (*scalars, *v.constexpr_values())))
     target = triton.runtime.driver.active.get_current_target()
     prepared: dict[tuple[int, int], tuple[Launch, tuple]] = {}
 
     def prepare(config: tuple[int, int]) -> tuple[Launch, tuple]:
         if config not in prepared:
-            v = Variant(kind, dtype, flags, aligned, *config)
+            v = variant(config)
             with torch.cuda.device(device) if device >= 0 else contextlib.nullcontext():
                 compiled = compile_variant(kernels, v, target)
                 launch = _compiled_launcher(compiled, v.block, device)
@@ -124,6 +124,7 @@ def _plan(key: tuple, kernels: Kernels, kind: str, dtype: torch.dtype, flags: tu
         launch, tail = prepare(config)
         launch(n, head + tail)
 
+    dtype = variant((1, 1)).dtype
     config = tuning.default_config(dtype, n)
     if device >= 0 and tuning.enabled() and not torch.cuda.is_current_stream_capturing():
         config = tuning.fastest(run, tuning.candidates(dtype))
@@ -149,8 +150,10 @@ def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],
             *seqs, *last, T, n)
     plan = _plans.get(key)
     if plan is None:
-        flags = (*fulls, save, spec.store_v_seq)
-        plan = _plan(key, kernels_for(spec), "forward", x_seq.dtype, flags, aligned, (), device, n, head)
+        def variant(config: tuple[int, int]) -> Variant:
+            return forward_variant(x_seq.dtype, fulls, save, spec.store_v_seq, aligned, config)
+
+        plan = _plan(key, kernels_for(spec), variant, (), device, n, head)
     launch, tail = plan
     launch(n, head + tail)
     return spike, last, v_seq, saved
@@ -183,9 +186,11 @@ def backward(spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[T
             *(g if g is not None else grad_x for g in grad_params), T, n, (T - 1) * n)
     plan = _plans.get(key)
     if plan is None:
-        flags = (*fulls, *grads, *has_glast, gv is not None)
+        def variant(config: tuple[int, int]) -> Variant:
+            return backward_variant(h_seq.dtype, fulls, grads, has_glast, gv is not None, aligned, config)
+
         scalars = tuple(float(v) for v in spec.surrogate_params)
-        plan = _plan(key, kernels_for(spec), "backward", h_seq.dtype, flags, aligned, scalars, device, n, head)
+        plan = _plan(key, kernels_for(spec), variant, scalars, device, n, head)
     launch, tail = plan
     launch(n, head + tail)
     return grad_x, grad_init, grad_params

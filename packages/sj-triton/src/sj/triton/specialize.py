@@ -52,6 +52,19 @@ class Variant:
         return (*self.flags, compute_dtype(self.dtype), self.block)
 
 
+def forward_variant(dtype: torch.dtype, full: tuple[bool, ...], save: bool, store_v: bool, aligned: bool,
+                    config: tuple[int, int]) -> Variant:
+    """The forward kernel's variant: per-parameter ``FULL_<p>`` flags, ``SAVE``, ``STORE_V``; ``config`` is
+    ``(BLOCK, num_warps)``."""
+    return Variant("forward", dtype, (*full, save, store_v), aligned, *config)
+
+
+def backward_variant(dtype: torch.dtype, full: tuple[bool, ...], grad: tuple[bool, ...],
+                     has_glast: tuple[bool, ...], has_gv: bool, aligned: bool, config: tuple[int, int]) -> Variant:
+    """The backward kernel's variant: ``FULL_<p>``, ``GRAD_<p>``, ``HAS_GLAST_<s>`` and ``HAS_GV`` flags."""
+    return Variant("backward", dtype, (*full, *grad, *has_glast, has_gv), aligned, *config)
+
+
 def arguments(kernels, kind: str) -> tuple[tuple[str, str], ...]:
     """The ``(name, kind)`` arguments of ``kernels``' forward or backward kernel."""
     sig = kernels.signature
