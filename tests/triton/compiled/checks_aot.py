@@ -6,10 +6,15 @@ accesses when not. The full product is ``python -m sj.triton.aot --full`` (run b
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 import torch
+
+if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):  # compiled kernels only
+    pytest.skip("runs in its own session without TRITON_INTERPRET (tests/triton/test_triton_compiled.py)",
+                allow_module_level=True)
 from triton.backends.compiler import GPUTarget
 
 from sj.triton import aot, tuning

@@ -3,8 +3,14 @@ each launch receives, what a call allocates, that nothing synchronises with the 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):  # compiled kernels only
+    pytest.skip("runs in its own session without TRITON_INTERPRET (tests/triton/test_triton_compiled.py)",
+                allow_module_level=True)
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import sj.neuron.builtin  # noqa: F401

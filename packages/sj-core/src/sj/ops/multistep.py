@@ -119,13 +119,15 @@ def _fwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
 def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,
             detach_reset: bool, store_v_seq: bool, saved: list[Tensor], x_seq: Tensor, state_init: list[Tensor],
             params: list[Tensor], params_need_grad: list[bool], grad_spike: Tensor,
-            grad_states_last: list[Tensor | None], grad_v_seq: Tensor | None
+            grad_states_last: list[Tensor | None], grad_v_seq: Tensor | None, *, validated: bool = False
             ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """``validated``: the forward of this very call checked the backend (sj's autograd), so it is not asked again."""
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
     inputs = BackwardInputs(_contiguous(saved), x_seq.contiguous(), _contiguous(state_init), _contiguous(params),
                             list(params_need_grad), grad_spike.contiguous(), _contiguous(grad_states_last),
                             grad_v_seq.contiguous() if grad_v_seq is not None else None)
-    grad_x, grad_init, grad_params = _backend(backend, spec, saved[0]).backward(spec, inputs)
+    impl = get_backend(backend) if validated else _backend(backend, spec, saved[0])
+    grad_x, grad_init, grad_params = impl.backward(spec, inputs)
     # a backend returns a parameter's gradient per neuron or already reduced to the parameter's shape
     return grad_x, grad_init, [g if g.shape == p.shape else g.sum_to_size(p.shape)
                                for g, p, need in zip(grad_params, params, params_need_grad) if need]
@@ -169,8 +171,11 @@ def _forward_op(direct: bool):
 
 
 def _backward_op(*args):
-    """``sj::multistep_bwd`` (same arguments), through the dispatcher unless :func:`_undispatched` allows otherwise."""
-    return (_bwd_impl if _undispatched(args[12]) else torch.ops.sj.multistep_bwd)(*args)
+    """``sj::multistep_bwd`` (same arguments), through the dispatcher unless :func:`_undispatched` allows otherwise.
+    Called only by the autograd entries, whose forward validated the backend: the direct call skips that check."""
+    if _undispatched(args[12]):
+        return _bwd_impl(*args, validated=True)
+    return torch.ops.sj.multistep_bwd(*args)
 
 
 def _save_context(ctx, config: tuple, needs_x: bool, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],

@@ -13,6 +13,7 @@ from functools import lru_cache
 import torch
 
 from sj.backends.base import Backend, BackwardInputs
+from sj.cupy import stub_launch
 from sj.cupy.availability import cached_probe, versions
 from sj.cupy.cuda_types import SUPPORTED_DTYPES, cuda_type, preferred_vec
 from sj.cupy.kernels import backward_kernel, forward_kernel
@@ -24,11 +25,7 @@ _plans: dict[tuple, tuple[Plan, tuple[int, ...], tuple]] = {}
 
 def _on_gpu(device: torch.device) -> bool:
     """CUDA tensors; CPU tensors too while :func:`sj.cupy.stub_launch.stubbed_launches` runs the host path alone."""
-    if device.type == "cuda":
-        return True
-    from sj.cupy import stub_launch
-
-    return device.type == "cpu" and stub_launch.active()
+    return device.type == "cuda" or (device.type == "cpu" and stub_launch.active())
 
 
 @lru_cache(maxsize=1024)
@@ -77,8 +74,6 @@ class CupyBackend(Backend):
     description = "CUDA C kernels generated from the declarations, compiled by NVRTC via CuPy (CUDA devices)"
 
     def availability(self) -> str | None:
-        from sj.cupy import stub_launch
-
         return None if stub_launch.active() else cached_probe()
 
     def details(self) -> str:

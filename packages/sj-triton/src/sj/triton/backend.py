@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import torch
 
@@ -12,6 +12,7 @@ Tensor = torch.Tensor
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
+@cache
 def _triton_version() -> str | None:
     try:
         import triton
@@ -38,12 +39,18 @@ def _spec_reason(spec) -> str | None:
     return None
 
 
-def _cpu_allowed() -> bool:
-    """CPU tensors run under Triton's interpreter, or through sj-triton's stub driver (host-only tests, timings)."""
-    from sj.triton import stub_driver
+@cache
+def _cpu_modes() -> tuple:
+    from sj.triton import stub_driver  # imports Triton: not at this module's import
     from sj.triton.loader import interpreting
 
-    return interpreting() or stub_driver.active()
+    return interpreting, stub_driver.active
+
+
+def _cpu_allowed() -> bool:
+    """CPU tensors run under Triton's interpreter, or through sj-triton's stub driver (host-only tests, timings)."""
+    interpreting, stubbed = _cpu_modes()
+    return interpreting() or stubbed()
 
 
 class TritonBackend(Backend):
@@ -60,12 +67,10 @@ class TritonBackend(Backend):
     def availability(self) -> str | None:
         if _triton_version() is None:
             return "the triton package is not installed (pip install 'triton>=3.3')"
-        if _cpu_allowed():
+        if torch.cuda.is_available() or _cpu_allowed():
             return None
-        if not torch.cuda.is_available():
-            return ("no GPU: torch.cuda.is_available() is False (set TRITON_INTERPRET=1 to run the kernels on CPU "
-                    "tensors through Triton's interpreter, for testing)")
-        return None
+        return ("no GPU: torch.cuda.is_available() is False (set TRITON_INTERPRET=1 to run the kernels on CPU "
+                "tensors through Triton's interpreter, for testing)")
 
     def details(self) -> str:
         version = _triton_version()
