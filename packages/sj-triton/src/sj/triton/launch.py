@@ -70,12 +70,13 @@ def _hooked(hook) -> bool:
 
 
 def _compiled_launcher(compiled, block: int, device: int) -> Launch:
-    """Launch ``compiled`` (a Triton ``CompiledKernel`` loaded on ``device``) over ``n`` neurons in blocks of
-    ``block``, on the current stream of ``device``."""
+    """Launch ``compiled`` (a Triton ``CompiledKernel``, loaded here on the current device, ``device``) over ``n``
+    neurons in blocks of ``block``, on the current stream of ``device``."""
     driver = triton.runtime.driver.active
     current_device, current_stream = driver.get_current_device, driver.get_current_stream
     knobs = triton.knobs.runtime
-    run, function, packed = compiled.run, compiled.function, compiled.packed_metadata
+    run = compiled.run  # loads the binary (and builds Triton's launcher) now, not inside a later launch
+    function, packed = compiled.function, compiled.packed_metadata
 
     def launch(n: int, args: tuple) -> None:
         grid = -(-n // block)
@@ -98,8 +99,8 @@ def _interpreted_launcher(fn) -> Launch:
     return launch
 
 
-def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Variant], scalars: tuple, device: int,
-          n: int, head: tuple) -> tuple[Launch, tuple]:
+def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Variant], dtype: torch.dtype,
+          scalars: tuple, device: int, n: int, head: tuple) -> tuple[Launch, tuple]:
     """Make (and remember under ``key``) the plan of a configuration: its launch function and the argument tail
     (scalars and constexpr values) appended to each call's tensors and sizes. ``variant(config)``: the kernel variant
     with block size and warps ``config``; ``head``: this call's arguments, for tuning."""
@@ -114,9 +115,7 @@ def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Var
         if config not in prepared:
             v = variant(config)
             with torch.cuda.device(device) if device >= 0 else contextlib.nullcontext():
-                compiled = compile_variant(kernels, v, target)
-                launch = _compiled_launcher(compiled, v.block, device)
-                compiled.run  # noqa: B018 - loads the binary on this device now, not inside a later launch
+                launch = _compiled_launcher(compile_variant(kernels, v, target), v.block, device)
             prepared[config] = (launch, (*scalars, *v.constexpr_values()))
         return prepared[config]
 
@@ -124,7 +123,6 @@ def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Var
         launch, tail = prepare(config)
         launch(n, head + tail)
 
-    dtype = variant((1, 1)).dtype
     config = tuning.default_config(dtype, n)
     if device >= 0 and tuning.enabled() and not torch.cuda.is_current_stream_capturing():
         config = tuning.fastest(run, tuning.candidates(dtype))
@@ -153,7 +151,7 @@ def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],
         def variant(config: tuple[int, int]) -> Variant:
             return forward_variant(x_seq.dtype, fulls, save, spec.store_v_seq, aligned, config)
 
-        plan = _plan(key, kernels_for(spec), variant, (), device, n, head)
+        plan = _plan(key, kernels_for(spec), variant, x_seq.dtype, (), device, n, head)
     launch, tail = plan
     launch(n, head + tail)
     return spike, last, v_seq, saved
@@ -190,7 +188,7 @@ def backward(spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[T
             return backward_variant(h_seq.dtype, fulls, grads, has_glast, gv is not None, aligned, config)
 
         scalars = tuple(float(v) for v in spec.surrogate_params)
-        plan = _plan(key, kernels_for(spec), variant, scalars, device, n, head)
+        plan = _plan(key, kernels_for(spec), variant, h_seq.dtype, scalars, device, n, head)
     launch, tail = plan
     launch(n, head + tail)
     return grad_x, grad_init, grad_params
