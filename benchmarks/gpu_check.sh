@@ -5,8 +5,10 @@
 #
 # Steps (each with a time limit; one that fails or times out is reported and the next still runs):
 #  install   every packages/* importable with its entry points (pip --no-deps -e when hatchling is there, else a
-#            no-network shim: src/ folders on PYTHONPATH plus generated .dist-info); wheels in .whl/ (e.g.
-#            SpikingJelly 2.0.0 and loguru, for the comparison) are installed into /tmp/site first
+#            no-network shim: src/ folders on PYTHONPATH plus generated .dist-info); wheels in .whl/ are installed
+#            into /tmp/site first: for the SpikingJelly comparison, before the run, here:
+#              pip download --no-deps spikingjelly==2.0.0 'loguru>=0.7,<1' -d .whl   (1.2 MB, pure Python)
+#              echo /.whl/ >> .git/info/exclude      and carry .whl with the device tool
 #  host      benchmarks/bench_gpu_host.py: host time per LIF call with launches stubbed (CPU-only, this machine's CPU)
 #  aot       python -m sj.triton.aot --full: every Triton kernel compiled for sm_80 and sm_90 and checked
 #  triton    tests/triton on CUDA (conformance, CUDA graphs and reduce-overhead for both backends, the compiled-mode
