@@ -187,7 +187,7 @@ def backward_source(program: dict, surrogate_program: dict, sig: KernelSignature
 
 def module_source(program: dict, surrogate_program: dict, implementation_hash: str) -> str:
     """The complete source of the generated module (``forward_kernel`` and ``backward_kernel``, undecorated: the
-    loader applies ``triton.jit`` and autotuning)."""
+    loader applies ``triton.jit``; :mod:`sj.triton.specialize` compiles its variants)."""
     sig = signature(program, surrogate_program)
     header = [f"# sj-triton generated kernels for neuron {program.get('neuron', '?')!r} "
               f"(reset {'soft' if program.get('soft_reset') else 'hard'}, detach {program.get('detach_reset')}) "
