@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU check of sj's GPU backends, one command (about 6-7 minutes on one H100, at most 9), from the repository root:
+# The GPU check of sj's GPU backends, one command (about 6 minutes on one H100; the step limits add up to 9), from the
+# repository root:
 #   bash benchmarks/gpu_check.sh [--dry-run] [RESULTS_DIR]
 # RESULTS_DIR defaults to $OUT (the device tool's output folder), else ./gpu_check_results.
 #
@@ -11,17 +12,18 @@
 #              echo /.whl/ >> .git/info/exclude      and carry .whl with the device tool
 #  host      benchmarks/bench_gpu_host.py: host time per LIF call with launches stubbed (CPU-only, this machine's CPU)
 #  aot       python -m sj.triton.aot --full: every Triton kernel compiled for sm_80 and sm_90 and checked
-#  triton    tests/triton on CUDA (conformance, CUDA graphs and reduce-overhead for both backends, the compiled-mode
-#            checks), conformance every 2nd case (SJ_CONFORMANCE_STRIDE=2)
-#  cupy      tests/cupy on CUDA (conformance every 2nd case, streams, devices, DDP, emulated sample, caches)
 #  bench     benchmarks/bench_gpu_multistep.py: LIF [T, 64, 65536], T 4/16/32/64, fp16/bf16/fp32: single-call,
 #            pipelined and kernel time of triton (tuned and default blocks), cupy and SpikingJelly's Triton LIF, the
 #            bandwidth floor, and the issue's GPU targets evaluated (met/not met, worst case) at the end of bench.log
+#  triton    tests/triton on CUDA (conformance, CUDA graphs and reduce-overhead for both backends, the compiled-mode
+#            checks), conformance every 2nd case (SJ_CONFORMANCE_STRIDE=2), block sizes untuned (SJ_TRITON_AUTOTUNE=0)
+#  cupy      tests/cupy on CUDA (conformance every 2nd case, streams, devices, DDP, emulated sample, caches)
+# The figures come first: if the device tool's 10-minute limit cuts the run, it cuts the tests.
 #  overhead  (not by default) benchmarks/bench_gpu_overhead.py --profile triton: cProfile of the real GPU path
 #  core      (not by default) tests/core on CUDA
 # Files (8, what the device tool returns at most): summary.txt, install.log, host.log, aot.log, triton.log, cupy.log,
 # bench.log, bench.json. Exit status 0 when every step passed.
-# GPU_CHECK_STEPS picks steps (default "host aot triton cupy bench"); BENCH_ARGS replaces the benchmark's arguments.
+# GPU_CHECK_STEPS picks steps (default "host aot bench triton cupy"); BENCH_ARGS replaces the benchmark's arguments.
 # --dry-run (on any machine): prints each step's command and limit, runs the steps that need no GPU in a short form
 # (host bench, ahead-of-time covering set for one dtype) and checks that the GPU steps' scripts and tests load.
 set -u
@@ -110,17 +112,18 @@ XDIST=()
 "$PY" -c "import xdist" 2>/dev/null && XDIST=(-n $(( JOBS > 12 ? 12 : JOBS )))
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -W ignore::RuntimeWarning)
 read -r -a BENCH <<< "${BENCH_ARGS:---T 4 16 32 64 --dtypes fp16 bf16 fp32 --neurons lif --warmup 3 --reps 7}"
-STEPS=" ${GPU_CHECK_STEPS:-host aot triton cupy bench} "
+STEPS=" ${GPU_CHECK_STEPS:-host aot bench triton cupy} "
+TESTS_ENV=(env SJ_CONFORMANCE_STRIDE=2 SJ_TRITON_AUTOTUNE=0)
 
 if [ $DRY -eq 1 ]; then  # the plan, then what runs without a GPU, shortened
-    [[ $STEPS == *" host "* ]] && step host 60 host.log "$PY" benchmarks/bench_gpu_host.py
-    [[ $STEPS == *" aot "* ]] && step aot 90 aot.log "$PY" -m sj.triton.aot --full --jobs "$JOBS"
-    [[ $STEPS == *" triton "* ]] && step "tests/triton (CUDA)" 150 triton.log env SJ_CONFORMANCE_STRIDE=2 \
-        "${PYTEST[@]}" "${XDIST[@]}" tests/triton
-    [[ $STEPS == *" cupy "* ]] && step "tests/cupy (CUDA)" 150 cupy.log env SJ_CONFORMANCE_STRIDE=2 \
-        "${PYTEST[@]}" "${XDIST[@]}" tests/cupy
+    [[ $STEPS == *" host "* ]] && step host 40 host.log "$PY" benchmarks/bench_gpu_host.py
+    [[ $STEPS == *" aot "* ]] && step aot 60 aot.log "$PY" -m sj.triton.aot --full --jobs "$JOBS"
     [[ $STEPS == *" bench "* ]] && step bench 150 bench.log "$PY" benchmarks/bench_gpu_multistep.py \
         --out "$RES/bench.json" "${BENCH[@]}"
+    [[ $STEPS == *" triton "* ]] && step "tests/triton (CUDA)" 130 triton.log "${TESTS_ENV[@]}" "${PYTEST[@]}" \
+        "${XDIST[@]}" tests/triton
+    [[ $STEPS == *" cupy "* ]] && step "tests/cupy (CUDA)" 150 cupy.log "${TESTS_ENV[@]}" "${PYTEST[@]}" "${XDIST[@]}" \
+        tests/cupy
     export RUN_IN_DRY=1
     step "host (short)" 300 host.log "$PY" benchmarks/bench_gpu_host.py --rounds 2 --calls 50 --dtypes fp16
     step "aot (covering set, fp16, sm_90)" 600 aot.log "$PY" -m sj.triton.aot --dtypes fp16 --archs 90 --jobs "$JOBS"
@@ -131,17 +134,17 @@ if [ $DRY -eq 1 ]; then  # the plan, then what runs without a GPU, shortened
     exit $status
 fi
 
-[[ $STEPS == *" host "* ]] && step host 60 host.log "$PY" benchmarks/bench_gpu_host.py
+[[ $STEPS == *" host "* ]] && step host 40 host.log "$PY" benchmarks/bench_gpu_host.py
 [[ $STEPS == *" host "* ]] && grep -E " us \|" "$RES/host.log" >> "$SUMMARY"
-[[ $STEPS == *" aot "* ]] && step aot 90 aot.log "$PY" -m sj.triton.aot --full --jobs "$JOBS"
+[[ $STEPS == *" aot "* ]] && step aot 60 aot.log "$PY" -m sj.triton.aot --full --jobs "$JOBS"
 [[ $STEPS == *" aot "* ]] && grep FAILED "$RES/aot.log" | head -20 >> "$SUMMARY"
-[[ $STEPS == *" triton "* ]] && step "tests/triton (CUDA)" 150 triton.log env SJ_CONFORMANCE_STRIDE=2 \
-    "${PYTEST[@]}" "${XDIST[@]}" tests/triton
-[[ $STEPS == *" cupy "* ]] && step "tests/cupy (CUDA)" 150 cupy.log env SJ_CONFORMANCE_STRIDE=2 \
-    "${PYTEST[@]}" "${XDIST[@]}" tests/cupy
 [[ $STEPS == *" bench "* ]] && step bench 150 bench.log "$PY" benchmarks/bench_gpu_multistep.py \
     --out "$RES/bench.json" "${BENCH[@]}"
 [[ $STEPS == *" bench "* ]] && grep "^target " "$RES/bench.log" >> "$SUMMARY"
+[[ $STEPS == *" triton "* ]] && step "tests/triton (CUDA)" 130 triton.log "${TESTS_ENV[@]}" "${PYTEST[@]}" \
+    "${XDIST[@]}" tests/triton
+[[ $STEPS == *" cupy "* ]] && step "tests/cupy (CUDA)" 150 cupy.log "${TESTS_ENV[@]}" "${PYTEST[@]}" "${XDIST[@]}" \
+    tests/cupy
 [[ $STEPS == *" overhead "* ]] && step overhead 90 overhead.log "$PY" benchmarks/bench_gpu_overhead.py \
     --profile triton
 [[ $STEPS == *" core "* ]] && step "tests/core (CUDA)" 240 core.log "${PYTEST[@]}" "${XDIST[@]}" tests/core
