@@ -148,3 +148,18 @@ def test_absent_and_present_last_state_gradients_are_two_plans(stub):
     torch.autograd.grad(spike.float().sum() + last[0].float().sum(), [x])
     flags = [launch_.args[18:-2] for launch_ in stub if launch_.name == "backward_kernel"]
     assert [f[6] for f in flags] == [False, True]  # HAS_GLAST_v
+
+
+def test_one_binary_serves_every_t(stub, monkeypatch):
+    """T is a runtime argument: calls at T = 5 and T = 700 (two T classes, so two plans) compile the same variant."""
+    monkeypatch.setenv("SJ_TRITON_AUTOTUNE", "0")
+    compiled = []
+    real = launch.compile_variant
+    monkeypatch.setattr(launch, "compile_variant", lambda kernels, v, target: compiled.append(v) or real(
+        kernels, v, target))
+    spec = MultiStepSpec("lif_nodecay", "SoftSign", (2.0,), False, False, False)
+    backend = get_backend("triton")
+    for T in (5, 700):
+        x, v0, params = _lif_inputs(T, 512)
+        backend.forward(spec, x, [v0], params, save=True)
+    assert len(compiled) == 2 and compiled[0] == compiled[1]
