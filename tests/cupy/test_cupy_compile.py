@@ -1,8 +1,9 @@
 """Every generated kernel compiles with NVRTC to PTX for sm_80 and sm_90 (no GPU needed).
 
 The full product (every built-in neuron plus user-declared ones × every surrogate × hard/soft × detach × dtype, and
-all forward variants) is compiled with NVVM's optimiser off (``-Xnvvm -opt=0``: the same front end and PTX code
-generation, a tenth of the time); a sample is also compiled exactly as at run time (optimised, and to CUBIN).
+all forward variants, both memory paths, per-neuron and 0-d parameters, present and absent last-state gradients) is
+compiled with NVVM's optimiser off (``-Xnvvm -opt=0``: the same front end and PTX code generation, a tenth of the
+time); a sample is also compiled exactly as at run time (optimised, occupancy searched, to PTX and CUBIN).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed (pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12)")
 
 from sj.cupy.compiler import compile_source, nvrtc_version, supported_archs  # noqa: E402
-from sj.cupy.cuda_types import SUPPORTED_DTYPES, VECS, cuda_type, preferred_vec  # noqa: E402
+from sj.cupy.cuda_types import SUPPORTED_DTYPES, cuda_type, preferred_vec  # noqa: E402
 from sj.cupy.kernels import KernelSource, backward_kernel, forward_kernel  # noqa: E402
 from sj.neuron.builtin import BUILTIN_NEURONS  # noqa: E402
 from sj.neuron.declaration import declare  # noqa: E402
@@ -40,22 +41,25 @@ def _spec(neuron: str, surrogate: str, soft: bool, detach: bool, store: bool) ->
 
 
 def _all_kernels(dtype: torch.dtype) -> list[KernelSource]:
-    """Every configuration's kernels in ``dtype``, at the vec the launcher prefers, plus the other vec and the
-    no-parameter-gradient backward on one surrogate per neuron."""
+    """Every configuration's kernels in ``dtype``. A step body is printed the same for one neuron per thread and for
+    a 16-byte access (which wraps it in a loop over the thread's neurons), so the full neuron × surrogate product is
+    compiled on the scalar path, and each neuron × reset also on the vector path: every forward variant, one
+    surrogate's backward with per-neuron parameters and absent last-state gradients, and the backward with no
+    parameter gradient."""
     ct, vec = cuda_type(dtype), preferred_vec(dtype)
-    other = next(v for v in VECS if v != vec)
     out: list[KernelSource] = []
     for i, (neuron, (soft, detach)) in enumerate(itertools.product(NEURONS, RESETS)):
         for store, save in itertools.product((False, True), repeat=2):
             out.append(forward_kernel(_spec(neuron, "ATan", soft, detach, store), ct, vec, save))
-        out.append(forward_kernel(_spec(neuron, "ATan", soft, detach, True), ct, other, True))
+        spec = _spec(neuron, "ATan", soft, detach, True)
+        out.append(forward_kernel(spec, ct, 1, True, (True,) * len(spec.program["params"])))
         for j, sg in enumerate(BUILTIN_SURROGATES):
             spec = _spec(neuron, sg, soft, detach, (i + j) % 2 == 0)
-            n_params = len(spec.program["params"])
-            out.append(backward_kernel(spec, ct, vec, spec.store_v_seq, (True,) * n_params))
+            n_params, n_states = len(spec.program["params"]), len(spec.program["states"])
+            out.append(backward_kernel(spec, ct, 1, spec.store_v_seq, (True,) * n_params, (j % 2 == 0,) * n_states))
         spec = _spec(neuron, BUILTIN_SURROGATES[i % len(BUILTIN_SURROGATES)], soft, detach, True)
         mask = tuple(k % 2 == i % 2 for k in range(len(spec.program["params"])))
-        out.append(backward_kernel(spec, ct, other, True, mask))
+        out.append(backward_kernel(spec, ct, vec, True, mask, (False,) * len(spec.program["states"]), mask))
         out.append(backward_kernel(spec, ct, vec, False, (False,) * len(mask)))
     return out
 
@@ -71,7 +75,7 @@ def test_every_kernel_compiles_to_ptx(dtype: torch.dtype, arch: int, monkeypatch
     assert len({k.name for k in kernels}) == len(kernels), "kernel names must be unique per configuration"
     for vec, group in by_vec.items():
         unit = group[0].prelude + "".join(k.body for k in group)
-        ptx = compile_source(unit, f"all_{cuda_type(dtype).name}_v{vec}", arch, "ptx", FAST).decode()
+        ptx = compile_source(unit, f"all_{cuda_type(dtype).name}_v{vec}", arch, "ptx", FAST, min_blocks=1).decode()
         assert f".target sm_{arch}" in ptx
         for k in group:
             assert f".entry {k.name}(" in ptx, f"{k.name} missing from the PTX"

@@ -12,7 +12,7 @@ from _triton_env import DEVICE
 import sj.neuron.builtin  # noqa: F401
 from sj.ops import MultiStepSpec
 from sj.triton import tlmath
-from sj.triton.kernels import is_constexpr, module_source, signature
+from sj.triton.kernels import module_source, signature
 from sj.triton.printer import TritonPrinter, unsupported_ops
 
 
@@ -42,8 +42,13 @@ def test_time_loop_is_a_runtime_loop():
     src = module_source(spec.program, spec.surrogate_program, "h")
     assert src.count("for _ in range(T):") == 1 and src.count("for i in range(T):") == 1
     assert "static_range" not in src
-    assert not is_constexpr("T") and not is_constexpr("N") and is_constexpr("SAVE") and is_constexpr("FULL_tau")
-    assert sig.aux == ("w",) and "seq_w" in sig.forward_args() and "gpar_tau_w" in sig.backward_args()
+    fwd, bwd = dict(sig.forward_args()), dict(sig.backward_args())
+    assert fwd["T"] == "i32" and fwd["N"] == "i32" and fwd["SAVE"] == "constexpr" and fwd["FULL_tau"] == "constexpr"
+    assert bwd["LAST"] == "i64" and bwd["arg_sp_alpha"] == "float" and bwd["HAS_GLAST_w"] == "constexpr"
+    assert sig.aux == ("w",) and fwd["seq_w"] == "ptr" and bwd["gpar_tau_w"] == "ptr"
+    for args in (sig.forward_args(), sig.backward_args()):  # runtime arguments first, compile-time flags last
+        kinds = [k for _, k in args]
+        assert kinds.index("constexpr") == len(kinds) - kinds.count("constexpr")
 
 
 def test_names_cannot_collide_with_kernel_names():

@@ -127,9 +127,11 @@ def _fwd_fake(backend, neuron, surrogate, surrogate_params, soft_reset, detach_r
     return x_seq.new_empty(x_seq.shape), last, v_seq, saved
 
 
-def _backend_backward(backend: str, spec: MultiStepSpec, inputs: BackwardInputs, params: list[Tensor]
-                      ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-    b, h = _backend(backend, spec, inputs.saved[0]), inputs.saved[0]
+def _backend_backward(backend: str, spec: MultiStepSpec, inputs: BackwardInputs, params: list[Tensor],
+                      validated: bool = False) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """``validated``: the forward of this very call checked the backend (sj's own autograd): not asked again."""
+    h = inputs.saved[0]
+    b = get_backend(resolve(backend, spec, h.device, h.dtype)) if validated else _backend(backend, spec, h)
     if h.shape[0] == 0:  # no step: the last states' gradients pass through (see _fwd_impl)
         grad_x = h.new_empty(h.shape)
         grad_init = [g.clone() if g is not None else h.new_zeros(h.shape[1:]) for g in inputs.grad_states_last]
@@ -152,7 +154,7 @@ def _run_backward(backend: str, neuron: str, surrogate: str, surrogate_params: l
     spec = _spec(neuron, surrogate, tuple(surrogate_params), soft_reset, detach_reset, store_v_seq)
     inputs = BackwardInputs(saved, x_seq, state_init, params, list(params_need_grad), grad_spike, grad_states_last,
                             grad_v_seq)
-    return _backend_backward(backend, spec, inputs, params)
+    return _backend_backward(backend, spec, inputs, params, validated=True)
 
 
 def _bwd_impl(backend: str, neuron: str, surrogate: str, surrogate_params: list[float], soft_reset: bool,

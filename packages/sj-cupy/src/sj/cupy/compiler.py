@@ -6,8 +6,15 @@ time :func:`target_for` picks the binary for a device: a CUBIN for its exact arc
 it (the driver JIT-compiles it).
 
 Binaries are cached per (source hash, options, NVRTC version, architecture, binary kind): in memory, and on disk
-under ``<sj cache dir>/cupy/`` (``$SJ_CACHE_DIR`` or ``~/.cache/sj``; ``SJ_CUPY_DISK_CACHE=0`` turns the disk
-cache off). Disk writes are atomic (temporary file + rename), so concurrent processes (DDP ranks) are safe.
+(:mod:`sj.cupy.disk_cache`: a private directory, each binary checked against the digest recorded when it was
+published). CUBINs are cached whole (:mod:`sj.cupy.cubin` restores the byte CuPy's ``getCUBIN`` drops).
+
+Options: ``-std=c++14 -prec-div=false`` (float divisions left in a time loop take the fast path: at most 2 ulp,
+far inside the conformance tolerances; double precision is unaffected). Occupancy: the kernels'
+``__launch_bounds__`` ask for ``SJ_MIN_BLOCKS`` resident blocks per SM; :func:`compile_source` starts at the
+architecture's full occupancy and takes the fullest occupancy at which ptxas reports no register spills (found by
+bisection: about three probe compilations, once: the binary is cached), so a simple neuron runs at full occupancy
+and a complex one does not spill.
 
 A compile error raises :class:`KernelCompileError` carrying NVRTC's log and the generated source lines it names.
 """
@@ -15,18 +22,18 @@ A compile error raises :class:`KernelCompileError` carrying NVRTC's log and the 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import threading
-from pathlib import Path
 
-from sj.cache import atomic_write, cache_root
+from sj.cupy import cubin, disk_cache
 
-DISK_CACHE_ENV = "SJ_CUPY_DISK_CACHE"
-OPTIONS = ("-std=c++14",)
+OPTIONS = ("-std=c++14", "-prec-div=false")
+THREADS_PER_SM = {75: 1024, 86: 1536, 87: 1536, 89: 1536, 120: 1536}  # every other architecture: 2048
+_REGISTERS_PER_SM = 65536
 
 _lock = threading.Lock()
 _memory: dict[str, bytes] = {}
+_levels: dict[tuple, int] = {}  # occupancy level chosen per (source digest, options, arch, block)
 
 
 class KernelCompileError(RuntimeError):
@@ -78,51 +85,90 @@ def _source_lines(log: str, source: str, filename: str) -> str:
     return "\n".join(shown)
 
 
-def _disk_path(key: str) -> Path | None:
-    if os.environ.get(DISK_CACHE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    return cache_root() / "cupy" / key
+def occupancy_levels(arch: int, block: int) -> list[int]:
+    """Blocks per SM to ask ``__launch_bounds__`` for, from full occupancy down, one per distinct register budget
+    (registers are allocated in multiples of 8 per thread, at most 255)."""
+    levels, budgets = [], set()
+    for blocks in range(THREADS_PER_SM.get(arch, 2048) // block, 0, -1):
+        budget = _budget(block, blocks)
+        if budget not in budgets:
+            budgets.add(budget)
+            levels.append(blocks)
+    return levels
 
 
-def compile_source(source: str, filename: str, arch: int, kind: str = "ptx", extra_options: tuple[str, ...] = ()
-                   ) -> bytes:
+def spill_bytes(log: str) -> int:
+    """Bytes of register spill stores ptxas reported in an NVRTC log compiled with ``--ptxas-options=-v``."""
+    return sum(int(n) for n in re.findall(r"(\d+) bytes spill stores", log))
+
+
+def compile_source(source: str, filename: str, arch: int, kind: str = "ptx", extra_options: tuple[str, ...] = (),
+                   min_blocks: int | None = None, block: int = 256) -> bytes:
     """Compile one translation unit for ``sm_<arch>``: ``kind="ptx"`` (``compute_<arch>``) or ``"cubin"``.
 
     ``filename`` names the unit in NVRTC's messages and the cache (no extension). ``extra_options`` are appended to
-    the NVRTC options (and key the cache). Returns the PTX text (as bytes) or the CUBIN image. Raises
-    :class:`KernelCompileError` on a compile error.
+    the NVRTC options (and key the cache). ``min_blocks`` sets ``SJ_MIN_BLOCKS`` (blocks of ``block`` threads per
+    SM); ``None`` searches for the highest occupancy without spills (module docstring). Returns the PTX text (as
+    bytes) or the CUBIN image. Raises :class:`KernelCompileError` on a compile error.
     """
     if kind not in ("ptx", "cubin"):
         raise ValueError(f"kind must be 'ptx' or 'cubin', got {kind!r}")
-    gpu = f"--gpu-architecture={'compute' if kind == 'ptx' else 'sm'}_{arch}"
-    options = (gpu, *OPTIONS, *extra_options)
+    options = (*OPTIONS, *extra_options) + (() if min_blocks is None else (f"-DSJ_MIN_BLOCKS={min_blocks}",))
     version = nvrtc_version()
-    digest = hashlib.sha256("\0".join((source, *options, repr(version))).encode()).hexdigest()[:32]
+    digest = hashlib.sha256("\0".join((source, *options, repr(version), str(block))).encode()).hexdigest()[:32]
     key = f"{filename}-{digest}-{'sm' if kind == 'cubin' else 'compute'}_{arch}.{kind}"
     with _lock:
         if key in _memory:
             return _memory[key]
-    path = _disk_path(key)
-    binary = None
-    if path is not None:
-        try:
-            binary = path.read_bytes()
-        except OSError:
-            binary = None
-    if not binary:
-        binary = _compile(source, filename, options, kind)
-        if path is not None:
-            try:
-                atomic_write(path, binary)
-            except OSError:
-                pass  # a read-only cache folder only costs a recompilation next process
+    binary = disk_cache.load(key)
+    if binary is not None and kind == "cubin" and not cubin.whole(binary):
+        binary = None  # published but truncated (by an sj-cupy before the CuPy workaround): rebuilt
+    if binary is None:
+        if min_blocks is None:
+            min_blocks = _fullest_without_spills(source, filename, arch, options, block)
+        binary, _ = _compile(source, filename, _gpu(arch, kind), (*options, f"-DSJ_MIN_BLOCKS={min_blocks}"), kind)
+        disk_cache.store(key, binary)
     with _lock:
         _memory[key] = binary
     return binary
 
 
-def _compile(source: str, filename: str, options: tuple[str, ...], kind: str) -> bytes:
+def _gpu(arch: int, kind: str) -> str:
+    return f"--gpu-architecture={'compute' if kind == 'ptx' else 'sm'}_{arch}"
+
+
+def _fullest_without_spills(source: str, filename: str, arch: int, options: tuple[str, ...], block: int) -> int:
+    """The fullest of :func:`occupancy_levels` at which ptxas (compiling for ``sm_<arch>``) spills no register,
+    found by bisection (spills only shrink as the register budget grows): about three probe compilations,
+    remembered per source, options and architecture."""
+    key = (hashlib.sha256(source.encode()).hexdigest(), options, arch, block)
+    with _lock:
+        if key in _levels:
+            return _levels[key]
+    levels = occupancy_levels(arch, block)
+    lo, hi = 0, len(levels) - 1  # levels[hi] (the largest budget) is taken when every fuller one spills
+    while lo < hi:
+        mid = (lo + hi) // 2
+        _, log = _compile(source, filename, _gpu(arch, "cubin"),
+                          (*options, "--ptxas-options=-v", f"-DSJ_MIN_BLOCKS={levels[mid]}"), "cubin")
+        if spill_bytes(log):
+            lo = mid + 1
+        else:
+            hi = mid
+    with _lock:
+        _levels[key] = levels[lo]
+    return levels[lo]
+
+
+def _budget(block: int, blocks: int) -> int:
+    """Registers per thread ptxas may use when ``blocks`` blocks of ``block`` threads share an SM."""
+    return min(255, _REGISTERS_PER_SM // (block * blocks) // 8 * 8)
+
+
+def _compile(source: str, filename: str, gpu: str, options: tuple[str, ...], kind: str) -> tuple[bytes, str]:
+    """``(binary, log)`` of one NVRTC compilation."""
     nvrtc = _nvrtc()
+    options = (gpu, *options)
     prog = nvrtc.createProgram(source, filename + ".cu", [], [])
     try:
         try:
@@ -135,9 +181,10 @@ def _compile(source: str, filename: str, options: tuple[str, ...], kind: str) ->
                                      + (f"generated source at the reported lines:\n{where}\n" if where else "")
                                      + "this is a bug in sj-cupy or in the neuron declaration; please report it "
                                        "with the lines above", log, source) from None
+        log = nvrtc.getProgramLog(prog)
         if kind == "cubin":
-            return bytes(nvrtc.getCUBIN(prog))
+            return cubin.complete(bytes(nvrtc.getCUBIN(prog))), log
         ptx = nvrtc.getPTX(prog)
-        return ptx if isinstance(ptx, bytes) else ptx.encode()
+        return (ptx if isinstance(ptx, bytes) else ptx.encode()), log
     finally:
         nvrtc.destroyProgram(prog)

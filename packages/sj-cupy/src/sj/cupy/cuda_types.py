@@ -5,9 +5,12 @@ type: ``float`` for float16/bfloat16/float32, ``double`` for float64. The prelud
 ``cuda_fp16.h``): half conversions are single PTX ``cvt`` instructions; bfloat16 → float is a shift and float →
 bfloat16 rounds to nearest even in integer arithmetic, so every architecture NVRTC targets accepts it.
 
-``vec`` elements are moved per memory instruction (2 packs a pair of 16-bit values into one 32-bit access: the
-``half2`` path). A kernel with ``vec > 1`` requires ``N % vec == 0`` and every pointer aligned to ``vec`` elements;
-the launcher checks both and otherwise picks ``vec = 1`` (no padding, no tail).
+``vec`` elements are moved per memory instruction: 1, or as many as fill 16 bytes (:func:`preferred_vec`: 8 in
+float16/bfloat16, 4 in float32, 2 in float64), loaded with one ``__ldg`` of a 128-bit type and stored with one
+``st.global.v4``/``.v2`` (16-bit values are packed two to a 32-bit word with shifts, so stores are never split into
+16-bit pieces). A kernel
+with ``vec > 1`` requires ``N % vec == 0`` and every pointer 16-byte aligned; the launcher checks both and otherwise
+picks ``vec = 1`` (no padding, no tail).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ _TYPES = {
 }
 
 SUPPORTED_DTYPES: tuple[torch.dtype, ...] = tuple(_TYPES)
-VECS = (1, 2)
+VECS = (1, 2, 4, 8)  # 1, or 16 bytes' worth of the dtype
 
 
 def cuda_type(dtype: torch.dtype) -> CudaType:
@@ -58,8 +61,8 @@ def cuda_type(dtype: torch.dtype) -> CudaType:
 
 
 def preferred_vec(dtype: torch.dtype) -> int:
-    """Elements per thread when shapes and alignment allow: 2 for 16-bit types (one 32-bit access), else 1."""
-    return 2 if cuda_type(dtype).itemsize == 2 else 1
+    """Elements per thread when shapes and alignment allow: one 16-byte access (8, 4 or 2 elements)."""
+    return 16 // cuda_type(dtype).itemsize
 
 
 def _saved_h(ct: CudaType) -> list[str]:
@@ -83,6 +86,37 @@ def _saved_h(ct: CudaType) -> list[str]:
     ]
 
 
+def _load_store(ct: CudaType, vec: int) -> list[str]:
+    """``sj_load(p, o, out)`` / ``sj_store(p, o, in)``: ``vec`` elements at ``p + o`` to/from compute-type arrays."""
+    head_ld = "static __device__ __forceinline__ void sj_load(const st_t* __restrict__ p, long long o, ct_t* out) {"
+    head_st = "static __device__ __forceinline__ void sj_store(st_t* __restrict__ p, long long o, const ct_t* in) {"
+    if vec == 1:
+        return [head_ld, "    out[0] = sj_ld1(p[o]);", "}", head_st, "    p[o] = sj_st1(in[0]);", "}"]
+    if vec * ct.itemsize != 16:
+        raise ValueError(f"vec {vec} of {ct.name} is not a 16-byte access (use 1 or {16 // ct.itemsize})")
+    # loads: __ldg (ld.global.nc.v4 / .v2); stores: one st.global.v4 / .v2 (a plain struct store can be split into
+    # 32-bit pieces by NVVM, and __stwb would make it a strong store)
+    if ct.itemsize == 8:  # two doubles
+        return [head_ld, "    const double2 q = __ldg(reinterpret_cast<const double2*>(p + o));",
+                "    out[0] = q.x;", "    out[1] = q.y;", "}", head_st,
+                '    asm volatile("st.global.v2.f64 [%0], {%1, %2};" :: "l"(p + o), "d"(in[0]), "d"(in[1]));', "}"]
+    if ct.itemsize == 4:  # four floats
+        load = ["    const float4 q = __ldg(reinterpret_cast<const float4*>(p + o));",
+                "    out[0] = q.x; out[1] = q.y; out[2] = q.z; out[3] = q.w;"]
+        words = ["    unsigned int w[4];", "#pragma unroll",
+                 "    for (int i = 0; i < 4; ++i) w[i] = __float_as_uint(in[i]);"]
+    else:  # eight 16-bit values, two per 32-bit word (low half first: little-endian memory order)
+        load = ["    const uint4 q = __ldg(reinterpret_cast<const uint4*>(p + o));",
+                "    const unsigned int w[4] = {q.x, q.y, q.z, q.w};", "#pragma unroll",
+                "    for (int i = 0; i < 4; ++i) {", "        out[2 * i] = sj_ld1((st_t)(w[i] & 0xffffu));",
+                "        out[2 * i + 1] = sj_ld1((st_t)(w[i] >> 16));", "    }"]
+        words = ["    unsigned int w[4];", "#pragma unroll", "    for (int i = 0; i < 4; ++i)",
+                 "        w[i] = (unsigned int)sj_st1(in[2 * i]) | ((unsigned int)sj_st1(in[2 * i + 1]) << 16);"]
+    return [head_ld, *load, "}", head_st, *words,
+            '    asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};" :: "l"(p + o), "r"(w[0]), "r"(w[1]), '
+            '"r"(w[2]), "r"(w[3]));', "}"]
+
+
 def prelude(ct: CudaType, vec: int) -> str:
     """Type definitions and the ``sj_load``/``sj_store`` helpers of one (dtype, vec) translation unit."""
     if vec not in VECS:
@@ -96,6 +130,9 @@ def prelude(ct: CudaType, vec: int) -> str:
         "#ifndef NAN",
         "#define NAN __int_as_float(0x7fffffff)",
         "#endif",
+        "#ifndef SJ_MIN_BLOCKS  /* blocks per SM the kernels' __launch_bounds__ ask for (set by sj.cupy.compiler) */",
+        "#define SJ_MIN_BLOCKS 1",
+        "#endif",
         f"typedef {st} st_t;",
         f"typedef {cp} ct_t;",
         f"static __device__ __forceinline__ ct_t sj_ld1(st_t u) {{ {ct.to_compute} }}",
@@ -103,26 +140,5 @@ def prelude(ct: CudaType, vec: int) -> str:
         "static __device__ __forceinline__ ct_t sj_sign(ct_t a) { return (ct_t)((a > (ct_t)0) - (a < (ct_t)0)); }",
         *_saved_h(ct),
     ]
-    if vec == 1:
-        lines += [
-            "static __device__ __forceinline__ void sj_load(const st_t* __restrict__ p, long long o, ct_t* out) "
-            "{ out[0] = sj_ld1(p[o]); }",
-            "static __device__ __forceinline__ void sj_store(st_t* __restrict__ p, long long o, const ct_t* in) "
-            "{ p[o] = sj_st1(in[0]); }",
-        ]
-    else:
-        lines += [
-            f"struct __align__({vec * ct.itemsize}) sj_pack {{ st_t e[{vec}]; }};",
-            "static __device__ __forceinline__ void sj_load(const st_t* __restrict__ p, long long o, ct_t* out) {",
-            "    const sj_pack q = *reinterpret_cast<const sj_pack*>(p + o);",
-            "#pragma unroll",
-            f"    for (int k = 0; k < {vec}; ++k) out[k] = sj_ld1(q.e[k]);",
-            "}",
-            "static __device__ __forceinline__ void sj_store(st_t* __restrict__ p, long long o, const ct_t* in) {",
-            "    sj_pack q;",
-            "#pragma unroll",
-            f"    for (int k = 0; k < {vec}; ++k) q.e[k] = sj_st1(in[k]);",
-            "    *reinterpret_cast<sj_pack*>(p + o) = q;",
-            "}",
-        ]
+    lines += _load_store(ct, vec)
     return "\n".join(lines) + "\n"

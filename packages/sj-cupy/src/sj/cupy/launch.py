@@ -5,30 +5,41 @@ Tensors are handed to the kernel as raw device pointers (``Tensor.data_ptr()``, 
 ``__cuda_array_interface__`` import synchronises the producer stream from the host, and neither CuPy nor DLPack has a
 bfloat16 dtype. Nothing is copied either way.
 
-The kernel runs on ``torch.cuda.current_stream(device)`` of the tensors' device. When that device is not the
-current one (a tensor on ``cuda:1`` while ``cuda:0`` is current), the current device is switched for the load and
-launch only and restored in a ``finally`` — the caller never observes a change (SpikingJelly's DDP bug was a CuPy
-device context that leaked).
+A :class:`Plan` is one kernel loaded on one device with a prebuilt parameter block: a call packs its values (the
+tensors' addresses, ``N``, ``T``, then the plan's constants) into the block with one ``struct.pack_into`` and calls
+the driver's ``cuLaunchKernel`` directly (through ``cupy_backends``' binding), on the current torch stream of the
+tensors' device — a CUDA graph being captured on that stream records the launch. When that device is not the current
+one (a tensor on ``cuda:1`` while ``cuda:0`` is current), the current device is switched for the launch only and
+restored in a ``finally``; the caller never observes a change (SpikingJelly's DDP bug was a CuPy device context that
+leaked).
 
-Loaded modules are cached per (kernel name, device); binaries per (source hash, architecture) in
-:mod:`sj.cupy.compiler`.
+The four functions that touch the driver — :func:`load_function`, :func:`launch_kernel`, :func:`current_stream`,
+:func:`current_device` — are the only ones :mod:`sj.cupy.stub_launch` replaces to run this host path without a GPU.
+Binaries are cached per (source hash, architecture) in :mod:`sj.cupy.compiler`.
 """
 
 from __future__ import annotations
 
+import ctypes
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 
 from sj.cupy.compiler import compile_source, target_for
 from sj.cupy.kernels import BLOCK, KernelSource
 
 _lock = threading.Lock()
-_functions: dict[tuple[str, int], object] = {}
-_streams: dict[tuple[int, int], object] = {}
+_modules: dict[tuple[str, int], object] = {}  # keeps every loaded module (and so its functions) alive
+_FORMATS = {"ptr": "Q", "i64": "q", "i32": "i4x"}  # every argument takes an 8-byte slot of the parameter block
+
+try:
+    from torch._C import _cuda_getCurrentRawStream as _raw_stream  # what Triton's launcher uses too
+except ImportError:  # a torch without it: the public (slower) way
+    def _raw_stream(index: int) -> int:
+        return torch.cuda.current_stream(index).cuda_stream
 
 
 @contextmanager
@@ -47,95 +58,77 @@ def on_device(index: int) -> Iterator[None]:
         runtime.setDevice(current)
 
 
-def _function(ks: KernelSource, index: int):
-    key = (ks.name, index)
-    fn = _functions.get(key)
-    if fn is not None:
-        return fn
+def load_function(ks: KernelSource, index: int) -> int:
+    """Compile (or fetch from the caches) and load ``ks`` on device ``index``; its ``CUfunction`` handle."""
     from cupy.cuda import function
 
-    arch, kind = target_for(torch.cuda.get_device_capability(index))
-    binary = compile_source(ks.source, ks.name, arch, kind)
-    module = function.Module()
-    module.load(binary)  # in the current context: the caller holds on_device(index)
-    fn = module.get_function(ks.name)  # keeps the module alive
+    key = (ks.name, index)
     with _lock:
-        _functions.setdefault(key, fn)
-    return fn
-
-
-class _StreamRef:
-    """A raw ``cudaStream_t`` in the CUDA stream protocol (``__cuda_stream__``), for ``Stream.from_external``."""
-
-    def __init__(self, ptr: int) -> None:
-        self.ptr = ptr
-
-    def __cuda_stream__(self) -> tuple[int, int]:
-        return (0, self.ptr)
-
-
-def _stream(device: torch.device, index: int):
-    """torch's current stream on ``device`` as a CuPy stream object (cached per stream pointer)."""
-    ptr = torch.cuda.current_stream(device).cuda_stream
-    key = (ptr, index)
-    s = _streams.get(key)
-    if s is None:
-        import cupy
-
-        if hasattr(cupy.cuda.Stream, "from_external"):  # CuPy >= 14 (ExternalStream is deprecated there)
-            s = cupy.cuda.Stream.from_external(_StreamRef(ptr))
-        else:
-            s = cupy.cuda.ExternalStream(ptr, index)
+        module = _modules.get(key)
+    if module is None:
+        arch, kind = target_for(torch.cuda.get_device_capability(index))
+        binary = compile_source(ks.source, ks.name, arch, kind, block=BLOCK)
+        module = function.Module()
+        with on_device(index):
+            module.load(binary)
         with _lock:
-            _streams.setdefault(key, s)
-    return s
+            module = _modules.setdefault(key, module)
+    return module.get_function(ks.name).ptr
 
 
-def _scalar_type(ks: KernelSource):
-    return np.float64 if ks.ctype.compute == "double" else np.float32
+def launch_kernel(function: int, grid: int, stream: int, params: int) -> None:
+    """``cuLaunchKernel(function, (grid, 1, 1), (BLOCK, 1, 1), 0 bytes shared, stream, params)``."""
+    from cupy_backends.cuda.api import driver
+
+    driver.launchKernel(function, grid, 1, 1, BLOCK, 1, 1, 0, stream, params, 0)
 
 
-def kernel_args(ks: KernelSource, values: dict[str, object]) -> list:
-    """The kernel's arguments in signature order from ``values`` (tensors for ``ptr``, numbers otherwise)."""
-    scalar = _scalar_type(ks)
-    out: list = []
-    for name, kind in ks.args:
-        try:
-            value = values[name]
-        except KeyError:
-            raise KeyError(f"kernel {ks.name} needs argument {name!r}; got {sorted(values)}") from None
-        if kind == "ptr":
-            if not isinstance(value, torch.Tensor) or not value.is_contiguous():
-                raise ValueError(f"kernel argument {name!r} must be a contiguous tensor")
-            out.append(np.uint64(value.data_ptr()))
-        elif kind == "i64":
-            out.append(np.int64(value))
-        elif kind == "i32":
-            out.append(np.int32(value))
-        else:
-            out.append(scalar(value))
-    return out
+def current_stream(index: int) -> int:
+    """The ``cudaStream_t`` of torch's current stream on device ``index``."""
+    return _raw_stream(index)
 
 
-def aligned_vec(preferred: int, n: int, tensors: list[torch.Tensor]) -> int:
-    """``preferred`` when ``n`` is a multiple of it and every tensor's address is ``preferred``-element aligned,
-    else 1 (the scalar path: odd sizes and offset views are computed exactly, never padded)."""
+def current_device() -> int:
+    return torch.cuda.current_device()
+
+
+def parameter_block(ks: KernelSource) -> struct.Struct:
+    """The layout of ``ks``'s arguments in a parameter block: one 8-byte slot each, little-endian."""
+    scalar = "f4x" if ks.ctype.compute == "float" else "d"
+    return struct.Struct("<" + "".join(_FORMATS.get(kind, scalar) for _, kind in ks.args))
+
+
+class Plan:
+    """``ks`` loaded on device ``index``, launched over ``n`` neurons with :meth:`launch`."""
+
+    def __init__(self, ks: KernelSource, index: int) -> None:
+        self.name, self.vec, self.index = ks.name, ks.vec, index
+        self.block = parameter_block(ks)
+        self.buffer = ctypes.create_string_buffer(self.block.size)
+        base = ctypes.addressof(self.buffer)
+        self.params = (ctypes.c_void_p * len(ks.args))(*(base + 8 * i for i in range(len(ks.args))))
+        self.params_address = ctypes.addressof(self.params)
+        self.function = load_function(ks, index)
+        self.lock = threading.Lock()  # one parameter block per plan: packed and launched by one thread at a time
+
+    def launch(self, n: int, values: tuple) -> None:
+        """Launch over ``n`` neurons; ``values``: every kernel argument in order (addresses as integers)."""
+        grid = -(-n // (self.vec * BLOCK))
+        if current_device() != self.index:
+            with on_device(self.index):
+                return self._launch(grid, values)
+        return self._launch(grid, values)
+
+    def _launch(self, grid: int, values: tuple) -> None:
+        stream = current_stream(self.index)
+        with self.lock:
+            self.block.pack_into(self.buffer, 0, *values)
+            launch_kernel(self.function, grid, stream, self.params_address)
+
+
+def aligned_vec(preferred: int, n: int, tensors) -> int:
+    """``preferred`` when ``n`` is a multiple of it and every tensor's address is 16-byte aligned, else 1 (the
+    scalar path: odd sizes and offset views are computed exactly, never padded)."""
     if preferred == 1 or n % preferred:
         return 1
-    for t in tensors:
-        if t.data_ptr() % (preferred * t.element_size()):
-            return 1
-    return preferred
-
-
-def launch(ks: KernelSource, device: torch.device, n: int, values: dict[str, object]) -> None:
-    """Run ``ks`` over ``n`` neurons (``ks.vec`` per thread) on ``device``'s current torch stream."""
-    if n == 0:
-        return
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    args = kernel_args(ks, values)
-    threads = -(-n // ks.vec)
-    grid = (-(-threads // BLOCK),)
-    with on_device(index):
-        fn = _function(ks, index)
-        fn(grid, (BLOCK,), args, stream=_stream(device, index))
+    return preferred if all(t.data_ptr() % 16 == 0 for t in tensors) else 1

@@ -10,7 +10,14 @@ Kernel variants are ``tl.constexpr`` flags of one source:
 - forward ``SAVE``: write ``h`` and the auxiliary states of every step for backward (``False``: the inference kernel,
   which writes only spikes, the optional ``v`` sequence and the last states), ``STORE_V``: write ``v`` every step;
 - backward ``GRAD_<p>``: accumulate parameter ``p``'s per-neuron gradient over time in registers (one write per
-  neuron at the end: deterministic, no atomics), ``HAS_GV``: add the incoming gradient of the ``v`` sequence.
+  neuron at the end: deterministic, no atomics), ``HAS_GV``: add the incoming gradient of the ``v`` sequence,
+  ``HAS_GLAST_<s>``: read the incoming gradient of the last state ``s`` (``False``: it is zero, and nothing is read —
+  no ``[*S]`` zeros are made for the usual case of a last state nothing used).
+
+Surrogate parameters are scalar arguments (``arg_<name>``, in the compute dtype): changing them recompiles nothing,
+and a launch needs no device tensor for them. Every kernel takes its runtime arguments first (pointers, then ``T``,
+``N``, ``LAST``, then the scalars) and its ``tl.constexpr`` flags last, so a launcher appends one prebuilt tuple of
+flag values to the per-call pointers (:mod:`sj.triton.launch`).
 
 The forward rounds ``h`` and the new auxiliary states through the storage dtype before using them (a no-op for
 fp32/fp64): backward reads them back from fp16/bf16 tensors and recomputes the spike and the reset from them, so
@@ -30,9 +37,13 @@ from sj.triton.printer import TritonPrinter
 I1, I2, I3 = "    ", "        ", "            "
 
 
+PTR, I32, I64, FLOAT, CONSTEXPR = "ptr", "i32", "i64", "float", "constexpr"
+
+
 @dataclass(frozen=True)
 class KernelSignature:
-    """Argument names of the generated kernels, in order (the launcher passes arguments by these lists)."""
+    """The generated kernels' arguments, in order, as ``(name, kind)`` pairs; ``kind`` is ``"ptr"`` (a tensor of
+    the storage dtype), ``"i32"``, ``"i64"``, ``"float"`` (a scalar of the compute dtype) or ``"constexpr"``."""
 
     states: tuple[str, ...]
     params: tuple[str, ...]
@@ -43,19 +54,21 @@ class KernelSignature:
     def aux(self) -> tuple[str, ...]:
         return self.states[1:]
 
-    def forward_args(self) -> list[str]:
-        return (["x_ptr", *(f"init_{s}" for s in self.states), *(f"par_{p}" for p in self.params),
-                 "spike_ptr", "vseq_ptr", "hseq_ptr", *(f"seq_{a}" for a in self.aux),
-                 *(f"last_{s}" for s in self.states), "T", "N"]
-                + [f"FULL_{p}" for p in self.params] + ["SAVE", "STORE_V", "CDT", "BLOCK"])
+    def forward_args(self) -> tuple[tuple[str, str], ...]:
+        ptrs = ["x_ptr", *(f"init_{s}" for s in self.states), *(f"par_{p}" for p in self.params),
+                "spike_ptr", "vseq_ptr", "hseq_ptr", *(f"seq_{a}" for a in self.aux),
+                *(f"last_{s}" for s in self.states)]
+        flags = [*(f"FULL_{p}" for p in self.params), "SAVE", "STORE_V", "CDT", "BLOCK"]
+        return (*((a, PTR) for a in ptrs), ("T", I32), ("N", I32), *((f, CONSTEXPR) for f in flags))
 
-    def backward_args(self) -> list[str]:
-        return (["hseq_ptr", *(f"seq_{a}" for a in self.aux), "x_ptr", *(f"init_{s}" for s in self.states),
-                 *(f"par_{p}" for p in self.params), "sp_ptr", "gs_ptr", "gv_ptr",
-                 *(f"glast_{s}" for s in self.states), "gx_ptr", *(f"ginit_{s}" for s in self.states),
-                 *(f"gpar_{p}" for p in self.params), "T", "N", "LAST"]
-                + [f"FULL_{p}" for p in self.params] + [f"GRAD_{p}" for p in self.params]
-                + ["HAS_GV", "CDT", "BLOCK"])
+    def backward_args(self) -> tuple[tuple[str, str], ...]:
+        ptrs = ["hseq_ptr", *(f"seq_{a}" for a in self.aux), "x_ptr", *(f"init_{s}" for s in self.states),
+                *(f"par_{p}" for p in self.params), "gs_ptr", "gv_ptr", *(f"glast_{s}" for s in self.states),
+                "gx_ptr", *(f"ginit_{s}" for s in self.states), *(f"gpar_{p}" for p in self.params)]
+        flags = [*(f"FULL_{p}" for p in self.params), *(f"GRAD_{p}" for p in self.params),
+                 *(f"HAS_GLAST_{s}" for s in self.states), "HAS_GV", "CDT", "BLOCK"]
+        return (*((a, PTR) for a in ptrs), ("T", I32), ("N", I32), ("LAST", I64),
+                *((f"arg_{sp}", FLOAT) for sp in self.surrogate_params), *((f, CONSTEXPR) for f in flags))
 
 
 def signature(program: dict, surrogate_program: dict) -> KernelSignature:
@@ -63,16 +76,8 @@ def signature(program: dict, surrogate_program: dict) -> KernelSignature:
                            bool(program["needs_x"]))
 
 
-CONSTEXPR = frozenset({"SAVE", "STORE_V", "HAS_GV", "CDT", "BLOCK"})
-
-
-def is_constexpr(arg: str) -> bool:
-    """Whether kernel argument ``arg`` is a ``tl.constexpr`` (compile-time) argument."""
-    return arg in CONSTEXPR or arg.startswith(("FULL_", "GRAD_"))
-
-
-def _constexpr(args: list[str]) -> str:
-    return ", ".join(f"{a}: tl.constexpr" if is_constexpr(a) else a for a in args)
+def _def(name: str, args: tuple[tuple[str, str], ...]) -> str:
+    return f"def {name}(" + ", ".join(f"{a}: tl.constexpr" if k == CONSTEXPR else a for a, k in args) + "):"
 
 
 def _load(ptr: str) -> str:
@@ -100,8 +105,8 @@ def _block(expr: Expr, pr: TritonPrinter, block_names: set[str]) -> str:
     return text if symbols_of(expr) & block_names else f"(({text}) + ZERO)"
 
 
-def _prologue(args: list[str], name: str) -> list[str]:
-    return [f"def {name}({_constexpr(args)}):",
+def _prologue(args: tuple[tuple[str, str], ...], name: str) -> list[str]:
+    return [_def(name, args),
             f"{I1}offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
             f"{I1}mask = offs < N",
             f"{I1}ZERO = tl.zeros([BLOCK], CDT)"]
@@ -140,9 +145,12 @@ def backward_source(program: dict, surrogate_program: dict, sig: KernelSignature
     prev = TritonPrinter(rename={"h": "prev_h", "s": "prev_s"})
     lines = _prologue(sig.backward_args(), "backward_kernel")
     lines += _param_loads(sig, pr)
-    lines += [f"{I1}{pr.symbol(p)} = tl.load(sp_ptr + {i}).to(CDT)" for i, p in enumerate(sig.surrogate_params)]
+    # ZERO + scalar: the compute dtype whether the scalar is typed (compiled) or a Python float (interpreter)
+    lines += [f"{I1}{pr.symbol(p)} = ZERO + arg_{p}" for p in sig.surrogate_params]
     lines += [f"{I1}init_{s}_v = {_load(f'init_{s} + offs')}" for s in sig.states]
-    lines += [f"{I1}{pr.symbol('grad_' + s)} = {_load(f'glast_{s} + offs')}" for s in sig.states]
+    for s in sig.states:  # an absent last-state gradient is zero: nothing is read
+        lines += [f"{I1}if HAS_GLAST_{s}:", f"{I2}{pr.symbol('grad_' + s)} = {_load(f'glast_{s} + offs')}",
+                  f"{I1}else:", f"{I2}{pr.symbol('grad_' + s)} = ZERO"]
     lines += [f"{I1}acc_{p} = ZERO" for p in sig.params]
     lines += [f"{I1}hseq_p = hseq_ptr + LAST + offs", *(f"{I1}seq_{a}_p = seq_{a} + LAST + offs" for a in sig.aux),
               f"{I1}x_p = x_ptr + LAST + offs", f"{I1}gs_p = gs_ptr + LAST + offs", f"{I1}gv_p = gv_ptr + LAST + offs",
@@ -179,7 +187,7 @@ def backward_source(program: dict, surrogate_program: dict, sig: KernelSignature
 
 def module_source(program: dict, surrogate_program: dict, implementation_hash: str) -> str:
     """The complete source of the generated module (``forward_kernel`` and ``backward_kernel``, undecorated: the
-    loader applies ``triton.jit`` and autotuning)."""
+    loader applies ``triton.jit``; :mod:`sj.triton.specialize` compiles its variants)."""
     sig = signature(program, surrogate_program)
     header = [f"# sj-triton generated kernels for neuron {program.get('neuron', '?')!r} "
               f"(reset {'soft' if program.get('soft_reset') else 'hard'}, detach {program.get('detach_reset')}) "

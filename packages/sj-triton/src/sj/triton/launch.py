@@ -1,128 +1,194 @@
-"""Allocate outputs and launch the generated kernels for one multi-step call (see :mod:`sj.backends.base`)."""
+"""Allocate outputs and launch the generated kernels for one multi-step call (see :mod:`sj.backends.base`).
+
+Each call looks up one *launch plan* for its configuration — kernel variant (:mod:`sj.triton.specialize`), device,
+block size — and launches the plan's compiled kernel directly with one argument tuple: the call's tensors and sizes
+followed by the plan's prebuilt scalars and ``tl.constexpr`` values. Nothing per call goes through Triton's
+``JITFunction.run`` or autotuner wrappers, builds dictionaries of arguments, or makes tensors other than the
+outputs: an absent last-state gradient is a compile-time flag (no ``[*S]`` zeros), surrogate parameters are scalar
+arguments (no device constant), and 0-d parameters are read through their pointer (no expanded copies).
+
+A plan is made on a configuration's first call: the kernel variant is compiled (Triton's disk cache makes that free
+after the first process) and loaded on the device, and, on a GPU, the block size is tuned (:mod:`sj.triton.tuning`)
+unless a CUDA graph is being captured. Plans are keyed by (forward/backward, spec, dtype, flags, alignment, device,
+size class, T class). Launches go to the current stream of the tensors' device (a CUDA graph being captured records
+them), switching the current device only when the tensors live on another one.
+
+Under ``TRITON_INTERPRET=1`` the same plans launch the interpreted kernels (no compilation, a fixed block size).
+"""
 
 from __future__ import annotations
 
 import contextlib
-from functools import lru_cache
+import threading
+from collections.abc import Callable
 
 import torch
 
 import triton
-import triton.language as tl
-from sj.backends.base import BackwardInputs, shared_constant
-from sj.triton.kernels import is_constexpr
-from sj.triton.loader import Kernels, autotuning, interpreting, load
+from sj.backends.base import BackwardInputs
+from sj.triton import tuning
+from sj.triton.loader import Kernels, interpreting, load
+from sj.triton.specialize import Variant, backward_variant, compile_variant, forward_variant
 
 Tensor = torch.Tensor
 MAX_NEURONS = 2**31 - 4096  # block offsets are 32-bit
+INTERPRETER_BLOCK = 1024
+Launch = Callable[[int, tuple], None]  # (neuron count, arguments) -> None
 
-
-_by_spec: dict[tuple, Kernels] = {}
+_lock = threading.Lock()
+_kernels: dict[tuple, Kernels] = {}
+_plans: dict[tuple, tuple[Launch, tuple]] = {}
 
 
 def kernels_for(spec) -> Kernels:
     """The generated kernels of a :class:`sj.ops.spec.MultiStepSpec` (memoised per declaration content, reset mode,
     surrogate and Triton mode, so a call does not regenerate and hash the source)."""
     prog, sprog = spec.program, spec.surrogate_program
-    key = (prog["hash"], prog["soft_reset"], prog["detach_reset"], sprog["hash"], interpreting(), autotuning())
-    found = _by_spec.get(key)
+    key = (prog["hash"], prog["soft_reset"], prog["detach_reset"], sprog["hash"], interpreting())
+    found = _kernels.get(key)
     if found is None:
-        found = _by_spec.setdefault(key, load(prog, sprog))
+        found = _kernels.setdefault(key, load(prog, sprog))
     return found
 
 
-def compute_dtype(dtype: torch.dtype):
-    """fp64 arithmetic for float64 tensors, fp32 for every other supported dtype."""
-    return tl.float64 if dtype == torch.float64 else tl.float32
-
-
-def _compute_torch_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The torch dtype of the arithmetic: float64 for float64 tensors, float32 for every other supported dtype."""
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
 def _neuron_count(x: Tensor) -> int:
-    n = x[0].numel() if x.dim() > 1 else 1
+    n = x.numel() // x.shape[0] if x.shape[0] else 0
     if n > MAX_NEURONS:
         raise ValueError(f"sj-triton handles at most {MAX_NEURONS} neurons per call, got {n} (shape {tuple(x.shape)})")
     return n
 
 
-def _device_guard(t: Tensor):
-    return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()
+def _aligned(n: int, tensors) -> bool:
+    """Whether the vectorised variant applies: ``n`` a multiple of 16 and every pointer 16-byte aligned."""
+    return n % 16 == 0 and all(t.data_ptr() % 16 == 0 for t in tensors)
 
 
-@lru_cache(maxsize=256)
-def _split(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A kernel's runtime (positional) and compile-time argument names; BLOCK is the autotuner's."""
-    return (tuple(a for a in names if not is_constexpr(a)),
-            tuple(a for a in names if is_constexpr(a) and a != "BLOCK"))
+def _hooked(hook) -> bool:
+    """Whether a Triton launch hook (a profiler's) is registered: then launches take Triton's own path, which builds
+    the launch metadata the hook reads."""
+    return hook is not None and bool(getattr(hook, "calls", True))
 
 
-def _launch(kernel, names: list[str], values: dict, n: int) -> None:
-    runtime, constexpr = _split(tuple(names))
-    missing = [a for a in (*runtime, *constexpr) if a not in values]
-    if missing:
-        raise RuntimeError(f"sj-triton launcher has no value for kernel arguments {missing}")
-    grid = lambda meta: (triton.cdiv(n, meta["BLOCK"]),)  # noqa: E731
-    kernel[grid](*(values[a] for a in runtime), **{a: values[a] for a in constexpr})
+def _compiled_launcher(compiled, block: int, device: int) -> Launch:
+    """Launch ``compiled`` (a Triton ``CompiledKernel``, loaded here on the current device, ``device``) over ``n``
+    neurons in blocks of ``block``, on the current stream of ``device``."""
+    driver = triton.runtime.driver.active
+    current_device, current_stream = driver.get_current_device, driver.get_current_stream
+    knobs = triton.knobs.runtime
+    run = compiled.run  # loads the binary (and builds Triton's launcher) now, not inside a later launch
+    function, packed = compiled.function, compiled.packed_metadata
+
+    def launch(n: int, args: tuple) -> None:
+        grid = -(-n // block)
+        if current_device() != device:
+            with torch.cuda.device(device):
+                return launch(n, args)
+        stream = current_stream(device)
+        if _hooked(knobs.launch_enter_hook) or _hooked(knobs.launch_exit_hook):
+            compiled[(grid, 1, 1)](*args, stream=stream)
+        else:
+            run(grid, 1, 1, stream, function, packed, None, None, None, *args)
+
+    return launch
+
+
+def _interpreted_launcher(fn) -> Launch:
+    def launch(n: int, args: tuple) -> None:
+        fn[(-(-n // INTERPRETER_BLOCK),)](*args)
+
+    return launch
+
+
+def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Variant], dtype: torch.dtype,
+          scalars: tuple, device: int, n: int, head: tuple) -> tuple[Launch, tuple]:
+    """Make (and remember under ``key``) the plan of a configuration: its launch function and the argument tail
+    (scalars and constexpr values) appended to each call's tensors and sizes. ``variant(config)``: the kernel variant
+    with block size and warps ``config``; ``head``: this call's arguments, for tuning."""
+    if interpreting():
+        v = variant((INTERPRETER_BLOCK, 4))
+        fn = kernels.forward if v.kind == "forward" else kernels.backward
+        return _plans.setdefault(key, (_interpreted_launcher(fn), (*scalars, *v.constexpr_values())))
+    target = triton.runtime.driver.active.get_current_target()
+    prepared: dict[tuple[int, int], tuple[Launch, tuple]] = {}
+
+    def prepare(config: tuple[int, int]) -> tuple[Launch, tuple]:
+        if config not in prepared:
+            v = variant(config)
+            with torch.cuda.device(device) if device >= 0 else contextlib.nullcontext():
+                launch = _compiled_launcher(compile_variant(kernels, v, target), v.block, device)
+            prepared[config] = (launch, (*scalars, *v.constexpr_values()))
+        return prepared[config]
+
+    def run(config: tuple[int, int]) -> None:
+        launch, tail = prepare(config)
+        launch(n, head + tail)
+
+    config = tuning.default_config(dtype, n)
+    if device >= 0 and tuning.enabled() and not torch.cuda.is_current_stream_capturing():
+        config = tuning.fastest(run, tuning.candidates(dtype))
+    with _lock:
+        return _plans.setdefault(key, prepare(config))
 
 
 def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
             ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
-    k = kernels_for(spec)
-    sig = k.signature
     T, n = x_seq.shape[0], _neuron_count(x_seq)
     spike = torch.empty_like(x_seq)
     v_seq = torch.empty_like(x_seq) if spec.store_v_seq else None
-    saved = [torch.empty_like(x_seq) for _ in sig.states] if save else []
+    saved = [torch.empty_like(x_seq) for _ in state_init] if save else []
     last = [torch.empty_like(s) for s in state_init]
     if n == 0:
         return spike, last, v_seq, saved
-    values: dict = {"x_ptr": x_seq, "spike_ptr": spike, "vseq_ptr": v_seq if v_seq is not None else spike,
-                    "hseq_ptr": saved[0] if save else spike, "T": T, "N": n, "SAVE": save,
-                    "STORE_V": spec.store_v_seq, "CDT": compute_dtype(x_seq.dtype)}
-    for i, s in enumerate(sig.states):
-        values[f"init_{s}"], values[f"last_{s}"] = state_init[i], last[i]
-    for i, a in enumerate(sig.aux):
-        values[f"seq_{a}"] = saved[1 + i] if save else spike
-    for p, t in zip(sig.params, params):
-        values[f"par_{p}"], values[f"FULL_{p}"] = t, t.dim() > 0
-    with _device_guard(x_seq):
-        _launch(k.forward, sig.forward_args(), values, n)
+    fulls = tuple(p.dim() > 0 for p in params)
+    aligned = _aligned(n, (x_seq, *state_init, *params))
+    device = x_seq.get_device()
+    key = ("forward", spec, x_seq.dtype, fulls, save, aligned, device, tuning.size_class(n), tuning.t_class(T))
+    seqs = saved[1:] if save else [spike] * (len(state_init) - 1)
+    head = (x_seq, *state_init, *params, spike, v_seq if v_seq is not None else spike, saved[0] if save else spike,
+            *seqs, *last, T, n)
+    plan = _plans.get(key)
+    if plan is None:
+        def variant(config: tuple[int, int]) -> Variant:
+            return forward_variant(x_seq.dtype, fulls, save, spec.store_v_seq, aligned, config)
+
+        plan = _plan(key, kernels_for(spec), variant, x_seq.dtype, (), device, n, head)
+    launch, tail = plan
+    launch(n, head + tail)
     return spike, last, v_seq, saved
 
 
 def backward(spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
-    k = kernels_for(spec)
-    sig = k.signature
     h_seq = inputs.saved[0]
     T, n = h_seq.shape[0], _neuron_count(h_seq)
     shape = h_seq.shape[1:]
     grad_x = torch.empty_like(h_seq)
-    grad_init = [torch.empty(shape, dtype=h_seq.dtype, device=h_seq.device) for _ in sig.states]
+    grad_init = [torch.empty_like(s) for s in inputs.state_init]
     grad_params = [torch.empty(shape, dtype=h_seq.dtype, device=h_seq.device) if need else None
                    for need in inputs.params_need_grad]
     if n == 0:
         return grad_x, grad_init, [None if g is None else g.zero_() for g in grad_params]
+    params, gs = inputs.params, inputs.grad_spike.contiguous()  # contiguous per the contract: a no-op, kept as a guard
+    glast = [g.contiguous() if g is not None else None for g in inputs.grad_states_last]
     gv = inputs.grad_v_seq.contiguous() if inputs.grad_v_seq is not None else None
-    values: dict = {"hseq_ptr": h_seq, "x_ptr": inputs.x_seq if sig.needs_x else h_seq,
-                    "sp_ptr": shared_constant(tuple(spec.surrogate_params), _compute_torch_dtype(h_seq.dtype),
-                                              h_seq.device),
-                    "gs_ptr": inputs.grad_spike.contiguous(), "gv_ptr": gv if gv is not None else h_seq,
-                    "gx_ptr": grad_x, "T": T, "N": n, "LAST": (T - 1) * n, "HAS_GV": gv is not None,
-                    "CDT": compute_dtype(h_seq.dtype)}
-    for i, a in enumerate(sig.aux):
-        values[f"seq_{a}"] = inputs.saved[1 + i]
-    grad_last = inputs.dense_grad_states_last()
-    for i, s in enumerate(sig.states):
-        values[f"init_{s}"] = inputs.state_init[i]
-        values[f"glast_{s}"] = grad_last[i].expand(shape).contiguous()
-        values[f"ginit_{s}"] = grad_init[i]
-    for i, p in enumerate(sig.params):
-        t, g = inputs.params[i], grad_params[i]
-        values[f"par_{p}"], values[f"FULL_{p}"] = t, t.dim() > 0
-        values[f"gpar_{p}"], values[f"GRAD_{p}"] = (g if g is not None else grad_x), g is not None
-    with _device_guard(h_seq):
-        _launch(k.backward, sig.backward_args(), values, n)
+    x = inputs.x_seq if inputs.x_seq.numel() else h_seq  # x_seq is empty when the backward program does not read it
+    fulls = tuple(p.dim() > 0 for p in params)
+    grads = tuple(g is not None for g in grad_params)
+    has_glast = tuple(g is not None for g in glast)
+    read = (*inputs.saved, x, *inputs.state_init, *params, gs, *(g for g in glast if g is not None))
+    aligned = _aligned(n, read if gv is None else (*read, gv))
+    device = h_seq.get_device()
+    key = ("backward", spec, h_seq.dtype, fulls, grads, has_glast, gv is not None, aligned, device,
+           tuning.size_class(n), tuning.t_class(T))
+    head = (*inputs.saved, x, *inputs.state_init, *params, gs, gv if gv is not None else h_seq,
+            *(g if g is not None else h_seq for g in glast), grad_x, *grad_init,
+            *(g if g is not None else grad_x for g in grad_params), T, n, (T - 1) * n)
+    plan = _plans.get(key)
+    if plan is None:
+        def variant(config: tuple[int, int]) -> Variant:
+            return backward_variant(h_seq.dtype, fulls, grads, has_glast, gv is not None, aligned, config)
+
+        scalars = tuple(float(v) for v in spec.surrogate_params)
+        plan = _plan(key, kernels_for(spec), variant, h_seq.dtype, scalars, device, n, head)
+    launch, tail = plan
+    launch(n, head + tail)
     return grad_x, grad_init, grad_params

@@ -1,31 +1,33 @@
-"""Write generated kernel modules to a content-addressed cache, import them, and wrap them for launching.
+"""Write generated kernel modules to a content-addressed cache, check them, import them, and wrap them with
+``triton.jit``.
 
-A module's file is ``<cache>/triton/<sha256 of its source>.py`` (``$SJ_CACHE_DIR`` or ``~/.cache/sj``), written
-atomically; Triton needs a real file to read a ``@triton.jit`` function's source. The source embeds
-:data:`IMPLEMENTATION_HASH` (a hash of this package's code generators and Triton's version), so changing the
-generator changes every file name and, because Triton keys its own compile cache on the kernel source, every
-compiled binary too. Imported kernels are kept in memory per (source, interpreter mode, autotuning).
+A module's file is ``<cache>/triton/<sha256 of its source>.py`` (``$SJ_CACHE_DIR`` or ``~/.cache/sj``); Triton needs a
+real file to read a ``@triton.jit`` function's source. The file is imported, so it is trusted only as
+:mod:`sj.cache` says: the directory must be private (:func:`sj.cache.private_dir` refuses, with
+:class:`sj.cache.UntrustedCacheError`, one that another user could write), and a file is used only when its content is
+exactly the source sj generated for its name; any other file found there (planted, edited, truncated) is replaced by
+the generated source, atomically, before the import. The module object runs the in-memory source, never the file's.
 
-Block size is autotuned over :data:`CONFIGS` per neuron count ``N`` (and tensor dtypes). A single configuration
-(``BLOCK = 1024``, 4 warps) is used under ``TRITON_INTERPRET=1`` (autotuning there would only multiply test time)
-and when ``SJ_TRITON_AUTOTUNE=0`` (test suites that compile hundreds of kernel variants; throughput may be lower).
+The source embeds :data:`IMPLEMENTATION_HASH` (a hash of this package's code generators and Triton's version), so
+changing the generator changes every file name and, because Triton keys its own compile cache on the kernel source,
+every compiled binary too. Imported kernels are kept in memory per (source, interpreter mode).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import threading
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
 import triton
-from sj.cache import atomic_write, cache_root
+from sj.cache import atomic_write, cache_root, private_dir
 from sj.triton import tlmath
 from sj.triton.kernels import KernelSignature, module_source, signature
 
-_IMPLEMENTATION_FILES = ("printer.py", "kernels.py", "tlmath.py", "loader.py", "launch.py")
+_IMPLEMENTATION_FILES = ("printer.py", "kernels.py", "tlmath.py", "loader.py", "specialize.py")
 
 
 def _implementation_hash() -> str:
@@ -39,10 +41,6 @@ def _implementation_hash() -> str:
 
 IMPLEMENTATION_HASH = _implementation_hash()
 
-# (BLOCK, num_warps) candidates on a GPU; each program loops over T, so blocks stay moderate.
-CONFIGS = ((256, 2), (512, 4), (1024, 4), (1024, 8), (2048, 8))
-SINGLE_BLOCK = 1024
-
 
 def interpreting() -> bool:
     """Whether Triton runs kernels in its CPU interpreter (``TRITON_INTERPRET=1``)."""
@@ -54,7 +52,7 @@ def interpreting() -> bool:
 
 @dataclass(frozen=True)
 class Kernels:
-    """The launchable kernels of one neuron × reset × surrogate, and where their source lives."""
+    """The ``triton.jit`` functions of one neuron × reset × surrogate, their signature and their source file."""
 
     forward: object
     backward: object
@@ -63,31 +61,32 @@ class Kernels:
 
 
 _lock = threading.Lock()
-_loaded: dict[tuple[str, bool, bool], Kernels] = {}
+_loaded: dict[tuple[str, bool], Kernels] = {}
 
 
 def kernel_dir() -> Path:
+    """Where generated modules are written (not created or checked here; :func:`load` does both)."""
     return cache_root() / "triton"
 
 
-def autotuning() -> bool:
-    """Whether block sizes are autotuned (not under the interpreter, not with ``SJ_TRITON_AUTOTUNE=0``)."""
-    return not interpreting() and os.environ.get("SJ_TRITON_AUTOTUNE", "1") != "0"
+def _trusted_file(source: str, digest: str) -> Path:
+    """The module file for ``source``, in the private cache directory, holding exactly ``source``."""
+    path = private_dir("triton") / f"{digest}.py"
+    data = source.encode()
+    try:
+        found = path.read_bytes()
+    except FileNotFoundError:
+        found = None
+    if found != data:  # absent, or not what sj generated for this name: never imported, replaced
+        atomic_write(path, data, mode=0o600)
+    return path
 
 
-def _configs(tune: bool) -> list:
-    if not tune:
-        return [triton.Config({"BLOCK": SINGLE_BLOCK}, num_warps=4)]
-    return [triton.Config({"BLOCK": b}, num_warps=w) for b, w in CONFIGS]
-
-
-def _import(path: Path, name: str, interpret: bool):
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import generated kernels from {path}")
-    module = importlib.util.module_from_spec(spec)
+def _import(source: str, path: Path, name: str, interpret: bool) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
     module.__dict__.update(tlmath.functions(interpret))
-    spec.loader.exec_module(module)
+    exec(compile(source, str(path), "exec"), module.__dict__)  # the checked in-memory source, not a re-read file
     return module
 
 
@@ -96,19 +95,14 @@ def load(program: dict, surrogate_program: dict) -> Kernels:
     to the cache and imported on first use)."""
     source = module_source(program, surrogate_program, IMPLEMENTATION_HASH)
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    interpret, tune = interpreting(), autotuning()
-    key = (digest, interpret, tune)
+    interpret = interpreting()
+    key = (digest, interpret)
     with _lock:
         if key in _loaded:
             return _loaded[key]
-    path = kernel_dir() / f"{digest}.py"
-    if not path.exists() or path.read_text() != source:
-        atomic_write(path, source)
-    module = _import(path, f"sj_triton_generated_{digest}_{int(interpret)}{int(tune)}", interpret)
-    configs = _configs(tune)
-    fwd = triton.autotune(configs=configs, key=["N"])(triton.jit(module.forward_kernel))
-    bwd = triton.autotune(configs=configs, key=["N"])(triton.jit(module.backward_kernel))
-    kernels = Kernels(fwd, bwd, signature(program, surrogate_program), path)
+    path = _trusted_file(source, digest)
+    module = _import(source, path, f"sj_triton_generated_{digest}_{int(interpret)}", interpret)
+    kernels = Kernels(triton.jit(module.forward_kernel), triton.jit(module.backward_kernel),
+                      signature(program, surrogate_program), path)
     with _lock:
-        _loaded.setdefault(key, kernels)
-        return _loaded[key]
+        return _loaded.setdefault(key, kernels)

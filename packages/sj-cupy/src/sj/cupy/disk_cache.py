@@ -1,0 +1,63 @@
+"""sj-cupy's on-disk cache of compiled binaries, loaded into the GPU only when :mod:`sj.cache` trusts them.
+
+Files live in ``<sj cache dir>/cupy/`` (``$SJ_CACHE_DIR`` or ``~/.cache/sj``; ``SJ_CUPY_DISK_CACHE=0`` turns the cache
+off). A binary's name is a digest of what was compiled (source, options, NVRTC version, target), not of the binary,
+so each one is published with a digest record of its content (:func:`sj.cache.publish`) and read back only when
+the record matches (:func:`sj.cache.verified`): a file planted or edited there is never returned (the caller
+recompiles and publishes a fresh one). The directory must be private: one that another user could write raises
+:class:`sj.cache.UntrustedCacheError` naming it and the fix. Writes are atomic, so concurrent processes (DDP ranks)
+are safe; a directory that cannot be created or written only costs a recompilation.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from sj.cache import private_dir, publish, verified
+
+DISK_CACHE_ENV = "SJ_CUPY_DISK_CACHE"
+
+
+def enabled() -> bool:
+    return os.environ.get(DISK_CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _directory() -> Path | None:
+    try:
+        return private_dir("cupy")
+    except OSError:  # a read-only home: no disk cache (UntrustedCacheError is not an OSError: it propagates)
+        return None
+
+
+def load(key: str) -> bytes | None:
+    """The cached binary called ``key`` when it is there and its content is what was published, else ``None``."""
+    if not enabled():
+        return None
+    folder = _directory()
+    if folder is None:
+        return None
+    path = folder / key
+    if not verified(path):
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def store(key: str, binary: bytes) -> None:
+    """Publish ``binary`` as ``key`` (atomically, with its digest record); failures to write are ignored."""
+    if not enabled():
+        return
+    folder = _directory()
+    if folder is None:
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=key, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(binary)
+        publish(Path(tmp), folder / key)
+    except OSError:
+        pass  # a full or read-only disk only costs a recompilation next process
