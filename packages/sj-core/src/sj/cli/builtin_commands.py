@@ -36,6 +36,7 @@ def _backends_run(args: argparse.Namespace) -> int:
 
 @hookimpl
 def sj_cli_commands() -> list[Command]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_cli_commands`): sj-core's own subcommands."""
     from sj.cli import bench, demo, info
     from sj.model import cli as model_cli
 

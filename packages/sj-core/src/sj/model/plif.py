@@ -5,16 +5,16 @@ Each is ``{conv(3×3, no bias) → BN → neuron → maxpool(2)}`` stages, then 
 (10 × the classes) → neuron → voting over groups of 10. Input ``[T, N, C, H, W]``, output ``[T, N, 10 or 11]`` (firing
 rates of the voting groups at every step).
 
-======================  ========  =========  ===============================================
-model                   input     channels   stages (conv, conv/stage), hidden units
-======================  ========  =========  ===============================================
-``plif_mnist``          1×28×28   128        2 × 1, 2048
-``plif_fashion_mnist``  1×28×28   128        2 × 1, 2048
-``plif_nmnist``         2×34×34   128        2 × 1, 2048
-``plif_cifar10``        3×32×32   256        2 × 3, 2048
-``plif_cifar10_dvs``    2×128×128 128        4 × 1, 512
-``plif_dvs_gesture``    2×128×128 128        5 × 1, 512 (11 classes)
-======================  ========  =========  ===============================================
+======================  =========  ========  ===============================================
+model                   input      channels  stages (conv, conv/stage), hidden units
+======================  =========  ========  ===============================================
+``plif_mnist``          1×28×28    128       2 × 1, 2048
+``plif_fashion_mnist``  1×28×28    128       2 × 1, 2048
+``plif_nmnist``         2×34×34    128       2 × 1, 2048
+``plif_cifar10``        3×32×32    256       2 × 3, 2048
+``plif_cifar10_dvs``    2×128×128  128       4 × 1, 512
+``plif_dvs_gesture``    2×128×128  128       5 × 1, 512 (11 classes)
+======================  =========  ========  ===============================================
 """
 
 from __future__ import annotations

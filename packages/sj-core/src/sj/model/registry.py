@@ -34,6 +34,7 @@ class ModelInfo:
 
 _TV = "torchvision.models num_params"
 _PLIF = "hand count of the PLIF layout (Fang et al. 2021)"
+#: The model catalogue: name → :class:`ModelInfo` (builder, parameters, reference); ``sj model list``.
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     ModelInfo("spiking_resnet18", resnet.spiking_resnet18, "spiking ResNet-18", 11_689_512, _TV),
     ModelInfo("spiking_resnet34", resnet.spiking_resnet34, "spiking ResNet-34", 21_797_672, _TV),

@@ -85,6 +85,7 @@ _BUILTIN = [
     SurrogateDecl("LogTailedReLU", ("alpha",), (0.0,), "Piecewise((alpha, z <= 0), (1, z <= 1), (1 / z, True))",
                   "Piecewise((alpha * z, z <= 0), (z, z <= 1), (log(z) + 1, True))"),
 ]
+#: Names of the built-in surrogates, in declaration order.
 BUILTIN_SURROGATES = tuple(d.name for d in _BUILTIN)
 for _d in _BUILTIN:
     surrogates.register(_d)

@@ -70,6 +70,8 @@ def _launch(kernel, names: list[str], values: dict, n: int) -> None:
 
 def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
             ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+    """Run the forward kernel of ``spec`` on ``x_seq`` ``[T, *]``: spikes, final states, and (with ``save``) what
+    the backward needs."""
     k = kernels_for(spec)
     sig = k.signature
     T, n = x_seq.shape[0], _neuron_count(x_seq)
@@ -94,6 +96,7 @@ def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],
 
 
 def backward(spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    """Run the backward kernel of ``spec``: gradients of the input, the initial states and the parameters."""
     k = kernels_for(spec)
     sig = k.signature
     h_seq = inputs.saved[0]

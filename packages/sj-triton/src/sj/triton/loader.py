@@ -67,6 +67,7 @@ _loaded: dict[tuple[str, bool, bool], Kernels] = {}
 
 
 def kernel_dir() -> Path:
+    """Where generated Triton modules are cached: ``<sj cache>/triton``."""
     return cache_root() / "triton"
 
 
