@@ -113,7 +113,7 @@ def _png(fig) -> str:
 @contextlib.contextmanager
 def _scratch(name: str) -> Iterator[types.ModuleType]:
     """A fresh module registered in ``sys.modules`` (classes defined on the page pickle), run in a temporary
-    directory, with a fixed seed and no figure left over from before."""
+    directory, with a fixed seed, one intra-op thread and no figure left over from before."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -123,13 +123,17 @@ def _scratch(name: str) -> Iterator[types.ModuleType]:
     plt.close("all")
     module = types.ModuleType(name)
     sys.modules[name] = module
-    cwd = os.getcwd()
+    cwd, threads = os.getcwd(), torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="sj-docs-") as tmp:
         os.chdir(tmp)
         torch.manual_seed(0)
+        # the pages' tensors are tiny: one intra-op thread is as fast, and several threads spin-waiting on a
+        # shared machine (CI runs the tests on every core) cost ten times the CPU time
+        torch.set_num_threads(1)
         try:
             yield module
         finally:
+            torch.set_num_threads(threads)
             os.chdir(cwd)
             sys.modules.pop(name, None)
             plt.close("all")
@@ -145,6 +149,7 @@ def run_page(path: Path) -> PageResult:
     """Run the blocks of ``path``. Raises :class:`PageCodeError` (tracebacks point at the page's own lines)."""
     import matplotlib.pyplot as plt
 
+    path = Path(path).resolve()  # the page runs in a scratch directory
     result = PageResult([])
     with _scratch("sj_docs_page_" + re.sub(r"\W", "_", _name(path))) as module:
         for block in page_blocks(path.read_text(encoding="utf-8")):
