@@ -3,10 +3,11 @@
 * Every ```` ```python ```` block written in a page runs when the page is read (``_pagecode.run_page_cached``, shared
   with the test suite): what it printed and the figures it drew appear under it. A block that raises, or a python
   block that did not run (not a plain fence, e.g. inside a directive), is a warning, hence an error under ``-W``.
-* Only the pages' own text is translated: text that comes from docstrings or generated reStructuredText (the API
-  reference) is left out of the gettext catalogs. In a build for another language every message of a page must
-  have a translation in its catalog (``docs/locales/<lang>/LC_MESSAGES/<page>.po``; empty and fuzzy entries do not
-  count): a missing one is a warning naming the page and the message.
+* Only the pages' own prose is translated: text that comes from docstrings or generated reStructuredText (the API
+  reference), code, math, and text without a word outside code (numbers, code names) are left out of the gettext
+  catalogs. In a build for another language every message of a page must have a translation in its catalog
+  (``docs/locales/<lang>/LC_MESSAGES/<page>.po``; empty and fuzzy entries do not count): a missing one is a warning
+  naming the page and the message, unless the page is listed in ``docs/locales/<lang>/pending.txt``.
 * A language switch (``sidebar/lang.html``) links each page to the same page in the other builds, which live side by
   side: ``<root>/en/...`` and ``<root>/zh_CN/...``.
 """
@@ -75,7 +76,9 @@ _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def _has_words(node: nodes.TextElement) -> bool:
-    """Whether ``node`` holds a word (three letters or more) outside inline code and math."""
+    """Whether ``node`` holds a word (three letters or more) outside code and math."""
+    if isinstance(node, (nodes.math_block, nodes.literal_block)):
+        return False
     text = "".join(t.astext() for t in node.findall(nodes.Text)
                    if not any(isinstance(a, (nodes.literal, nodes.math)) for a in _ancestors(t, node)))
     return bool(_WORD.search(text))
@@ -101,22 +104,52 @@ class KeepForeignTextUntranslated(SphinxTransform):
                 node["translatable"] = False
 
 
-class RequireTranslations(SphinxTransform):
-    """In a build for another language, every message of the page must be translated (after Locale has run)."""
+def pending_translation(srcdir: Path, lang: str) -> set[str]:
+    """Pages whose translation to ``lang`` is not done yet: ``locales/<lang>/pending.txt``, one page (docname) per
+    line, ``#`` comments. They build in English where untranslated; every other page must be complete."""
+    listed = srcdir / "locales" / lang / "pending.txt"
+    if not listed.exists():
+        return set()
+    lines = (line.split("#")[0].strip() for line in listed.read_text(encoding="utf-8").splitlines())
+    return {line for line in lines if line}
 
-    default_priority = 25
+
+class RequireTranslations(SphinxTransform):
+    """In a build for another language, every message of the page must have a translation in its catalog (checked
+    just before sphinx.transforms.i18n.Locale looks the same messages up)."""
+
+    default_priority = 19
 
     def apply(self, **kwargs) -> None:
         lang = self.config.language
         if not lang or lang == "en" or not self.config.sj_require_translations:
             return
-        untranslated = [msg for node, msg in extract_messages(self.document) if node.get("translated") is not True]
+        if self.env.docname in pending_translation(Path(self.env.srcdir), lang):
+            logger.info("%s: translation to %s pending (listed in locales/%s/pending.txt)", self.env.docname, lang,
+                        lang)
+            return
+        catalog = _catalog(self.env, lang)
+        untranslated = [msg for _, msg in extract_messages(self.document) if not catalog.get(msg, "").strip()]
         if untranslated:
             shown = "\n".join(f"  {m[:100]!r}" for m in untranslated[:10])
             more = f"\n  ... and {len(untranslated) - 10} more" if len(untranslated) > 10 else ""
             logger.warning("%d message(s) of this page have no %s translation (update the catalogs with `hatch run "
                            "docs:update-po`, then translate the empty or fuzzy entries):\n%s%s", len(untranslated),
                            lang, shown, more, location=self.env.docname, type="sj", subtype="i18n")
+
+
+def _catalog(env, lang: str) -> dict[str, str]:
+    """msgid → msgstr of the page's compiled catalog (fuzzy entries are not compiled in)."""
+    from sphinx.locale import init as init_locale
+    from sphinx.util.i18n import docname_to_domain
+
+    domain = docname_to_domain(env.docname, env.config.gettext_compact)
+    translator, found = init_locale([Path(env.srcdir) / d for d in env.config.locale_dirs], lang, domain)
+    merged: dict[str, str] = {}
+    while found and translator is not None:
+        merged = {**getattr(translator, "_catalog", {}), **merged}
+        translator = getattr(translator, "_fallback", None)
+    return merged
 
 
 def _language_links(app, pagename: str, templatename: str, context: dict, doctree) -> None:

@@ -8,8 +8,8 @@ Build both languages (what ``hatch run docs:build`` runs; the pages' code runs d
 Update the Chinese catalogs after editing pages (``hatch run docs:update-po``), then translate the new or fuzzy
 entries of ``docs/locales/zh_CN/LC_MESSAGES/**/*.po``::
 
-    python -m sphinx -q -b gettext docs docs/_build/gettext && \\
-    sphinx-intl update -p docs/_build/gettext -l zh_CN -d docs/locales
+    python -m sphinx -E -q -b gettext -D sj_api_reference=0 docs docs/_build/gettext && \\
+    sphinx-intl update -p docs/_build/gettext -l zh_CN -d docs/locales -w 0
 """
 
 from __future__ import annotations
