@@ -30,6 +30,7 @@ myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 exclude_patterns = ["_build", "_templates", "locales"]
 autodoc_member_order = "bysource"
+toc_object_entries = False  # the API pages' tables of contents list modules, not every class and method
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": False}
 napoleon_google_docstring = True
