@@ -25,6 +25,23 @@ def test_sj_demo_two_epochs_reaches_accuracy_floor(tmp_path, capsys):
     assert out_png.stat().st_size > 1000 and out_png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_demo_raster_shows_every_step_and_labels_the_digit_rows(tmp_path):
+    pytest.importorskip("matplotlib")
+    import torch
+
+    from sj.demo.model import DigitsSNN
+    from sj.demo.train import plot_test_sample
+
+    T = 12
+    fig = plot_test_sample(DigitsSNN(T), torch.rand(1, 1, 8, 8), 3, tmp_path / "raster.png")
+    ax = fig.axes[0]
+    assert ax.images[0].get_array().shape == (10 + 48, T)  # one column per step, outputs then hidden neurons
+    assert ax.get_xlim() == (-0.5, T - 0.5)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[:10] == [f"digit {d}" for d in range(10)] and labels[10] == "hidden 0"
+    assert (tmp_path / "raster.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize("argv, message", [
     (["demo", "--backend", "nope"], r"^sj demo: unknown backend 'nope'; available here: torch\b"),
     (["demo", "--backend", "cupy"], r"^sj demo: (backend 'cupy' is unavailable here: .*|unknown backend 'cupy'); "

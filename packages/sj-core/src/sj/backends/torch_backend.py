@@ -16,6 +16,8 @@ Tensor = torch.Tensor
 
 
 class TorchBackend(Backend):
+    """The reference backend ``'torch'``: the PyTorch ops generated from each declaration, a Python loop over T; runs
+    on any device and dtype, and is what every other backend is tested against."""
     name = "torch"
     description = "reference: PyTorch ops generated from the declarations, Python loop over T (any device)"
 
@@ -93,4 +95,5 @@ def run_backward(fns: dict, spec, inputs: BackwardInputs) -> tuple[Tensor, list[
 
 @hookimpl
 def sj_backends() -> list[Backend]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_backends`): the reference backend."""
     return [TorchBackend()]

@@ -68,6 +68,7 @@ def _backends_run(args: argparse.Namespace) -> int:
 
 @hookimpl
 def sj_cli_commands() -> list[Command]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_cli_commands`): sj-core's own subcommands."""
     from sj.cli import bench, demo, info, ops
 
     return [Command("backends", "list multi-step backends and whether each is available", _backends_args,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,9 @@ from sj.backends.registry import AUTO, resolve
 from sj.demo.data import load_digits_split
 from sj.demo.model import DigitsSNN
 from sj.functional import reset_net, set_backend
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def train_epoch(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -116,10 +120,13 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     return DemoResult(accuracy, time.perf_counter() - t_start, backend, str(device), losses)
 
 
-def plot_test_sample(net: DigitsSNN, x: torch.Tensor, label: int, path: str | Path) -> None:
-    """Save a spike raster (hidden layer 2's first 48 neurons and the 10 outputs, over T) of one test sample."""
+def plot_test_sample(net: DigitsSNN, x: torch.Tensor, label: int, path: str | Path) -> Figure:
+    """Save (and return) the spike raster of one test sample: the 10 output neurons (rows labelled with their digits)
+    above the first 48 neurons of hidden layer 2, one column per time step (all T), a filled cell per spike."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     from sj.monitor import OutputMonitor
-    from sj.visualizing import plot_1d_spikes
 
     layers = net.spike_layers()
     mon = OutputMonitor(net, type(layers[0]))
@@ -131,6 +138,19 @@ def plot_test_sample(net: DigitsSNN, x: torch.Tensor, label: int, path: str | Pa
     finally:
         mon.remove_hooks()
         reset_net(net)
-    spikes = torch.cat((hidden, out), dim=1)
-    plot_1d_spikes(spikes, title=f"test sample: label {label}, predicted {pred} (top 10 rows: output neurons)",
-                   savefig_path=path)
+    spikes = torch.cat((out, hidden), dim=1).T.cpu().numpy()  # [10 + 48, T], outputs first
+    n_out, T = out.shape[1], spikes.shape[1]
+    fig = Figure(figsize=(min(4 + 0.35 * T, 16), 9), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(spikes, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+    ax.axhline(n_out - 0.5, color="tab:red", lw=1)
+    hidden_ticks = list(range(n_out, spikes.shape[0], 8))
+    ax.set_yticks(list(range(n_out)) + hidden_ticks,
+                  [f"digit {d}" for d in range(n_out)] + [f"hidden {i - n_out}" for i in hidden_ticks])
+    for d, tick in enumerate(ax.get_yticklabels()[:n_out]):
+        tick.set_color("tab:green" if d == label else "tab:red" if d == pred else "black")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(T, 16)))
+    ax.set(xlabel=f"time step t (T = {T})", xlim=(-0.5, T - 0.5),
+           title=f"test sample: label {label} (green), predicted {pred}" + ("" if pred == label else " (red)"))
+    fig.savefig(path)
+    return fig

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from sj.decl_registry import DeclarationError, DeclRegistry
 
+#: Parameters every declared neuron has, first in its parameter list.
 BASE_PARAMS = ("v_threshold", "v_reset")
 RESERVED = frozenset({"x", "v", "h", "s", "z", "sg", *BASE_PARAMS})
 # Prefixes of names the derivation and the code generators create (CSE temporaries, gradients, surrogate parameters,

@@ -95,6 +95,7 @@ _BUILTIN = [
     # straight-through: Θ forward, identity backward; its primitive is the identity
     SurrogateDecl("DeterministicPass", (), (), "1", "z"),
 ]
+#: Names of the built-in surrogates, in declaration order.
 BUILTIN_SURROGATES = tuple(d.name for d in _BUILTIN)
 for _d in _BUILTIN:
     surrogates.register(_d)

@@ -12,6 +12,7 @@ from sj.neuron.declaration import declare
 from sj.surrogate.declarations import BUILTIN_SURROGATES
 
 # A user-style declaration (not built in) so every backend proves it handles neurons it has never seen.
+#: A user-style declared neuron (tanh feedback) every backend must run like the built-ins.
 CUSTOM_NEURON = declare("sj_testing_tanh_lif", "v + (x - v) / tau + gain * tanh(v - v_reset)",
                         params=("tau", "gain"), doc="conformance-kit custom neuron")
 
@@ -71,8 +72,11 @@ class ConformanceCase:
 # 16 bits hands backward a rounded H, which can sit on the other side of a jump than the float64 reference's exact H;
 # that element's gradient then differs by the jump, which no tolerance covers (seen: on an H200 with the cupy and
 # triton backends, and on the cpu backend). See gradient_may_jump.
+#: Surrogates whose derivative jumps: compared away from the jumps.
 JUMP_SURROGATES = ("Rect", "PiecewiseLeakyReLU", "LeakyKReLU", "LogTailedReLU")
+#: Neurons whose update has a jump: compared away from it.
 JUMP_NEURONS = ("klif", "klif_nodecay")
+#: The half-precision dtypes a backend may support.
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 

@@ -25,6 +25,7 @@ class Tolerance:
     flip: float
 
 
+#: Tolerances of the conformance checks, per dtype.
 TOLERANCES: dict[torch.dtype, Tolerance] = {
     torch.float64: Tolerance(1e-9, 1e-7, 1e-9),
     torch.float32: Tolerance(2e-4, 1e-3, 1e-4),

@@ -38,6 +38,7 @@ _KERNEL_ERRORS = (compiler.CompileError, CodegenError, UntrustedCacheError, OSEr
 
 
 class CpuBackend(Backend):
+    """The ``'cpu'`` backend: fused OpenMP C kernels generated from the declarations (see the ``description``)."""
     name = "cpu"
     description = ("fused OpenMP C kernels generated from the declarations (CPU tensors; float32/float64, and "
                    "float16/bfloat16 computed in float32)")

@@ -7,6 +7,7 @@ from sj.plugins.hookspecs import hookimpl
 
 @hookimpl
 def sj_backends() -> list:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_backends`): the ``'cpu'`` backend."""
     from sj.cpu.backend import CpuBackend
 
     return [CpuBackend()]

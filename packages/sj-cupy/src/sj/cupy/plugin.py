@@ -13,4 +13,5 @@ from sj.plugins.hookspecs import hookimpl
 
 @hookimpl
 def sj_backends() -> list[Backend]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_backends`): the ``'cupy'`` backend."""
     return [CupyBackend()]

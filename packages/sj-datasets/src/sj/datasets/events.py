@@ -15,6 +15,7 @@ import numpy as np
 
 from sj.datasets.errors import DatasetFormatError
 
+#: The structured dtype of canonical events: ``x``, ``y`` (int16), ``t`` (int64, µs) and ``p`` (int8).
 EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
 UnsortedPolicy = Literal["raise", "sort"]
 

@@ -35,6 +35,7 @@ def _factory(name: str) -> Callable[..., Any]:
 
 @hookimpl
 def sj_dataset_providers() -> list[DatasetProvider]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_dataset_providers`): one provider per catalogued dataset."""
     from sj.datasets.catalog import SPECS
 
     return [DatasetProvider(s.name, s.summary, _factory(s.name)) for s in SPECS.values()]
@@ -42,6 +43,7 @@ def sj_dataset_providers() -> list[DatasetProvider]:
 
 @hookimpl
 def sj_cli_commands() -> list[Command]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_cli_commands`): ``sj datasets``."""
     from sj.datasets.cli import add_arguments, run
 
     return [Command("datasets", "list, prepare and verify neuromorphic datasets (sj-datasets)", add_arguments, run)]

@@ -42,6 +42,7 @@ def train_ann(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 15
 
 @torch.no_grad()
 def ann_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Top-1 accuracy of ``net`` (put in eval mode) on ``x`` ``[N, ...]`` with labels ``y`` ``[N]``."""
     net.eval()
     return (net(x).argmax(1) == y).float().mean().item()
 

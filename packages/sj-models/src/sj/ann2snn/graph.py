@@ -157,6 +157,7 @@ def fuse_conv_bn_graph(gm: fx.GraphModule) -> fx.GraphModule:
 
 
 def is_relu(node: fx.Node, gm: fx.GraphModule) -> bool:
+    """Whether the traced ``node`` applies a ReLU (module, function or tensor method)."""
     if node.op == "call_module":
         return isinstance(gm.get_submodule(node.target), nn.ReLU)
     if node.op == "call_function":

@@ -40,6 +40,7 @@ def parse_mode(mode: str | float) -> tuple[str, float]:
 
 
 def check_momentum(momentum: float | None) -> float | None:
+    """``momentum`` validated: ``None`` (average the batches) or a float in (0, 1]; else ``ValueError``."""
     if momentum is None:
         return None
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 < float(momentum) <= 1.0:

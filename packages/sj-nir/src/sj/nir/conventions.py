@@ -107,6 +107,7 @@ class Conventions:
 
 
 # What each producer's exporter writes (evidence: the exporters' source, nir 1.0.8 / nirtorch 2.6; see docs/nir.md).
+#: Producer profiles: framework name → the :class:`Conventions` its NIR exporter implies.
 PROFILES: dict[str, Conventions] = {
     "sj": Conventions("sj", dt=None, threshold=">=", if_gain="r"),  # sj-nir/2 files record if_gain = 'r*dt'
     "snntorch": Conventions("snntorch", dt=1e-4, threshold=">", initial_v="zero", if_gain="r",

@@ -346,6 +346,7 @@ def _neuron(loader: Callable[..., nn.Module], fields: tuple[str, ...], **kw) -> 
 
 _LIF = ("tau", "r", "v_leak")
 _CUBA = ("tau_syn", "tau_mem", "r", "v_leak", "w_in")
+#: NIR node type → the function that builds its sj module.
 NODE_LOADERS: dict[type, Callable[[str, Any, Conventions], nn.Module]] = {
     nir.Affine: lambda n, node, c: _load_affine(n, node),
     nir.Linear: lambda n, node, c: _load_affine(n, node),
@@ -364,6 +365,7 @@ NODE_LOADERS: dict[type, Callable[[str, Any, Conventions], nn.Module]] = {
     nir.CubaLIF: _neuron(_load_cuba, (*_CUBA, "v_threshold", "v_reset"), spiking=True),
     nir.CubaLI: _neuron(_load_cuba, _CUBA, spiking=False),
 }
+#: Names of the NIR node types :func:`load` reads.
 SUPPORTED = (*sorted(t.__name__ for t in NODE_LOADERS), "Input", "Output", "NIRGraph")
 
 

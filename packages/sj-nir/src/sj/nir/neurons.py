@@ -141,13 +141,13 @@ class NIRLIFNode(_NIRNeuron):
 
 class NIRCubaLIFNode(_NIRNeuron):
     """NIR ``CubaLIF`` (``spiking=True``) or ``CubaLI`` (``spiking=False``, outputs V) in forward-Euler form.
+    Arguments not listed below are as :class:`NIRLIFNode`'s.
 
     Args:
         tau_syn, tau_mem: synaptic and membrane time constants **in steps** (> 0).
         r: resistance from current to membrane (default 1); w_in: input weight into the current (default 1).
         v_leak: leak potential (default 0).
         order: ``'current-first'`` (the new current drives V) or ``'voltage-first'`` (V sees the previous current).
-        Other arguments as :class:`NIRLIFNode`.
     """
 
     def __init__(self, tau_syn: ParamValue, tau_mem: ParamValue, r: ParamValue = 1.0, v_leak: ParamValue = 0.0,

@@ -45,11 +45,13 @@ def _run(args) -> int:
 
 @hookimpl
 def sj_exchange_formats() -> list[ExchangeFormat]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_exchange_formats`): the ``nir`` format."""
     return [ExchangeFormat("nir", "Neuromorphic Intermediate Representation (nir.NIRGraph / .nir files)", _export,
                            _load)]
 
 
 @hookimpl
 def sj_cli_commands() -> list[Command]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_cli_commands`): ``sj nir``."""
     return [Command("nir", "NIR files: inspect, convert (to sj semantics), run (check against the golden record)",
                     _add_arguments, _run)]

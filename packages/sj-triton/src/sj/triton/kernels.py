@@ -72,6 +72,7 @@ class KernelSignature:
 
 
 def signature(program: dict, surrogate_program: dict) -> KernelSignature:
+    """The argument layout of the kernels of a neuron program and a surrogate program."""
     return KernelSignature(tuple(program["states"]), tuple(program["params"]), tuple(surrogate_program["params"]),
                            bool(program["needs_x"]))
 
@@ -113,6 +114,8 @@ def _prologue(args: tuple[tuple[str, str], ...], name: str) -> list[str]:
 
 
 def forward_source(program: dict, sig: KernelSignature) -> list[str]:
+    """Source lines of the Triton forward kernel of ``program`` (one program instance per block of neurons,
+    a loop over T)."""
     pr = TritonPrinter()
     lines = _prologue(sig.forward_args(), "forward_kernel")
     lines += _param_loads(sig, pr)
@@ -141,6 +144,7 @@ def forward_source(program: dict, sig: KernelSignature) -> list[str]:
 
 
 def backward_source(program: dict, surrogate_program: dict, sig: KernelSignature) -> list[str]:
+    """Source lines of the Triton backward kernel (reverse loop over T, the surrogate's derivative for the spike)."""
     pr = TritonPrinter()
     prev = TritonPrinter(rename={"h": "prev_h", "s": "prev_s"})
     lines = _prologue(sig.backward_args(), "backward_kernel")

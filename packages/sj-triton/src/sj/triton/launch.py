@@ -132,6 +132,8 @@ def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Var
 
 def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
             ) -> tuple[Tensor, list[Tensor], Tensor | None, list[Tensor]]:
+    """Run the forward kernel of ``spec`` on ``x_seq`` ``[T, *]``: spikes, final states, and (with ``save``) what
+    the backward needs."""
     T, n = x_seq.shape[0], _neuron_count(x_seq)
     spike = torch.empty_like(x_seq)
     v_seq = torch.empty_like(x_seq) if spec.store_v_seq else None
@@ -158,6 +160,7 @@ def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor],
 
 
 def backward(spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    """Run the backward kernel of ``spec``: gradients of the input, the initial states and the parameters."""
     h_seq = inputs.saved[0]
     T, n = h_seq.shape[0], _neuron_count(h_seq)
     shape = h_seq.shape[1:]

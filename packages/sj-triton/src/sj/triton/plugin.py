@@ -9,4 +9,5 @@ from sj.triton.backend import TritonBackend
 
 @hookimpl
 def sj_backends() -> list[Backend]:
+    """Hook implementation (:func:`sj.plugins.hookspecs.sj_backends`): the ``'triton'`` backend."""
     return [TritonBackend()]

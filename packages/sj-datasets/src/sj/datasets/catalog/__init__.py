@@ -12,6 +12,7 @@ from sj.datasets.catalog.hsd import SHD, SSC
 from sj.datasets.catalog.nav_gesture import NAV_GESTURE_SIT, NAV_GESTURE_WALK
 from sj.datasets.spec import DatasetSpec
 
+#: Every catalogued dataset: name → :class:`DatasetSpec` (files, checksums, reader, splits).
 SPECS: dict[str, DatasetSpec] = {s.name: s for s in (
     DVS128_GESTURE, DVS128_GESTURE_TONIC, CIFAR10_DVS, CIFAR10_DVS_TEBN, NMNIST, NCALTECH101, SHD, SSC, ASL_DVS,
     DVS_LIP, POKER_DVS, HARDVS, ES_IMAGENET, NAV_GESTURE_WALK, NAV_GESTURE_SIT, BULLYING10K)}

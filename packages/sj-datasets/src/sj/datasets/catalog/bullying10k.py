@@ -19,6 +19,7 @@ from sj.datasets.events import make_events, times_to_us
 from sj.datasets.io.safe_pickle import read_object_npy
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
+#: Bullying10K category folder name → label (SpikingJelly's numbering).
 BULLYING10K_CATEGORY_LABEL = {"handshake": 0, "slapping": 1, "punching": 2, "walking": 3, "fingerguess": 4,
                               "strangling": 5, "greeting": 6, "pushing": 7, "hairgrabs": 8, "kicking": 9}
 CLASSES = tuple(sorted(BULLYING10K_CATEGORY_LABEL, key=BULLYING10K_CATEGORY_LABEL.__getitem__))

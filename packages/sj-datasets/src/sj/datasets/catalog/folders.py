@@ -15,6 +15,7 @@ from sj.datasets.io.containers import read_mat_columns, read_npy
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+#: CIFAR10-DVS class names in label order (SpikingJelly's name for them).
 CIFAR10DVS_CLASS_NAMES = CIFAR10_CLASSES  # SpikingJelly's name
 # SpikingJelly's per-class archives of the original release (figshare 4724671).
 _CIFAR10_MD5 = {

@@ -103,6 +103,7 @@ def _tonic_resources(split: str) -> tuple[Resource, ...]:
     return (Resource(T.test_filename, T.test_md5, T.test_url),)
 
 
+#: DVS128 Gesture read from IBM's AEDAT files, with SpikingJelly's labels and sample order.
 DVS128_GESTURE = DatasetSpec(
     name="dvs128_gesture",
     summary="DVS128 Gesture, IBM's AEDAT 3.1 files cut like SpikingJelly (1176/288), 11 classes, 128x128",
@@ -116,6 +117,7 @@ DVS128_GESTURE = DatasetSpec(
     layout="DvsGesture/{trials_to_train.txt, trials_to_test.txt, userNN_<lighting>.aedat, *_labels.csv}",
 )
 
+#: DVS128 Gesture from tonic's preprocessed archive (the dataset's own labels).
 DVS128_GESTURE_TONIC = DatasetSpec(
     name="dvs128_gesture_tonic",
     summary="DVS128 Gesture, tonic's preprocessed .npy release (ms timestamps), 11 classes, 128x128",

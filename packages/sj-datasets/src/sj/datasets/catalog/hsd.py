@@ -19,7 +19,9 @@ from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 UNITS = 700
 
 
+#: Classes of the Spiking Heidelberg Digits.
 SHD_N_CLASSES = 20
+#: Classes of the Spiking Speech Commands.
 SSC_N_CLASSES = 35
 
 
