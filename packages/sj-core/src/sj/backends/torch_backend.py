@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from sj.backends.base import Backend, BackwardInputs
-from sj.backends.torch_codegen import step_fns
+from sj.backends.torch_codegen import backward_fn, step_fns
 from sj.plugins.hookspecs import hookimpl
 
 Tensor = torch.Tensor
@@ -34,7 +34,7 @@ class TorchBackend(Backend):
         return run_forward(step_fns(spec), spec, x_seq, state_init, params, save)
 
     def backward(self, spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
-        return run_backward(step_fns(spec), spec, inputs)
+        return run_backward(step_fns(spec), spec, inputs, backward_fn(spec, tuple(inputs.params_need_grad)))
 
 
 def run_forward(fns: dict, spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
@@ -59,9 +59,14 @@ def run_forward(fns: dict, spec, x_seq: Tensor, state_init: list[Tensor], params
     return spike_seq, last, v_seq, saved
 
 
-def run_backward(fns: dict, spec, inputs: BackwardInputs) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
-    """The reference backward-through-time loop with generated step functions ``fns``."""
-    step_back, v_after = fns["backward"], fns["v_after"]
+def run_backward(fns: dict, spec, inputs: BackwardInputs, step_back=None
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    """The reference backward-through-time loop with generated step functions ``fns``; ``step_back``: a backward step
+    returning only the requested parameter gradients (:func:`sj.backends.torch_codegen.backward_fn`), else
+    ``fns["backward"]`` (every parameter's)."""
+    v_after = fns["v_after"]
+    wanted = list(inputs.params_need_grad) if step_back is not None else [True] * len(inputs.params)
+    step_back = step_back or fns["backward"]
     params = inputs.params
     sparams = [torch.as_tensor(p, dtype=inputs.grad_spike.dtype, device=inputs.grad_spike.device)
                for p in spec.surrogate_params]
@@ -74,11 +79,13 @@ def run_backward(fns: dict, spec, inputs: BackwardInputs) -> tuple[Tensor, list[
     grad_states = [(g if g is not None else zero).expand(shape) for g in inputs.grad_states_last]
     grad_params = [torch.zeros(shape, dtype=h_seq.dtype, device=h_seq.device) if need else None
                    for need in inputs.params_need_grad]
+    reads = getattr(step_back, "reads_states", (True,) * n_states)  # a previous state it never reads: not computed
     for t in range(T - 1, -1, -1):
         if t == 0:
             prev = list(inputs.state_init)
         else:
-            prev = [v_after(h_seq[t - 1], *params), *(a[t - 1] for a in aux_seqs)]
+            prev = [v_after(h_seq[t - 1], *params) if reads[0] else None,
+                    *(a[t - 1] for a in aux_seqs)]
         g_states = list(grad_states)
         if inputs.grad_v_seq is not None:
             g_states[0] = g_states[0] + inputs.grad_v_seq[t]
@@ -86,7 +93,9 @@ def run_backward(fns: dict, spec, inputs: BackwardInputs) -> tuple[Tensor, list[
         out = step_back(h_seq[t], x_t, *prev, *params, *sparams, inputs.grad_spike[t], *g_states)
         grad_x[t] = out[0]
         grad_states = list(out[1:1 + n_states])
-        for i, g in enumerate(out[1 + n_states:]):
+        returned = iter(out[1 + n_states:])
+        for i, w in enumerate(wanted):
+            g = next(returned) if w else None
             if grad_params[i] is not None:
                 grad_params[i] += g
     grad_init = [torch.broadcast_to(g, shape).clone() for g in grad_states]

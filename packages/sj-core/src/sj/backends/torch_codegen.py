@@ -5,6 +5,7 @@
 - ``forward(x, *states, *params) -> (s, *new_states, h)``: one step, Θ for the spike (no autograd through it).
 - ``backward(h, x, *prev_states, *params, *surrogate_params, grad_s, *grad_states) -> (grad_x, *grad_prev_states,
   *grad_params)``: one step of backward-through-time (``x`` is ``None`` unless the program needs it).
+  :func:`backward_fn` gives the same step computing only the parameter gradients a call asks for.
 - ``v_after(h, *params) -> v``: the membrane after fire and reset, from the saved H (to recompute the previous V).
 - ``autograd_step(x, *states, *params, spike_fn)``: one step built from differentiable torch ops
   with ``spike_fn(z)`` as the spike (single-step mode; torch autograd differentiates it); returns
@@ -15,16 +16,16 @@ from __future__ import annotations
 
 import torch
 
-from sj.codegen.ir import inline_surrogate, rename
+from sj.codegen.ir import inline_surrogate, program_reads, prune, rename
 from sj.codegen.torch_printer import TorchPrinter, compile_source
 
 _cache: dict[tuple, dict] = {}
+_backward_cache: dict[tuple, object] = {}  # backward_fn's, by spec and the parameter gradients wanted
 
 
 def _source(prog: dict, sprog: dict) -> str:
     pr = TorchPrinter()
     states, params = prog["states"], prog["params"]
-    sparams = sprog["params"]
     out = []
 
     # forward: one step
@@ -39,13 +40,7 @@ def _source(prog: dict, sprog: dict) -> str:
     out.append("    s = _heaviside(z)")
     out.append(f"    return {pr.expr(prog['reset'])}")
 
-    # backward: one step
-    grads = [f"grad_{n}" for n in states]
-    args = ["h", "x", *states, *params, *sparams, "grad_s", *grads]
-    out.append(f"def backward({', '.join(args)}):")
-    out += pr.assignments(inline_surrogate(prog["backward"], sprog))
-    results = [pr.expr(prog["backward_out"][n]) for n in ["x", *states, *params]]
-    out.append(f"    return ({', '.join(results)},)")
+    out += _backward_source(prog, sprog, "backward", params)
 
     # differentiable single step: spike via spike_fn; detach handled by renaming s after the fire binding
     out.append(f"def autograd_step(x, {', '.join(states)}, {', '.join(params)}, spike_fn):")
@@ -63,6 +58,39 @@ def _source(prog: dict, sprog: dict) -> str:
     new_states = [pr.expr(rename(prog["forward_out"][n], mapping)) for n in states]
     out.append(f"    return s, {', '.join(new_states)}, h")
     return "\n".join(out) + "\n"
+
+
+def _backward_source(prog: dict, sprog: dict, name: str, wanted_params: list[str]) -> list[str]:
+    """Lines of a backward step ``name`` returning ``(grad_x, *grad_prev_states, *grads of wanted_params)``: only the
+    bindings those depend on (a parameter gradient nobody asked for costs several tensor ops per step)."""
+    pr = TorchPrinter()
+    states = prog["states"]
+    args = ["h", "x", *states, *prog["params"], *sprog["params"], "grad_s", *(f"grad_{n}" for n in states)]
+    results = [prog["backward_out"][n] for n in ["x", *states, *wanted_params]]
+    lines = [f"def {name}({', '.join(args)}):"]
+    lines += pr.assignments(prune(inline_surrogate(prog["backward"], sprog), results))
+    lines.append(f"    return ({', '.join(pr.expr(r) for r in results)},)")
+    return lines
+
+
+def backward_fn(spec, wanted: tuple[bool, ...]):
+    """The backward step of ``spec`` (as ``step_fns(spec)["backward"]``) returning the gradients of only the
+    parameters flagged in ``wanted`` (one flag per parameter): ``(grad_x, *grad_prev_states, *wanted grads)``."""
+    key = (spec.neuron, spec.decl.content_hash, spec.soft_reset, spec.detach_reset, spec.surrogate, wanted)
+    found = _backward_cache.get(key)
+    if found is None:
+        prog = spec.program
+        names = [p for p, w in zip(prog["params"], wanted) if w]
+        lines = _backward_source(prog, spec.surrogate_program, "backward", names)
+        fn = compile_source("\n".join(lines) + "\n", f"{spec.neuron}/{spec.surrogate}/grads")["backward"]
+        # which previous states it reads: a state it does not read need not be recomputed (LIF without parameter
+        # gradients reads no previous v)
+        reads = program_reads(prune(inline_surrogate(prog["backward"], spec.surrogate_program),
+                                    [prog["backward_out"][n] for n in ["x", *prog["states"], *names]]),
+                              [prog["backward_out"][n] for n in ["x", *prog["states"], *names]])
+        fn.reads_states = tuple(n in reads for n in prog["states"])
+        found = _backward_cache.setdefault(key, fn)
+    return found
 
 
 def step_fns(spec, smooth: bool = False) -> dict:

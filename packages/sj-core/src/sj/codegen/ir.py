@@ -48,6 +48,20 @@ def program_reads(program: Program, outputs: list[Expr]) -> set[str]:
     return free
 
 
+def prune(program: Program, outputs: list[Expr]) -> Program:
+    """The bindings of ``program`` that ``outputs`` depend on, in order (what a generator prints when it needs only
+    those outputs: no unused variables, no work for results nobody asked for)."""
+    need: set[str] = set()
+    for e in outputs:
+        need |= symbols_of(e)
+    kept = []
+    for name, expr in reversed(program):
+        if name in need:
+            kept.append([name, expr])
+            need |= symbols_of(expr)
+    return kept[::-1]
+
+
 def rename(expr: Expr, mapping: dict[str, Expr]) -> Expr:
     """Substitute symbols by expressions (or other names)."""
     if isinstance(expr, str):

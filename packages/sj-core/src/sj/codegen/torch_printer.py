@@ -20,7 +20,22 @@ class TorchPrinter(Printer):
         if isinstance(e, list) and e[0] == "where":
             ref = sorted(symbols_of(e[1]))[0]  # a tensor of the right dtype: two literal branches need one
             return f"_where({self.expr(e[1])}, {self.expr(e[2])}, {self.expr(e[3])}, {ref})"
+        if isinstance(e, list) and e[0] == "+" and any(_negated(a) for a in e[1:]):
+            return self._difference(e[1:])
         return super().expr(e)
+
+    def _difference(self, terms: list) -> str:
+        """A sum with negated terms as subtractions: ``a + (-b)`` costs torch two ops (a negation, an addition), ``a -
+        b`` one, with the same result (negation is exact; a negated first term swaps with the first plain one, and
+        IEEE addition is commutative)."""
+        first = next((k for k, a in enumerate(terms) if not _negated(a)), None)
+        if first is None:  # every term negated: -(a + b + ...)
+            return f"(-({self.expr(['+', *(a[1] for a in terms)]) if len(terms) > 1 else self.expr(terms[0][1])}))"
+        ordered = [terms[first], *terms[:first], *terms[first + 1:]] if first < 2 else terms
+        text = f"({self.expr(ordered[0])})"
+        for a in ordered[1:]:
+            text = f"({text} - ({self.expr(a[1])}))" if _negated(a) else f"({text} + ({self.expr(a)}))"
+        return text
 
     def heaviside(self, a: str) -> str:
         return f"_heaviside({a})"
@@ -30,6 +45,10 @@ class TorchPrinter(Printer):
 
     def function_name(self, op: str) -> str:
         return _TORCH[op]
+
+
+def _negated(e) -> bool:
+    return isinstance(e, list) and e[0] == "neg"
 
 
 def _heaviside(z):

@@ -23,7 +23,7 @@ import json
 import re
 
 from sj.codegen.c_printer import CPrinter
-from sj.codegen.ir import Expr, inline_surrogate, program_reads, rename, symbols_of
+from sj.codegen.ir import Expr, inline_surrogate, program_reads, prune, rename, symbols_of
 
 ABI_VERSION = 3  # 2: a null grad_states_last[k] means a zero gradient (older libraries would dereference it);
 # 3: a scalar parameter's gradient is one value, reduced over the neurons by the kernel. (sj_cpu_plan, added since,
@@ -286,19 +286,6 @@ def abi_function() -> str:
 # program transformations
 
 
-def _prune(bindings: list, outputs: list[Expr]) -> list:
-    """Drop bindings no output depends on (so the C compiler sees no unused variables)."""
-    need: set[str] = set()
-    for e in outputs:
-        need |= symbols_of(e)
-    kept = []
-    for name, expr in reversed(bindings):
-        if name in need:
-            kept.append([name, expr])
-            need |= symbols_of(expr)
-    return kept[::-1]
-
-
 class _Hoister:
     """Move parameter-only subexpressions out of the time loop. Same operations in the same order (same rounding),
     with one exception: a division by a time-invariant value (LIF's ``/ tau``) becomes a multiplication by its
@@ -539,11 +526,11 @@ def _forward(program: dict, suffix: str, variants: tuple[str, ...] = FORWARD_VAR
     e = _Emitter(suffix)
     t, states, fn = e.t, program["states"], forward_symbol(program, suffix)
     out_exprs = [program["forward_out"]["s"], *(program["forward_out"][n] for n in states), "h"]
-    bindings = _prune(program["forward"], out_exprs)
+    bindings = prune(program["forward"], out_exprs)
     hoister = _Hoister(set(program["params"]))
     bindings = hoister.program(bindings)
     outs = [hoister.lift(x) for x in out_exprs]
-    hoisted = _prune(hoister.hoisted, [*outs, *(b[1] for b in bindings)])
+    hoisted = prune(hoister.hoisted, [*outs, *(b[1] for b in bindings)])
     reads = program_reads(bindings, outs)
     chunks = {}
     for mode in variants:  # s: every parameter a scalar (registers); v: per-neuron parameters possible
@@ -720,14 +707,14 @@ def _backward(program: dict, surrogate: dict, suffix: str, variants: tuple[str, 
     sparams = surrogate["params"]
     out_names = ["x", *states, *params]
     all_outs = [program["backward_out"][n] for n in out_names]
-    full = _prune(inline_surrogate(program["backward"], surrogate), all_outs)
+    full = prune(inline_surrogate(program["backward"], surrogate), all_outs)
     hoister = _Hoister(set(params) | set(sparams))
     full = hoister.program(full)
     all_outs = [hoister.lift(x) for x in all_outs]
     # the previous step's v recomputed from its saved h: z, s and the reset expression over sjr_* names
     prev = [["sjr_z", ["+", "sjr_h", ["neg", "v_threshold"]]], ["sjr_s", ["heaviside", "sjr_z"]],
             [states[0], rename(program["reset"], {"h": "sjr_h", "s": "sjr_s", "z": "sjr_z"})]]
-    prev = _prune(prev, [states[0]])
+    prev = prune(prev, [states[0]])
     prev_body = hoister.program(prev)
 
     chunks = {}
@@ -742,8 +729,8 @@ def _backward(program: dict, surrogate: dict, suffix: str, variants: tuple[str, 
         split = [_invariant_factor(all_outs[1 + len(states) + k], invariant) for k in grads]
         outs = all_outs[:1 + len(states)] + [inner for inner, _ in split]
         factors = [f for _, f in split if f is not None]
-        bindings = _prune(full, outs)
-        hoisted = _prune(hoister.hoisted, [*outs, *factors, *(b[1] for b in bindings + prev_body)])
+        bindings = prune(full, outs)
+        hoisted = prune(hoister.hoisted, [*outs, *factors, *(b[1] for b in bindings + prev_body)])
         start = len(e.lines)
         kind = mode + gsuffix
         e.emit(f"SJ_CLONES static void {fn}_chunk_{kind}(const void *args_, int64_t i0, int64_t n, double *part) {{",
