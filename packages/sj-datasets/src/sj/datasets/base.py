@@ -1,4 +1,4 @@
-"""SpikingJelly's ``spikingjelly.datasets.base``: its public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
+"""``spikingjelly.datasets.base``'s public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
 
 from sj.datasets.sj2_paths import reexport
 

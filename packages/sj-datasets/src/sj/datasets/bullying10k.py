@@ -1,4 +1,4 @@
-"""SpikingJelly's ``spikingjelly.datasets.bullying10k``: its public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
+"""``spikingjelly.datasets.bullying10k``'s public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
 
 from sj.datasets.sj2_paths import reexport
 

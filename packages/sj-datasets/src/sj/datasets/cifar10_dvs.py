@@ -1,4 +1,4 @@
-"""SpikingJelly's ``spikingjelly.datasets.cifar10_dvs``: its public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
+"""``spikingjelly.datasets.cifar10_dvs``'s public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
 
 from sj.datasets.sj2_paths import reexport
 

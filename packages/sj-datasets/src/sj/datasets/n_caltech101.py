@@ -1,4 +1,4 @@
-"""SpikingJelly's ``spikingjelly.datasets.n_caltech101``: its public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
+"""``spikingjelly.datasets.n_caltech101``'s public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
 
 from sj.datasets.sj2_paths import reexport
 

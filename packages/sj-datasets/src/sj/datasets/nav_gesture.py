@@ -1,4 +1,4 @@
-"""SpikingJelly's ``spikingjelly.datasets.nav_gesture``: its public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
+"""``spikingjelly.datasets.nav_gesture``'s public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
 
 from sj.datasets.sj2_paths import reexport
 
