@@ -1,7 +1,7 @@
 # ruff: noqa
 """ANN2SNN example cnn_mnist, --plot-mode-sweep (tutorial ann2snn, "Comparison of different converting modes"):
 RateCodingRecipe with mode "max", "99.9%", 1/2, 1/3, 1/4, 1/5, accuracy per time step. Instead of the downloaded
-checkpoint and MNIST: the sample CNN after 3 Adam steps on 24 synthetic images, 10 test images, 8 time steps."""
+checkpoint and MNIST: the sample CNN after 2 Adam steps on 12 synthetic images, 6 test images, 4 time steps."""
 import copy
 
 import numpy as np
@@ -42,11 +42,11 @@ def convert_and_eval(recipe, device, ann_model, test_data_loader, time_steps):
 
 
 device = "cpu"
-time_steps = 8
-train_data_dataset = torch.utils.data.TensorDataset(torch.rand([24, 1, 28, 28]), torch.randint(0, 10, [24]))
-test_data_dataset = torch.utils.data.TensorDataset(torch.rand([10, 1, 28, 28]), torch.randint(0, 10, [10]))
-calibration_data_loader = torch.utils.data.DataLoader(dataset=train_data_dataset, batch_size=8, shuffle=False)
-test_data_loader = torch.utils.data.DataLoader(dataset=test_data_dataset, batch_size=5, shuffle=False)
+time_steps = 4
+train_data_dataset = torch.utils.data.TensorDataset(torch.rand([12, 1, 28, 28]), torch.randint(0, 10, [12]))
+test_data_dataset = torch.utils.data.TensorDataset(torch.rand([6, 1, 28, 28]), torch.randint(0, 10, [6]))
+calibration_data_loader = torch.utils.data.DataLoader(dataset=train_data_dataset, batch_size=6, shuffle=False)
+test_data_loader = torch.utils.data.DataLoader(dataset=test_data_dataset, batch_size=3, shuffle=False)
 
 model = mnist_cnn.CNN().to(device)
 loss_function = torch.nn.CrossEntropyLoss()

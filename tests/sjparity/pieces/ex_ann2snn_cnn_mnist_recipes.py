@@ -2,7 +2,7 @@
 """ANN2SNN example cnn_mnist (activation_based/ann2snn/examples/cnn_mnist.py; tutorial ann2snn, "Classify MNIST" and
 "Conversion recipe comparison"): val, convert_and_eval and the recipe comparison (RateCodingRecipe with RobustNorm
 and LocalThresholdBalancingRecipe through FXConverter). Instead of the downloaded checkpoint and MNIST: the sample CNN
-after 3 Adam steps on 24 synthetic 28×28 images, calibration on them, 10 test images, 8 time steps."""
+after 2 Adam steps on 12 synthetic 28×28 images, calibration on them, 6 test images, 4 time steps."""
 import copy
 
 import numpy as np
@@ -46,12 +46,12 @@ def convert_and_eval(recipe, device, ann_model, test_data_loader, time_steps):
 
 
 device = "cpu"
-time_steps = 8
-train_data_dataset = torch.utils.data.TensorDataset(torch.rand([24, 1, 28, 28]), torch.randint(0, 10, [24]))
-test_data_dataset = torch.utils.data.TensorDataset(torch.rand([10, 1, 28, 28]), torch.randint(0, 10, [10]))
-calibration_data_loader = torch.utils.data.DataLoader(dataset=train_data_dataset, batch_size=8, shuffle=False,
+time_steps = 4
+train_data_dataset = torch.utils.data.TensorDataset(torch.rand([12, 1, 28, 28]), torch.randint(0, 10, [12]))
+test_data_dataset = torch.utils.data.TensorDataset(torch.rand([6, 1, 28, 28]), torch.randint(0, 10, [6]))
+calibration_data_loader = torch.utils.data.DataLoader(dataset=train_data_dataset, batch_size=6, shuffle=False,
                                                       drop_last=False)
-test_data_loader = torch.utils.data.DataLoader(dataset=test_data_dataset, batch_size=5, shuffle=False,
+test_data_loader = torch.utils.data.DataLoader(dataset=test_data_dataset, batch_size=3, shuffle=False,
                                                drop_last=False)
 
 # the example's commented-out training of the checkpoint, 3 steps
@@ -96,7 +96,7 @@ snn = ann2snn.Converter(recipe=ann2snn.RateCodingRecipe(dataloader=calibration_d
 snn.eval()
 functional.reset_net(snn)
 with torch.no_grad():
-    x = test_data_dataset.tensors[0][:5]
+    x = test_data_dataset.tensors[0][:3]
     outputs = [snn(x) for t in range(time_steps)]
 
 result = {"results": results, "outputs": outputs}

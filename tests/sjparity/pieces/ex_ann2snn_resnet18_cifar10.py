@@ -1,8 +1,8 @@
 # ruff: noqa
 """ANN2SNN example resnet18_cifar10 (activation_based/ann2snn/examples/resnet18_cifar10.py): val and the conversion of
 the sample CIFAR-10 ResNet-18 with RateCodingRecipe(mode="Max"). Instead of the downloaded checkpoint and CIFAR-10:
-BatchNorm statistics from one training-mode pass over 8 synthetic 32×32 images (the calibration set), 4 test images,
-T = 4 (the example uses 400)."""
+BatchNorm statistics from one training-mode pass over 4 synthetic 32×32 images (the calibration set), 2 test images,
+T = 3 (the example uses 400)."""
 import torch
 from tqdm import tqdm
 import spikingjelly.activation_based.ann2snn as ann2snn
@@ -37,13 +37,13 @@ def val(net, device, data_loader, T=None):
 
 
 device = "cpu"
-T = 4
+T = 3
 model = cifar10_resnet.ResNet18()
-train_data_dataset = torch.utils.data.TensorDataset(torch.randn([8, 3, 32, 32]), torch.randint(0, 10, [8]))
-test_data_dataset = torch.utils.data.TensorDataset(torch.randn([4, 3, 32, 32]), torch.randint(0, 10, [4]))
+train_data_dataset = torch.utils.data.TensorDataset(torch.randn([4, 3, 32, 32]), torch.randint(0, 10, [4]))
+test_data_dataset = torch.utils.data.TensorDataset(torch.randn([2, 3, 32, 32]), torch.randint(0, 10, [2]))
 with torch.no_grad():
     model.train()(train_data_dataset.tensors[0])  # BatchNorm statistics instead of the checkpoint's
-train_data_loader = torch.utils.data.DataLoader(dataset=train_data_dataset, batch_size=4, shuffle=True,
+train_data_loader = torch.utils.data.DataLoader(dataset=train_data_dataset, batch_size=2, shuffle=True,
                                                 drop_last=False)
 test_data_loader = torch.utils.data.DataLoader(dataset=test_data_dataset, batch_size=2, shuffle=False,
                                                drop_last=False)
