@@ -64,6 +64,9 @@ GAPS: dict[str, str] = {
        for piece in ("tut_op_counter_flops_memory", "tut_op_counter_synops", "tut_op_counter_roofline")},
     "ex_plasticity_stdp_mnist": "sj.neuron.SimpleLIFNode and SimpleIFNode are missing (the example subclasses "
                                 "SimpleLIFNode and encodes with SimpleIFNode)",
+    **{piece: "sj.neuron.SimpleLIFNode is missing (the example's non-spiking read-out subclasses it)"
+       for piece in ("ex_spiking_dqn_optimize", "ex_spiking_a2c_actor_critic")},
+    "doc_learning_ottt_online_training": "sj.neuron.OTTTLIFNode is missing (online training through time)",
 }
 
 # Pieces that need a CUDA device (SpikingJelly's cupy/triton backends): skipped without one.
