@@ -56,21 +56,21 @@ IMPORT_PATHS = (
 
 # piece → why sj does not run it or gives other numbers (xfail, strict: fixing it fails the test until it is removed).
 GAPS: dict[str, str] = {
-    # sj.ann2snn (this helper's area; docs/migrating.md, "Model zoo and ANN→SNN")
+    # sj.ann2snn (docs/migrating.md, "Model zoo and ANN→SNN")
     "tut_ann2snn_sta_transformer": "sj.ann2snn.STATransformerRecipe is not ported (about 1000 lines of SJ: MSE "
                                    "threshold search, spike encoders)",
-    # sj.neuron (being reworked by the neurons helper)
+    # sj.neuron
     "tut_container_state_dict": "sj neurons add v_threshold/v_reset/_extra_state to state_dict (SJ 2.0 neurons have "
                                 "no state_dict entries): the tutorial's key lists differ",
     "tut_neuron_square_if": "sj.neuron.SimpleBaseNode is missing (SJ 2.0's charge/fire/reset base for custom neurons)",
-    # sj.op_counter (another helper's area)
-    **{piece: "sj.op_counter is missing (FlopCounter, MemoryAccessCounter, SynOpCounter, DispatchCounterMode)"
-       for piece in ("tut_op_counter_flops_memory", "tut_op_counter_synops", "tut_op_counter_roofline")},
     "ex_plasticity_stdp_mnist": "sj.neuron.SimpleLIFNode and SimpleIFNode are missing (the example subclasses "
                                 "SimpleLIFNode and encodes with SimpleIFNode)",
     **{piece: "sj.neuron.SimpleLIFNode is missing (the example's non-spiking read-out subclasses it)"
        for piece in ("ex_spiking_dqn_optimize", "ex_spiking_a2c_actor_critic")},
     "doc_learning_ottt_online_training": "sj.neuron.OTTTLIFNode is missing (online training through time)",
+    # sj.op_counter
+    **{piece: "sj.op_counter is missing (FlopCounter, MemoryAccessCounter, SynOpCounter, DispatchCounterMode)"
+       for piece in ("tut_op_counter_flops_memory", "tut_op_counter_synops", "tut_op_counter_roofline")},
 }
 
 
