@@ -248,3 +248,54 @@ def test_td_recipe_refuses_what_breaks_the_equivalence():
     with pytest.raises(ValueError, match="time_steps"):
         Converter(recipe=TransformerTDEquivalentRecipe(time_steps=0)).convert(Attn())
     assert isinstance(Converter("transformer_td_equivalent").recipe, TransformerTDEquivalentRecipe)
+
+
+class _CountingLoader(torch.utils.data.DataLoader):
+    iterations = 0
+
+    def __iter__(self):
+        type(self).iterations += 1
+        return super().__iter__()
+
+
+def test_calibration_iterates_the_dataloader_once():
+    """One pass over the calibration loader (tqdm.auto's asyncio bar called iter() twice: a shuffled loader drew its
+    order twice, so SpikingJelly and sj calibrated on different batch orders under the same seed)."""
+    data = torch.utils.data.TensorDataset(torch.rand(8, 1, 4, 4))
+    loader = _CountingLoader(data, batch_size=4, shuffle=True)
+    torch.manual_seed(0)
+    _convert(_ann(), loader)
+    assert _CountingLoader.iterations == 1
+
+
+class _Masked(nn.Module):
+    """Attention-like scores plus a static mask, and a second sequence input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q, self.k, self.out = nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 2)
+
+    def forward(self, x, mask, y, causal):
+        scores = torch.matmul(self.q(x), self.k(x).transpose(-1, -2)) + mask + causal  # [N, S, S]
+        return self.out(torch.matmul(scores.softmax(-1), x) + y)
+
+
+@pytest.mark.parametrize("N", [2, 4])  # N = T = 4: the mask's first dimension equals T
+def test_td_recipe_takes_static_inputs_in_multi_step(N):
+    """In step mode 'm' the first input is a sequence [T, N, *]; a further input is a sequence too when it is
+    [T, N, *], else a static tensor: [N, *] is repeated for every step, another ([S, S]) broadcasts as in the ANN.
+    The TD outputs summed over time equal the ANN on the summed sequences (float64: the TD softmax recombines terms
+    of magnitude 1e4, which float32 would round)."""
+    from sj.ann2snn import TransformerTDEquivalentRecipe
+
+    torch.manual_seed(0)
+    ann = _Masked().double().eval()
+    snn = Converter(recipe=TransformerTDEquivalentRecipe(time_steps=4)).convert(ann)
+    assert {"time_fold", "time_fold_static"} <= {n for n, _ in snn.named_modules()}
+    functional.set_step_mode(snn, "m")
+    x, y = torch.rand(4, N, 3, 4, dtype=torch.float64), torch.rand(4, N, 3, 4, dtype=torch.float64)
+    mask = torch.where(torch.rand(N, 1, 3) > 0.3, 0.0, -1e4).double()
+    causal = torch.triu(torch.full((3, 3), -1e4, dtype=torch.float64), 1)
+    out = snn(x, mask, y, causal)
+    assert out.shape == (4, N, 3, 2)
+    torch.testing.assert_close(out.sum(0), ann(x.sum(0), mask, y.sum(0), causal), rtol=0, atol=1e-9)

@@ -176,3 +176,40 @@ def test_soft_reset_is_recorded_and_warned():
         graph = sj.nir.export(net, torch.rand(2, 5))
     assert graph.metadata["reset_mode"] == "subtract"
     assert graph.nodes["1"].metadata["reset_mode"] == "subtract"
+
+
+class _Residual(nn.Module):
+    """A module with its own forward: children called in order, a residual sum (NIR sums the edges into a node)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.sn1 = layer.Linear(4, 4), neuron.IFNode(v_threshold=0.5)
+        self.fc2, self.sn2 = layer.Linear(4, 4), neuron.LIFNode(tau=2.0, v_threshold=0.5)
+
+    def forward(self, x):
+        h = self.sn1(self.fc1(x))
+        return self.sn2(self.fc2(h) + x)
+
+
+def test_module_with_its_own_forward_round_trips(tmp_path):
+    torch.manual_seed(0)
+    net = nn.Sequential(_Residual(), layer.Linear(4, 2), neuron.IFNode(v_threshold=0.5))
+    x = torch.rand(T, 3, 4) * 2
+    _check(net, x, tmp_path)
+    graph = sj.nir.export(net, x)  # net is in step mode 'm' after _check
+    assert sorted(e for e in graph.edges if e[1] == "0.fc2") == [("0.sn1", "0.fc2")]
+    assert sorted(e for e in graph.edges if e[1] == "0.sn2") == [("0.fc2", "0.sn2"), ("input", "0.sn2")]
+
+
+class _Gated(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.sn = layer.Linear(4, 4), neuron.IFNode()
+
+    def forward(self, x):
+        return self.sn(self.fc(x) * x)
+
+
+def test_a_forward_nir_cannot_express_is_named():
+    with pytest.raises(sj.nir.NIRError, match=r"module '' \(_Gated\): its forward does call_function .*mul"):
+        sj.nir.export(_Gated(), torch.rand(2, 4))

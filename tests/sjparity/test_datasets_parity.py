@@ -7,7 +7,9 @@ sensors and recordings keep this fast; no real dataset is read.
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import sjds_writers as W
 from oracle import spikingjelly
 
 import sj.datasets as ours
+from sj.datasets.sj2_paths import SJ2_MODULES
 
 
 @pytest.fixture(scope="module")
@@ -416,3 +419,25 @@ def test_shd_equals_spikingjelly(tmp_path: Path, mode: dict):
     frames = ours.SpikingHeidelbergDigits(tmp_path, train=True, data_type="frame", **mode)
     assert frames.targets == [folders.index("17"), folders.index("3")] and frames.classes[frames.targets[0]] == "17"
     assert ours.SpikingHeidelbergDigits(tmp_path, train=True).targets == [3, 17]  # events: the file's labels
+
+
+# --- SpikingJelly's module paths ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("module", sorted(SJ2_MODULES))
+def test_spikingjelly_module_paths(module: str):
+    """``spikingjelly.datasets.<module>``'s public names are at ``sj.datasets.<module>``, the objects of
+    ``sj.datasets`` (e.g. ``from spikingjelly.datasets.utils import pad_sequence_collate`` migrates by its path)."""
+    theirs = sj_module(module)
+    path = importlib.import_module(f"sj.datasets.{module}")
+    assert sorted(path.__all__) == sorted(theirs.__all__)
+    for name in theirs.__all__:
+        assert getattr(path, name) is getattr(ours, name), name
+    with pytest.raises(AttributeError, match="has no attribute"):
+        path.not_a_name  # noqa: B018
+
+
+def test_every_spikingjelly_dataset_module_has_an_sj_path(sjd):
+    theirs = {m.name for m in pkgutil.iter_modules(sjd.__path__)}
+    assert theirs - {"speechcommands"} == set(SJ2_MODULES)  # sj.datasets.speechcommands is sj's own module
+    speech = importlib.import_module("sj.datasets.speechcommands")
+    assert all(getattr(speech, name) is getattr(ours, name) for name in sj_module("speechcommands").__all__)

@@ -112,6 +112,33 @@ def test_max_unpool(dim, step_mode):
     assert y[0].shape[-dim:] == (4,) * dim
 
 
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_max_pool_with_indices_in_multi_step(dim):
+    """MaxPool(return_indices=True) in 'm' returns (values, indices), both [T, N, ...] (SJ's container tutorial)."""
+    x = _seq(2, *([4] * dim))
+    ours, theirs = (getattr(lib, f"MaxPool{dim}d")(2, return_indices=True, step_mode="m") for lib in (layer, L))
+    (values, indices), (values2, indices2) = ours(x), theirs(x)
+    assert torch.equal(values, values2) and torch.equal(indices, indices2)
+    assert values.shape == (T, N, 2, *([2] * dim))
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_step_mode_container_takes_sj2_positional_step_mode(stateful):
+    """SJ 2.0's StepModeContainer(stateful, step_mode, *modules); sj also takes the step mode by keyword or left out
+    (SJ's tutorial form), and refuses it given twice."""
+    x = _seq(3)
+    child = (lambda lib: lib.SynapseFilter(2.0)) if stateful else (lambda lib: nn.Linear(3, 3).double())
+    theirs = L.StepModeContainer(stateful, "m", child(L))
+    for ours in (layer.StepModeContainer(stateful, "m", child(layer)),
+                 layer.StepModeContainer(stateful, child(layer), step_mode="m")):
+        assert ours.step_mode == "m"
+        run_parity(ours, theirs, [x])
+        sj2("functional").reset_net(theirs)
+    assert layer.StepModeContainer(stateful, child(layer)).step_mode == "s"
+    with pytest.raises(TypeError, match="step_mode given twice"):
+        layer.StepModeContainer(stateful, "m", child(layer), step_mode="s")
+
+
 def test_conv_transpose3d_and_weight_standardisation():
     run_parity(layer.ConvTranspose3d(2, 3, 2, stride=2, step_mode="m").double(),
                L.ConvTranspose3d(2, 3, 2, stride=2, step_mode="m").double(), [_seq(2, 2, 3, 3)])

@@ -135,7 +135,7 @@ def test_sj_exports_spikingjelly_imports(kind, sj2_exchange, tmp_path):
 
     theirs = sj2_exchange.import_from_nir(str(path))
     spikes, grad = _grad(lambda xx: _stateful_run(theirs, xx)[0], x, probe)
-    got = (spikes, _stateful_run(theirs, x)[1]["1"][0].detach(), grad)
+    got = (spikes, _stateful_run(theirs, x)[1]["_1"][0].detach(), grad)  # SJ 2.0's node name of module 1
     _compare(kind, got, want)
 
 
@@ -153,3 +153,25 @@ def test_nir_exchange_signatures_match(name, sj2_exchange):
         return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
 
     assert params(getattr(sj.nir_exchange, name)) == params(getattr(sj2_exchange, name))
+
+
+class _Nested(nn.Module):
+    def __init__(self, lib) -> None:
+        super().__init__()
+        self.features = nn.Sequential(lib.layer.Linear(3, 4), lib.neuron.IFNode())
+        self.classifier = nn.Sequential(nn.Linear(4, 2), lib.neuron.LIFNode())
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+@pytest.mark.parametrize("make", [lambda lib: _net(lib, "LIF"), _Nested], ids=["sequential", "nested"])
+def test_export_names_nodes_as_spikingjelly(make, sj2, sj2_exchange):
+    """export_to_nir names nodes as SpikingJelly 2.0 does (torch.fx's names: module 0 is node '_0', 'features.0' is
+    'features_0', the input is named after forward's argument, 'input' being a builtin becomes 'input_1'), so code
+    that reads graph.nodes by name keeps working; sj.nir.export keeps module paths."""
+    x = torch.rand(2, 3)
+    theirs = sj2_exchange.export_to_nir(make(sj2), x)
+    ours = sj.nir_exchange.export_to_nir(make(SJ), x)
+    assert list(ours.nodes) == list(theirs.nodes) and sorted(ours.edges) == sorted(theirs.edges)
+    assert all(type(ours.nodes[k]) is type(theirs.nodes[k]) for k in ours.nodes)

@@ -1,11 +1,13 @@
 """Monitors: record what layers see and emit, through hooks (SpikingJelly-compatible API).
 
-Each monitor hooks every sub-module of ``net`` that is an instance of ``instance`` (all modules with no children when
-``None``) and appends ``function_on_*(tensor)`` to :attr:`BaseMonitor.records` (all layers, call order) and to the
-layer's own list (``monitor['layer.name']``). Records are detached copies, so a monitor never keeps an autograd graph
-alive. ``enable()``/``disable()`` pause recording, ``clear_recorded_data()`` empties the lists, ``remove_hooks()``
-releases the hooks (also done when the monitor is garbage-collected). :class:`GPUMonitor` samples GPU utilisation and
-memory with ``nvidia-smi`` in a background thread.
+Each monitor hooks every sub-module of ``net`` that is an instance of ``instance`` (``None``: modules of ``net``'s own
+type, as in SpikingJelly) and appends ``function_on_*(value)`` to :attr:`BaseMonitor.records` (all layers, call order);
+``monitor['layer.name']`` lists one layer's records (a new list, indices in :attr:`BaseMonitor.name_records_index`).
+A hook's value is the output, the input (before the forward call), the gradient of the input or of the output, unpacked
+when it is a tuple of one element. Records are detached copies, so a monitor never keeps an autograd graph alive.
+``enable()``/``disable()`` pause recording, ``clear_recorded_data()`` empties the lists, ``remove_hooks()`` releases the
+hooks, ``close()`` (also the end of a ``with`` block, and garbage collection) does both. :class:`GPUMonitor` samples GPU
+utilisation and memory with ``nvidia-smi`` in a background thread.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
 
 
 def _detached(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_detached(v) for v in value)
     return value.detach().clone() if isinstance(value, torch.Tensor) else value
+
+
+def _unpack_single(value: Any) -> Any:
+    """A tuple of one element (hook inputs, gradients) is recorded as that element, as SpikingJelly does."""
+    return value[0] if isinstance(value, tuple) and len(value) == 1 else value
 
 
 class BaseMonitor:
@@ -43,28 +52,27 @@ class BaseMonitor:
         self.hooks: list[torch.utils.hooks.RemovableHandle] = []
         self.monitored_layers: list[str] = []
         self.records: list[Any] = []
-        self.name_records: dict[str, list[Any]] = {}
+        self.name_records_index: dict[str, list[int]] = {}  # layer name → positions of its records in `records`
         self._enabled = True
-        self._targets = [(name, m) for name, m in net.named_modules()
-                         if (isinstance(m, instance) if instance is not None else not list(m.children()))]
+        instance = type(net) if instance is None else instance
+        self._targets = [(name, m) for name, m in net.named_modules() if isinstance(m, instance)]
         if not self._targets:
             raise ValueError(f"{type(self).__name__}: no module of {instance} in the network")
         for name, _ in self._targets:
             self.monitored_layers.append(name)
-            self.name_records[name] = []
+            self.name_records_index[name] = []
 
     def _record(self, name: str, value: Any) -> None:
         if self._enabled:
-            value = _detached(value)
-            self.records.append(value)
-            self.name_records[name].append(value)
+            self.name_records_index[name].append(len(self.records))
+            self.records.append(_detached(value))
 
     def __getitem__(self, key: int | str) -> Any:
-        """``monitor[i]``: the i-th record of all layers; ``monitor['name']``: that layer's records."""
+        """``monitor[i]``: the i-th record of all layers; ``monitor['name']``: a new list of that layer's records."""
         if isinstance(key, str):
-            if key not in self.name_records:
+            if key not in self.name_records_index:
                 raise KeyError(f"{key!r} is not monitored; monitored layers: {self.monitored_layers}")
-            return self.name_records[key]
+            return [self.records[i] for i in self.name_records_index[key]]
         return self.records[key]
 
     def __len__(self) -> int:
@@ -73,7 +81,7 @@ class BaseMonitor:
     def clear_recorded_data(self) -> None:
         """Empty all records (hooks stay)."""
         self.records.clear()
-        for v in self.name_records.values():
+        for v in self.name_records_index.values():
             v.clear()
 
     def enable(self) -> None:
@@ -94,8 +102,20 @@ class BaseMonitor:
             h.remove()
         self.hooks.clear()
 
-    def __del__(self) -> None:
+    def close(self) -> None:
+        """Stop recording and release every hook (the records stay)."""
+        self.disable()
         self.remove_hooks()
+
+    def __enter__(self) -> BaseMonitor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> bool:
+        self.close()
+        return False
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class OutputMonitor(BaseMonitor):
@@ -103,7 +123,8 @@ class OutputMonitor(BaseMonitor):
 
     Args:
         net: the network.
-        instance: module type(s) to monitor (e.g. ``sj.neuron.BaseNode``); ``None`` = every leaf module.
+        instance: module type(s) to monitor (e.g. ``sj.neuron.BaseNode``); ``None``: modules of ``net``'s type
+            (``net`` itself, as in SpikingJelly).
         function_on_output: applied to the output before recording (default: identity; e.g. ``lambda s: s.mean()``).
     """
 
@@ -116,23 +137,24 @@ class OutputMonitor(BaseMonitor):
 
     def _hook(self, name: str):
         def hook(_m, _inp, out):
-            self._record(name, self.function_on_output(out))
+            self._record(name, self.function_on_output(_unpack_single(out)))
         return hook
 
 
 class InputMonitor(BaseMonitor):
-    """Record ``function_on_input(input)`` (the first positional input) of each monitored layer at every forward."""
+    """Record ``function_on_input(input)`` of each monitored layer before every forward call (the positional inputs:
+    the input itself when there is one, else their tuple)."""
 
     def __init__(self, net: nn.Module, instance: type | tuple[type, ...] | None = None,
                  function_on_input: Fn = _identity) -> None:
         super().__init__(net, instance)
         self.function_on_input = function_on_input
         for name, m in self._targets:
-            self.hooks.append(m.register_forward_hook(self._hook(name)))
+            self.hooks.append(m.register_forward_pre_hook(self._hook(name)))
 
     def _hook(self, name: str):
-        def hook(_m, inp, _out):
-            self._record(name, self.function_on_input(inp[0] if isinstance(inp, tuple) else inp))
+        def hook(_m, inp):
+            self._record(name, self.function_on_input(_unpack_single(inp)))
         return hook
 
 
@@ -167,8 +189,8 @@ class AttributeMonitor(BaseMonitor):
 
 
 class GradInputMonitor(BaseMonitor):
-    """Record ``function_on_grad_input(grad)``: the gradient w.r.t. each monitored layer's (first) input, during
-    backward (a full backward hook)."""
+    """Record ``function_on_grad_input(grad)``: the gradient w.r.t. each monitored layer's input (the tuple when it has
+    several), during backward (a full backward hook)."""
 
     def __init__(self, net: nn.Module, instance: type | tuple[type, ...] | None = None,
                  function_on_grad_input: Fn = _identity) -> None:
@@ -179,12 +201,13 @@ class GradInputMonitor(BaseMonitor):
 
     def _hook(self, name: str):
         def hook(_m, grad_input, _grad_output):
-            self._record(name, self.function_on_grad_input(grad_input[0]))
+            self._record(name, self.function_on_grad_input(_unpack_single(grad_input)))
         return hook
 
 
 class GradOutputMonitor(BaseMonitor):
-    """Record ``function_on_grad_output(grad)``: the gradient w.r.t. each monitored layer's output, during backward."""
+    """Record ``function_on_grad_output(grad)``: the gradient w.r.t. each monitored layer's output (the tuple when it
+    has several), during backward."""
 
     def __init__(self, net: nn.Module, instance: type | tuple[type, ...] | None = None,
                  function_on_grad_output: Fn = _identity) -> None:
@@ -195,7 +218,7 @@ class GradOutputMonitor(BaseMonitor):
 
     def _hook(self, name: str):
         def hook(_m, _grad_input, grad_output):
-            self._record(name, self.function_on_grad_output(grad_output[0]))
+            self._record(name, self.function_on_grad_output(_unpack_single(grad_output)))
         return hook
 
 

@@ -77,16 +77,23 @@ class MultiStepContainer(_TimeContainer):
 
 
 class StepModeContainer(_TimeContainer):
-    """SpikingJelly's ``StepModeContainer(stateful, *modules)``: in ``'m'`` loop over time when ``stateful``, else fold
-    time into the batch. Default ``step_mode='s'``."""
+    """SpikingJelly's ``StepModeContainer(stateful, step_mode='s', *modules)``: in ``'m'`` loop over time when
+    ``stateful``, else fold time into the batch.
 
-    def __init__(self, stateful: bool, *modules: nn.Module, step_mode: str = "s") -> None:
+    The step mode may also be left out (``StepModeContainer(stateful, *modules)``, as SpikingJelly's tutorial writes
+    it) or given by keyword; a string right after ``stateful`` is the step mode, as in SpikingJelly 2.0.
+    """
+
+    def __init__(self, stateful: bool, *modules: nn.Module | str, step_mode: str | None = None) -> None:
         if not isinstance(stateful, bool):
             raise TypeError("StepModeContainer: the first argument is `stateful` (bool), got "
                             f"{type(stateful).__name__}")
+        if modules and isinstance(modules[0], str):
+            if step_mode is not None:
+                raise TypeError(f"StepModeContainer: step_mode given twice ({modules[0]!r} and {step_mode!r})")
+            step_mode, modules = modules[0], modules[1:]
         self.stateful = stateful
-        super().__init__(*modules, fold=not stateful, step_mode=step_mode)
-
+        super().__init__(*modules, fold=not stateful, step_mode="s" if step_mode is None else step_mode)
 
 
 class _TimeLast:

@@ -49,6 +49,8 @@ class SeqFoldMixin(StepModule):
             return super().forward(x)
         T, N = x.shape[:2]
         y = super().forward(x.flatten(0, 1))
+        if isinstance(y, tuple):  # e.g. MaxPool with return_indices=True: (values, indices), both unfolded
+            return tuple(t.view(T, N, *t.shape[1:]) for t in y)
         return y.view(T, N, *y.shape[1:])
 
     def extra_repr(self) -> str:

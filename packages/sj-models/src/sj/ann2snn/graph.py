@@ -233,16 +233,20 @@ def fuse_conv_bn_model(model: nn.Module) -> fx.GraphModule:
 
 
 def add_time_folding(fx_model: fx.GraphModule, time: TimeContext) -> None:
-    """Insert :class:`~sj.ann2snn.modules.TimeFold` after every input and :class:`~sj.ann2snn.modules.TimeUnfold`
-    before every output of ``fx_model`` (modules ``time_fold`` / ``time_unfold``): in step mode ``'m'`` the graph
-    then takes and returns ``[T, N, *]`` and runs on ``[T·N, *]`` in between."""
-    fx_model.add_submodule("time_fold", TimeFold(time))
-    fx_model.add_submodule("time_unfold", TimeUnfold(time))
+    """Insert :class:`~sj.ann2snn.modules.TimeFold` after every input (``time_fold`` after the first, which must be
+    a sequence; ``time_fold_static`` after the others, which may also be static tensors) and
+    :class:`~sj.ann2snn.modules.TimeUnfold` (``time_unfold``) before every output of ``fx_model``: in step mode
+    ``'m'`` the graph then takes and returns ``[T, N, *]`` and runs on ``[T·N, *]`` in between."""
     graph = fx_model.graph
+    inputs = [node for node in graph.nodes if node.op == "placeholder"]
+    fx_model.add_submodule("time_fold", TimeFold(time))
+    if len(inputs) > 1:
+        fx_model.add_submodule("time_fold_static", TimeFold(time, leading=False))
+    fx_model.add_submodule("time_unfold", TimeUnfold(time))
     for node in list(graph.nodes):
         if node.op == "placeholder":
             with graph.inserting_after(node):
-                folded = graph.call_module("time_fold", (node,))
+                folded = graph.call_module("time_fold" if node is inputs[0] else "time_fold_static", (node,))
             node.replace_all_uses_with(folded, delete_user_cb=lambda user, keep=folded: user is not keep)
         elif node.op == "output":
             with graph.inserting_before(node):

@@ -155,11 +155,13 @@ def parse_scale_mode(mode: str | float) -> tuple[str, float]:
 
 
 class TimeContext:
-    """The number of steps ``T`` of the sequence a converted graph is running (set by :class:`TimeFold` or
-    :class:`ConvertedSNN`, read by the modules that unfold the folded batch). A plain object shared by reference."""
+    """The number of steps ``T`` and the batch size ``N`` of the sequence a converted graph is running (set by
+    :class:`TimeFold` or :class:`ConvertedSNN`, read by the modules that unfold the folded batch). A plain object
+    shared by reference."""
 
     def __init__(self) -> None:
         self.T: int | None = None
+        self.N: int | None = None
 
     def unfold(self, x: torch.Tensor, owner: str) -> torch.Tensor:
         """``[T·N, *]`` → ``[T, N, *]``."""
@@ -173,22 +175,41 @@ class TimeContext:
 
 
 class TimeFold(nn.Module, StepModule):
-    """At a converted graph's input: in step mode ``'m'`` records ``T`` of ``[T, N, *]`` and returns ``[T·N, *]``;
-    in ``'s'`` the identity."""
+    """At a converted graph's input: in step mode ``'m'`` ``[T, N, *]`` → ``[T·N, *]``; in ``'s'`` the identity.
 
-    def __init__(self, time: TimeContext, step_mode: str = "s") -> None:
+    The graph's first input (``leading=True``) must be a sequence; it sets ``T`` and ``N``. A further input may be a
+    sequence ``[T, N, *]`` too, or a static tensor without the time dimension (an attention mask, as SpikingJelly's
+    layer-wise multi-step graphs accept): one with the batch first (``[N, *]``) is repeated for every step of the
+    folded batch, any other (``[1, *]``, ``[S, S]``, ...) is passed unchanged, to broadcast as it does in the ANN.
+    Non-tensor further inputs pass unchanged.
+    """
+
+    def __init__(self, time: TimeContext, step_mode: str = "s", leading: bool = True) -> None:
         super().__init__()
         self.time = time
         self.step_mode = step_mode
+        self.leading = leading
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
             return x
+        if not self.leading:
+            return self._fold_further(x)
         if not isinstance(x, torch.Tensor) or x.dim() < 2:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise StepModeError(f"converted network in step_mode='m': inputs must be [T, N, *], got {got}")
-        self.time.T = x.shape[0]
+        self.time.T, self.time.N = x.shape[0], x.shape[1]
         return x.flatten(0, 1)
+
+    def _fold_further(self, x):
+        T, N = self.time.T, self.time.N
+        if not isinstance(x, torch.Tensor) or x.dim() == 0:
+            return x
+        if x.dim() >= 2 and tuple(x.shape[:2]) == (T, N):
+            return x.flatten(0, 1)
+        if x.shape[0] == N != 1:
+            return x.repeat(T, *([1] * (x.dim() - 1)))
+        return x
 
 
 class TimeUnfold(nn.Module, StepModule):

@@ -2,7 +2,9 @@
 
 The network is walked structurally: ``nn.Sequential`` and sj's time containers chain their children, a
 ``LinearRecurrentContainer`` becomes a cycle (``W·[x, y] + b`` = ``Affine(W_x, b)·x + Linear(W_y)·y``, summed at
-the sub-module's first node), and every leaf module is converted by :data:`EXPORTERS`. Shapes come from one
+the sub-module's first node), any other module with children is traced with ``torch.fx`` one level deep (its
+``forward`` may call children and add their outputs, which NIR sums where edges meet), and every leaf module is
+converted by :data:`EXPORTERS`. Shapes come from one
 single-step run of a copy of the network on the example input (batch and time dimensions stripped).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 import os
 import warnings
 from collections.abc import Callable
@@ -18,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import torch
-from torch import nn
+from torch import fx, nn
 
 import nir
 from sj import layer
@@ -243,6 +246,8 @@ class _Builder:
                 preds = self.walk(child, f"{name}.{child_name}" if name else child_name, preds)
             return preds
         fn = _exporter(m)
+        if fn is None and next(m.children(), None) is not None and not isinstance(m, BaseNode):
+            return self._traced(m, name, preds)
         if fn is None:
             supported = sorted({c.__name__ for c, _ in EXPORTERS} | {"Sequential", "LinearRecurrentContainer"})
             raise NIRUnsupportedError(f"module {name!r} ({type(m).__name__}) has no NIR equivalent (exportable: "
@@ -254,6 +259,43 @@ class _Builder:
         self._add(name, fn(m, Site(name, in_shape, out_shape, self.dt)), m)
         self._connect(preds, name)
         return [name]
+
+    def _traced(self, m: nn.Module, name: str, preds: list[str]) -> list[str]:
+        """A module with its own ``forward``: traced one level deep (children are leaves, walked in call order).
+        Its graph may call children on one input and add their outputs; NIR sums the edges entering a node."""
+        class OneLevel(fx.Tracer):
+            def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+                return True
+
+        where = f"module {name!r} ({type(m).__name__})"
+        try:
+            graph = OneLevel().trace(m)
+        except Exception as exc:
+            raise NIRUnsupportedError(f"{where}: its forward could not be traced by torch.fx to find how it calls "
+                                      f"its children ({type(exc).__name__}: {exc})") from exc
+        outs: dict[fx.Node, list[str]] = {}
+        inputs = [n for n in graph.nodes if n.op == "placeholder"]
+        if len(inputs) != 1:
+            raise NIRUnsupportedError(f"{where}: forward takes {len(inputs)} inputs; a NIR graph node takes one")
+        for node in graph.nodes:
+            tensors = [a for a in node.args if isinstance(a, fx.Node)]
+            if node.op == "placeholder":
+                outs[node] = preds
+            elif node.op == "call_module" and len(node.args) == 1 and tensors and not node.kwargs:
+                outs[node] = self.walk(m.get_submodule(node.target), f"{name}.{node.target}" if name else node.target,
+                                       outs[tensors[0]])
+            elif node.op == "call_function" and node.target in (operator.add, torch.add) and len(tensors) == 2 \
+                    and len(node.args) == 2 and not node.kwargs:
+                outs[node] = outs[tensors[0]] + outs[tensors[1]]
+            elif node.op == "output":
+                if not isinstance(node.args[0], fx.Node):
+                    raise NIRUnsupportedError(f"{where}: forward returns {type(node.args[0]).__name__}, not one tensor")
+                return outs[node.args[0]]
+            else:
+                raise NIRUnsupportedError(f"{where}: its forward does {node.op} {node.target} "
+                                          f"({node.format_node()}); NIR can express calls of children on one tensor "
+                                          "and sums of their outputs")
+        raise NIRGraphError(f"{where}: its traced forward has no output")
 
     def _add(self, name: str, node: nir.NIRNode, m: nn.Module) -> None:
         """Add a node; refuse a name taken twice (it would merge two nodes) and non-finite parameters (NaN/inf,

@@ -11,7 +11,11 @@ used ``spikingjelly.activation_based.nir_exchange`` run with ``sj.nir_exchange``
 
 from __future__ import annotations
 
+import builtins
+import inspect
+import keyword
 import os
+import re
 import warnings
 from typing import Any
 
@@ -41,9 +45,39 @@ def export_to_nir(net: nn.Module, example_input: torch.Tensor, save_path: str | 
         dt: seconds per step (default 1e-4, what SpikingJelly 2.0 and snnTorch read).
 
     Returns:
-        The ``nir.NIRGraph``.
+        The ``nir.NIRGraph``, its nodes named as SpikingJelly 2.0 names them (:func:`_sj2_node_names`).
     """
-    return export(net, example_input, dt=dt, path=save_path)
+    graph = _sj2_node_names(export(net, example_input, dt=dt), net)
+    if save_path is not None:
+        nir.write(save_path, graph)
+    return graph
+
+
+def _sj2_node_names(graph: nir.NIRGraph, net: nn.Module) -> nir.NIRGraph:
+    """``graph`` (nodes named by module path, :func:`sj.nir.export`) with the node names SpikingJelly 2.0 writes: the
+    names torch.fx gives the traced nodes. A module path's dots become ``_`` and a leading digit gets a ``_`` (module
+    ``0`` is node ``_0``, ``features.0`` is ``features_0``); the Input node is named after ``net.forward``'s first
+    argument; a name that is a Python builtin or keyword (``input``) or already taken gets the suffix ``_1``, ``_2``,
+    ... Node order, edges and metadata are unchanged."""
+    taken: set[str] = set()
+
+    def fx_name(candidate: str) -> str:
+        name = re.sub(r"\W", "_", candidate) or "_unnamed"
+        name = f"_{name}" if name[0].isdigit() else name
+        base, n = name, 0
+        while name in taken or keyword.iskeyword(name) or hasattr(builtins, name):
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        return name
+
+    arguments = [p for p in inspect.signature(net.forward).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    first_argument = arguments[0].name if arguments else "input"
+    names = {key: fx_name(first_argument if key == "input" else key) for key in graph.nodes if key != "output"}
+    names["output"] = fx_name("output")
+    return nir.NIRGraph(nodes={names[k]: node for k, node in graph.nodes.items()},
+                        edges=[(names[a], names[b]) for a, b in graph.edges], metadata=graph.metadata)
 
 
 class NIRStatefulNet(nn.Module):

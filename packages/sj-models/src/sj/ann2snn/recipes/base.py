@@ -115,8 +115,8 @@ def progress_bar(it: Iterable, enabled: bool, total: int | None, desc: str = "an
     if not enabled:
         yield from it
         return
-    try:
-        from tqdm.auto import tqdm
+    try:  # tqdm.auto's asyncio variant calls iter() at construction too: a shuffled DataLoader would draw twice
+        from tqdm import tqdm
     except ImportError:
         tqdm = None
     if tqdm is not None:

@@ -1,0 +1,5 @@
+"""``spikingjelly.datasets.transform``'s public names at its path (see :mod:`sj.datasets.sj2_paths`)."""
+
+from sj.datasets.sj2_paths import reexport
+
+reexport(globals())

@@ -1,0 +1,30 @@
+# ruff: noqa
+"""Tutorial container: StepModeContainer(False, ...) around stateless layers, in both step modes.
+The tutorial calls ``StepModeContainer(stateful, *modules)``; SJ 2.0.0's signature is ``(stateful, step_mode, *args)``,
+so ``'s'`` is passed (the tutorial's call fails on SJ 2.0.0 itself)."""
+import torch
+import torch.nn as nn
+from spikingjelly.activation_based import neuron, layer
+
+
+with torch.no_grad():
+    T = 4
+    N = 2
+    C = 4
+    H = 8
+    W = 8
+    x_seq = torch.rand([T, N, C, H, W])
+    net = layer.StepModeContainer(
+        False, 's',
+        nn.Conv2d(C, C, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(C),
+    )
+    net.step_mode = 'm'
+    y_seq = net(x_seq)
+    # y_seq.shape = [T, N, C, H, W]
+
+    net.step_mode = 's'
+    y = net(x_seq[0])
+    # y.shape = [N, C, H, W]
+
+result = {"y_seq": y_seq, "y": y}
