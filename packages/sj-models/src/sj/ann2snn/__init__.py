@@ -25,6 +25,7 @@ from sj.ann2snn.recipes import (
     LocalThresholdBalancingRecipe,
     ModuleConversionRecipe,
     RateCodingRecipe,
+    SpikeZIPTFQANNRecipe,
     TimeFoldedRateCodingRecipe,
     TransformerTDEquivalentRecipe,
 )
@@ -32,7 +33,7 @@ from sj.ann2snn.utils import download_url
 
 __all__ = ["ActivationObserver", "ChannelVoltageScaler", "ConversionRecipe", "ConvertedSNN", "Converter",
            "FXConversionRecipe", "FXConverter", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
-           "ModuleConverter", "RateCodingRecipe", "SignedQCFSSequenceEncoder", "SpikingActivation", "SpikingReLU",
-           "TimeFoldedRateCodingRecipe", "TransformerTDEquivalentRecipe", "UnsupportedOperationError", "VoltageScaler",
-           "accuracy_over_time", "download_url", "estimate_delay_start", "fuse_conv_bn_graph", "fuse_conv_bn_model",
-           "sample_models", "trace"]
+           "ModuleConverter", "RateCodingRecipe", "SignedQCFSSequenceEncoder", "SpikeZIPTFQANNRecipe",
+           "SpikingActivation", "SpikingReLU", "TimeFoldedRateCodingRecipe", "TransformerTDEquivalentRecipe",
+           "UnsupportedOperationError", "VoltageScaler", "accuracy_over_time", "download_url", "estimate_delay_start",
+           "fuse_conv_bn_graph", "fuse_conv_bn_model", "sample_models", "trace"]

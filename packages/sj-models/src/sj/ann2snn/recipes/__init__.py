@@ -3,9 +3,9 @@
 from sj.ann2snn.recipes.base import ConversionRecipe, FXConversionRecipe, ModuleConversionRecipe
 from sj.ann2snn.recipes.local_threshold_balancing import LocalThresholdBalancingRecipe
 from sj.ann2snn.recipes.rate_coding import RateCodingRecipe
+from sj.ann2snn.recipes.spikezip_qann import SpikeZIPTFQANNRecipe
 from sj.ann2snn.recipes.time_folded import TimeFoldedRateCodingRecipe
 from sj.ann2snn.recipes.transformer_td_equivalent import TransformerTDEquivalentRecipe
 
 __all__ = ["ConversionRecipe", "FXConversionRecipe", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
-           "RateCodingRecipe", "TimeFoldedRateCodingRecipe",
-           "TransformerTDEquivalentRecipe"]
+           "RateCodingRecipe", "SpikeZIPTFQANNRecipe", "TimeFoldedRateCodingRecipe", "TransformerTDEquivalentRecipe"]
