@@ -26,6 +26,7 @@ from sj.ann2snn.recipes import (
     ModuleConversionRecipe,
     RateCodingRecipe,
     SpikeZIPTFQANNRecipe,
+    STATransformerRecipe,
     TimeFoldedRateCodingRecipe,
     TransformerTDEquivalentRecipe,
 )
@@ -33,7 +34,7 @@ from sj.ann2snn.utils import download_url
 
 __all__ = ["ActivationObserver", "ChannelVoltageScaler", "ConversionRecipe", "ConvertedSNN", "Converter",
            "FXConversionRecipe", "FXConverter", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
-           "ModuleConverter", "RateCodingRecipe", "SignedQCFSSequenceEncoder", "SpikeZIPTFQANNRecipe",
-           "SpikingActivation", "SpikingReLU", "TimeFoldedRateCodingRecipe", "TransformerTDEquivalentRecipe",
-           "UnsupportedOperationError", "VoltageScaler", "accuracy_over_time", "download_url", "estimate_delay_start",
-           "fuse_conv_bn_graph", "fuse_conv_bn_model", "sample_models", "trace"]
+           "ModuleConverter", "RateCodingRecipe", "STATransformerRecipe", "SignedQCFSSequenceEncoder",
+           "SpikeZIPTFQANNRecipe", "SpikingActivation", "SpikingReLU", "TimeFoldedRateCodingRecipe",
+           "TransformerTDEquivalentRecipe", "UnsupportedOperationError", "VoltageScaler", "accuracy_over_time",
+           "download_url", "estimate_delay_start", "fuse_conv_bn_graph", "fuse_conv_bn_model", "sample_models", "trace"]

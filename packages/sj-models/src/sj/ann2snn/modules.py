@@ -156,10 +156,12 @@ def parse_scale_mode(mode: str | float) -> tuple[str, float]:
 
 class TimeContext:
     """The number of steps ``T`` of the sequence a converted graph is running (set by :class:`TimeFold` or
-    :class:`ConvertedSNN`, read by the modules that unfold the folded batch). A plain object shared by reference."""
+    :class:`ConvertedSNN`, read by the modules that unfold the folded batch), and its batch size ``N`` (set by
+    :class:`TimeFold`, read by modules that make a sequence without an input). A plain object shared by reference."""
 
     def __init__(self) -> None:
         self.T: int | None = None
+        self.N: int | None = None
 
     def unfold(self, x: torch.Tensor, owner: str) -> torch.Tensor:
         """``[T·N, *]`` → ``[T, N, *]``."""
@@ -187,7 +189,7 @@ class TimeFold(nn.Module, StepModule):
         if not isinstance(x, torch.Tensor) or x.dim() < 2:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise StepModeError(f"converted network in step_mode='m': inputs must be [T, N, *], got {got}")
-        self.time.T = x.shape[0]
+        self.time.T, self.time.N = x.shape[0], x.shape[1]
         return x.flatten(0, 1)
 
 

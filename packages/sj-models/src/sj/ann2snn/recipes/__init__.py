@@ -4,8 +4,10 @@ from sj.ann2snn.recipes.base import ConversionRecipe, FXConversionRecipe, Module
 from sj.ann2snn.recipes.local_threshold_balancing import LocalThresholdBalancingRecipe
 from sj.ann2snn.recipes.rate_coding import RateCodingRecipe
 from sj.ann2snn.recipes.spikezip_qann import SpikeZIPTFQANNRecipe
+from sj.ann2snn.recipes.sta_transformer import STATransformerRecipe
 from sj.ann2snn.recipes.time_folded import TimeFoldedRateCodingRecipe
 from sj.ann2snn.recipes.transformer_td_equivalent import TransformerTDEquivalentRecipe
 
 __all__ = ["ConversionRecipe", "FXConversionRecipe", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
-           "RateCodingRecipe", "SpikeZIPTFQANNRecipe", "TimeFoldedRateCodingRecipe", "TransformerTDEquivalentRecipe"]
+           "RateCodingRecipe", "STATransformerRecipe", "SpikeZIPTFQANNRecipe", "TimeFoldedRateCodingRecipe",
+           "TransformerTDEquivalentRecipe"]
