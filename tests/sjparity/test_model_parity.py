@@ -27,13 +27,15 @@ from oracle import spikingjelly  # noqa: E402
 from sj import functional, neuron, surrogate  # noqa: E402
 
 ATOL = 1e-8  # × each tensor's largest value; float64, two BPTT formulations rounding differently
-ZOO = ("spiking_resnet", "sew_resnet", "spiking_vgg", "parametric_lif_net", "spikformer", "spike_driven_transformer",
-       "qkformer", "maxformer", "ms_resnet", "masnn")
-# LIF by default: no spiking_neuron needed
-TRANSFORMERS = {"spikformer", "spike_driven_transformer", "qkformer", "maxformer", "ms_resnet", "masnn"}
+ZOO = ("spiking_resnet", "sew_resnet", "spiking_vgg", "spiking_vggws_ottt", "parametric_lif_net", "spikformer",
+       "spike_driven_transformer", "qkformer", "maxformer", "ms_resnet", "masnn")
+# a default neuron (LIF, OTTT's LIF): no spiking_neuron needed
+DEFAULT_NEURON = {"spikformer", "spike_driven_transformer", "qkformer", "maxformer", "ms_resnet", "masnn",
+                  "spiking_vggws_ottt"}
 # SJ's distributed-training configurations (see docs/migrating.md)
 NOT_BUILDERS = {"SEWResNet34Config", "SpikformerConfig", "SpikformerCIFAR10Config"}
-CLASSES = {"SpikingResNet", "SEWResNet", "SpikingVGG"}  # need a block/cfg argument: built through the builders
+# need a block/cfg argument: built through the builders
+CLASSES = {"SpikingResNet", "SEWResNet", "SpikingVGG", "OTTTSpikingVGG"}
 _NAMES = json.loads((HERE / "sj2_public_names.json").read_text())
 BUILDERS = [(m, n) for m in ZOO for n in _NAMES[f"activation_based.model.{m}"]["names"]
             if n not in NOT_BUILDERS | CLASSES]
@@ -46,7 +48,7 @@ def _pair(module: str, name: str):
 
 
 def _kwargs(module: str, sj2: bool) -> dict:
-    if module in TRANSFORMERS:
+    if module in DEFAULT_NEURON:
         return {}
     n = spikingjelly("activation_based.neuron") if sj2 else neuron
     kw = {"spiking_neuron": n.IFNode}
@@ -232,3 +234,64 @@ def test_search_cell_and_dspike():
     z = torch.linspace(-1, 1, 81, dtype=torch.float64, requires_grad=True)
     grads = [torch.autograd.grad(cls(alpha=2.5)(z).sum(), z)[0] for cls in _pair("spike_dhs", "DSpike")]
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-12)
+
+
+def _online_run(net: torch.nn.Module, reset, x_seq: torch.Tensor, seed: int) -> tuple[torch.Tensor, list]:
+    """OTTT's loop: one call and one backward per step (dropout masks drawn from ``seed``); the outputs ``[T, N, C]``
+    and the gradients (input, then parameters by name) accumulated over the steps."""
+    net.double().train()
+    reset(net)
+    torch.manual_seed(seed)
+    x = x_seq.clone().requires_grad_(True)
+    outs = []
+    for x_t in x:
+        y = net(x_t)
+        y.backward(torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y))
+        outs.append(y.detach())
+    return torch.stack(outs), [x.grad, *(p.grad for _, p in sorted(net.named_parameters()))]
+
+
+@pytest.mark.parametrize("ws, cfg", [(True, [4, "M", 6, "A", 512]), (False, [4, "A", 512, "M"])])
+def test_ottt_vgg_online_training(ws, cfg):
+    """Seeded construction gives SJ's initial weights; online training (the [spike, trace] path, dropout masks shared
+    by spike and trace) and evaluation (Θ spikes) give SJ's outputs and gradients."""
+    ours, theirs = _pair("spiking_vggws_ottt", "OTTTSpikingVGG")
+    n2 = spikingjelly("activation_based.neuron")
+    nets = []
+    for cls, node in ((theirs, n2.OTTTLIFNode), (ours, neuron.OTTTLIFNode)):
+        torch.manual_seed(0)
+        nets.append(cls(cfg, ws, num_classes=3, spiking_neuron=node, drop_rate=0.3, tau=1.5))
+    a, b = nets
+    state = a.state_dict()
+    for k, v in state.items():
+        torch.testing.assert_close(b.state_dict()[k], v, rtol=0, atol=0)
+    b.load_state_dict(state, strict=True)
+    for m in a.modules():  # large enough weights that every layer spikes within 3 steps
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.uniform_(m.weight, -0.2, 0.5)
+    b.load_state_dict(a.state_dict())
+    x_seq = torch.rand(3, 2, 3, 8, 8, dtype=torch.float64) * 3
+    SJF = spikingjelly("activation_based.functional")
+    (want, want_g), (got, got_g) = (_online_run(a, SJF.reset_net, x_seq, 1), _online_run(b, functional.reset_net,
+                                                                                          x_seq, 1))
+    assert want.abs().sum() > 0 and all(g.abs().sum() > 0 for g in want_g), "a silent network compares nothing"
+    for g, w in zip([got, *got_g], [want, *want_g], strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=ATOL * max(1.0, w.abs().max().item()))
+    a.eval(), b.eval()
+    SJF.reset_net(a), functional.reset_net(b)
+    for x_t in x_seq:
+        torch.testing.assert_close(b(x_t), a(x_t), rtol=0, atol=ATOL)
+
+
+def _layout(model: torch.nn.Module) -> list[tuple]:
+    """The layers of ``features`` and ``classifier`` (not the neurons' own submodules: SJ's surrogates are modules)."""
+    return [(f"{part}.{name}", type(m).__name__, getattr(m, "scale", None), getattr(m, "p", None))
+            for part in ("features", "classifier") for name, m in getattr(model, part).named_children()]
+
+
+@pytest.mark.parametrize("name", ["ottt_spiking_vgg11_ws", "ottt_spiking_vgg13"])
+def test_ottt_vgg_full_layout(name):
+    """The full-size builders module by module (types, Scale gains, dropout rates), under the meta device."""
+    ours, theirs = _pair("spiking_vggws_ottt", name)
+    with torch.device("meta"):
+        assert _layout(ours(num_classes=10)) == _layout(theirs(num_classes=10))

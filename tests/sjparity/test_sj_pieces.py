@@ -56,9 +56,6 @@ IMPORT_PATHS = (
 
 # piece → why sj does not run it or gives other numbers (xfail, strict: fixing it fails the test until it is removed).
 GAPS: dict[str, str] = {
-    # sj.ann2snn (docs/migrating.md, "Model zoo and ANN→SNN")
-    "tut_ann2snn_sta_transformer": "sj.ann2snn.STATransformerRecipe is not ported (about 1000 lines of SJ: MSE "
-                                   "threshold search, spike encoders)",
     # sj.neuron
     "tut_container_state_dict": "sj neurons add v_threshold/v_reset/_extra_state to state_dict (SJ 2.0 neurons have "
                                 "no state_dict entries): the tutorial's key lists differ",

@@ -24,15 +24,23 @@ from sj.ann2snn.recipes import (
     FXConversionRecipe,
     LocalThresholdBalancingRecipe,
     ModuleConversionRecipe,
+    Qwen2SNNCalibration,
+    Qwen2SNNConfig,
+    Qwen2SNNModel,
+    Qwen2SNNRecipe,
     RateCodingRecipe,
+    SpikeZIPTFQANNRecipe,
+    STATransformerRecipe,
     TimeFoldedRateCodingRecipe,
     TransformerTDEquivalentRecipe,
+    calibrate_qwen2_snn,
 )
 from sj.ann2snn.utils import download_url
 
 __all__ = ["ActivationObserver", "ChannelVoltageScaler", "ConversionRecipe", "ConvertedSNN", "Converter",
            "FXConversionRecipe", "FXConverter", "LocalThresholdBalancingRecipe", "ModuleConversionRecipe",
-           "ModuleConverter", "RateCodingRecipe", "SignedQCFSSequenceEncoder", "SpikingActivation", "SpikingReLU",
-           "TimeFoldedRateCodingRecipe", "TransformerTDEquivalentRecipe", "UnsupportedOperationError", "VoltageScaler",
-           "accuracy_over_time", "download_url", "estimate_delay_start", "fuse_conv_bn_graph", "fuse_conv_bn_model",
-           "sample_models", "trace"]
+           "ModuleConverter", "Qwen2SNNCalibration", "Qwen2SNNConfig", "Qwen2SNNModel", "Qwen2SNNRecipe",
+           "RateCodingRecipe", "STATransformerRecipe", "SignedQCFSSequenceEncoder", "SpikeZIPTFQANNRecipe",
+           "SpikingActivation", "SpikingReLU", "TimeFoldedRateCodingRecipe", "TransformerTDEquivalentRecipe",
+           "UnsupportedOperationError", "VoltageScaler", "accuracy_over_time", "calibrate_qwen2_snn", "download_url",
+           "estimate_delay_start", "fuse_conv_bn_graph", "fuse_conv_bn_model", "sample_models", "trace"]

@@ -155,9 +155,9 @@ def parse_scale_mode(mode: str | float) -> tuple[str, float]:
 
 
 class TimeContext:
-    """The number of steps ``T`` and the batch size ``N`` of the sequence a converted graph is running (set by
-    :class:`TimeFold` or :class:`ConvertedSNN`, read by the modules that unfold the folded batch). A plain object
-    shared by reference."""
+    """The number of steps ``T`` of the sequence a converted graph is running (set by :class:`TimeFold` or
+    :class:`ConvertedSNN`, read by the modules that unfold the folded batch), and its batch size ``N`` (set by
+    :class:`TimeFold`, read by modules that make a sequence without an input). A plain object shared by reference."""
 
     def __init__(self) -> None:
         self.T: int | None = None

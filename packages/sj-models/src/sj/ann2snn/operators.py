@@ -251,7 +251,8 @@ class TDConv2d(TDModule):
         conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                          device=device, dtype=dtype)
         _adopt_parameters(self, conv)
-        del conv.weight, conv.bias
+        del conv.weight
+        conv.register_parameter("bias", None)
         # the parameters live here, under nn.Conv2d's names; the parameter-less conv keeps the geometry (stride,
         # padding modes) and computes with them: not a submodule, so state_dict holds weight and bias once
         self.__dict__["_geometry"] = conv
@@ -270,7 +271,8 @@ class TDConv2d(TDModule):
         return y.unflatten(0, x.shape[:2])
 
     def extra_repr(self) -> str:
-        return self._geometry.extra_repr()
+        text = self._geometry.extra_repr()  # the geometry has no bias, so it reports bias=False
+        return text if self.bias is None else text.replace(", bias=False", "")
 
 
 class _Product(TDModule):

@@ -1,7 +1,8 @@
 """The model zoo at SpikingJelly's paths (``spikingjelly.activation_based.model.X`` → ``sj.model.X``).
 
-Submodules: ``spiking_resnet``, ``sew_resnet``, ``spiking_vgg``, ``parametric_lif_net``, ``spikformer``,
-``spike_driven_transformer``, ``qkformer``, ``maxformer``, ``ms_resnet``, ``masnn``, ``snas_net``, ``spike_dhs``.
+Submodules: ``spiking_resnet``, ``sew_resnet``, ``spiking_vgg``, ``spiking_vggws_ottt``, ``parametric_lif_net``,
+``spikformer``, ``spike_driven_transformer``, ``qkformer``, ``maxformer``, ``ms_resnet``, ``masnn``, ``snas_net``,
+``spike_dhs``.
 The catalogue (``sj model list``): :data:`MODELS`, :func:`get_model`, :func:`list_models`. Names and submodules are
 imported on first use (PEP 562), so the ``sj`` plug-in stays cheap.
 """
@@ -24,7 +25,8 @@ _EXPORTS = {
     "masnn_dvs128_gesture": "masnn",
 }
 _SUBMODULES = ("masnn", "maxformer", "ms_resnet", "parametric_lif_net", "qkformer", "registry", "sew_resnet",
-               "snas_net", "spike_dhs", "spike_driven_transformer", "spikformer", "spiking_resnet", "spiking_vgg")
+               "snas_net", "spike_dhs", "spike_driven_transformer", "spikformer", "spiking_resnet", "spiking_vgg",
+               "spiking_vggws_ottt")
 
 __all__ = sorted(_EXPORTS)
 

@@ -52,6 +52,10 @@ _RESNETS = (("resnet18", "ResNet-18", 11_689_512), ("resnet34", "ResNet-34", 21_
             ("wide_resnet101_2", "Wide ResNet-101-2", 126_886_696))
 _VGGS = (("vgg11", 132_863_336), ("vgg11_bn", 132_868_840), ("vgg13", 133_047_848), ("vgg13_bn", 133_053_736),
          ("vgg16", 138_357_544), ("vgg16_bn", 138_365_992), ("vgg19", 143_667_240), ("vgg19_bn", 143_678_248))
+# OTTT VGGs: torchvision's VGG layers; weight standardisation adds one gain per output unit of every convolution
+# (2752, 2944, 4224, 5504 channels for VGG-11/13/16/19) and of the two hidden linear layers (2·4096)
+_OTTT_VGGS = (("vgg11", 132_863_336, 2_752), ("vgg13", 133_047_848, 2_944), ("vgg16", 138_357_544, 4_224),
+              ("vgg19", 143_667_240, 5_504))
 # 1152 + 256 + 147456 + 256 + (6272·2048 + 2048) + (2048·100 + 100) + 4 PLIF w
 _MNIST = 13_201_128
 
@@ -61,6 +65,13 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
       for a, d, n in _RESNETS),
     *(ModelInfo(f"spiking_{a}", "spiking_vgg", f"spiking VGG-{a[3:].replace('_bn', ' with batch norm')}", n, _TV,
                 _IF) for a, n in _VGGS),
+    *(ModelInfo(f"ottt_spiking_{a}", "spiking_vggws_ottt", f"VGG-{a[3:]} for OTTT (OTTTLIFNode)", n, _TV)
+      for a, n, _ in _OTTT_VGGS),
+    *(ModelInfo(f"ottt_spiking_{a}_ws", "spiking_vggws_ottt", f"weight-standardised VGG-{a[3:]} for OTTT",
+                n + gains + 2 * 4096, f"{_TV} + WS gains") for a, n, gains in _OTTT_VGGS),
+    # convolutions 3→64→128→256→256→512×4 (9_220_480) with a gain per channel (2752), Linear(512, 1000) (513_000)
+    ModelInfo("ottt_spiking_vggws", "spiking_vggws_ottt", "OTTT's small weight-standardised VGG, light classifier",
+              9_736_232, "hand count"),
     ModelInfo("MNISTNet", "parametric_lif_net", "PLIF net, MNIST 1×28×28", _MNIST, _PLIF, _PLIF_NEURON),
     ModelInfo("FashionMNISTNet", "parametric_lif_net", "PLIF net, Fashion-MNIST 1×28×28", _MNIST, _PLIF,
               _PLIF_NEURON),

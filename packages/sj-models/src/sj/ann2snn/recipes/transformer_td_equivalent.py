@@ -98,6 +98,15 @@ class TransformerTDEquivalentRecipe(FXConversionRecipe):
         return fx_model
 
     def replace(self, converter: FXConverter, fx_model: fx.GraphModule) -> fx.GraphModule:
+        self.convert_operators(fx_model)
+        self._check_linear_rest(fx_model)
+        return self.fold_time(fx_model, converter.device)
+
+    # MultiheadAttention calls without need_weights=False whose weights go unused are accepted (STA's rule)
+    unused_attention_weights_ok = False
+
+    def convert_operators(self, fx_model: fx.GraphModule) -> None:
+        """Replace every convertible module and function call of the graph by its TD operator."""
         converted: dict[str, TDModule] = {}
         self._anns = {}
         for node in list(fx_model.graph.nodes):
@@ -120,17 +129,21 @@ class TransformerTDEquivalentRecipe(FXConversionRecipe):
                 if made is not None:
                     prefix, td, args = made
                     self._insert(fx_model, node, prefix, td.train(fx_model.training), args)
-        self._check_linear_rest(fx_model)
+
+    @staticmethod
+    def fold_time(fx_model: fx.GraphModule, device: torch.device, timed: tuple[type, ...] = ()) -> fx.GraphModule:
+        """Time-fold the graph (step mode ``'m'``: ``[T, N, *]`` in and out, ``[T·N, *]`` inside) and give the TD
+        operators and the ``timed`` modules its :class:`~sj.ann2snn.modules.TimeContext`."""
         time = TimeContext()
         add_time_folding(fx_model, time)
         for m in fx_model.modules():
-            if isinstance(m, (TDModule, TimeFold, TimeUnfold)):
+            if isinstance(m, (TDModule, TimeFold, TimeUnfold, *timed)):
                 m.time = time
             if isinstance(m, (TimeFold, TimeUnfold)):
                 m.step_mode = "m"  # like the TD operators: the converted network takes [T, N, *] by default
         fx_model.delete_all_unused_submodules()
         fx_model.recompile()
-        return fx_model.to(converter.device)
+        return fx_model.to(device)
 
     def finalize(self, converter: FXConverter, fx_model: fx.GraphModule) -> nn.Module:
         object.__setattr__(fx_model, "ann2snn_recipe", "transformer_td_equivalent")
@@ -138,12 +151,11 @@ class TransformerTDEquivalentRecipe(FXConversionRecipe):
             object.__setattr__(fx_model, "time_steps", self.time_steps)
         return fx_model
 
-    @staticmethod
-    def _module_operator(module: nn.Module, node: fx.Node) -> nn.Module | None:
+    def _module_operator(self, module: nn.Module, node: fx.Node) -> nn.Module | None:
         if isinstance(module, TDModule):
             return None
         if isinstance(module, nn.MultiheadAttention):
-            return _td_multihead_attention(module, node)
+            return _td_multihead_attention(module, node, self.unused_attention_weights_ok)
         return td_module_from_ann(module)
 
     @staticmethod
@@ -177,13 +189,14 @@ class TransformerTDEquivalentRecipe(FXConversionRecipe):
         node.replace_all_uses_with(new)
         fx_model.graph.erase_node(node)
 
-    @staticmethod
-    def _check_linear_rest(fx_model: fx.GraphModule) -> None:
+    def _check_linear_rest(self, fx_model: fx.GraphModule, allowed: tuple[type, ...] = ()) -> None:
+        """Raise ``ValueError`` naming every operation left that is not linear in the activations (modules of type
+        ``allowed`` pass)."""
         bad = []
         for node in fx_model.graph.nodes:
             if node.op == "call_module":
                 m = fx_model.get_submodule(node.target)
-                if not isinstance(m, (TDModule, *_LINEAR_MODULES)):
+                if not isinstance(m, (TDModule, *_LINEAR_MODULES, *allowed)):
                     bad.append(f"module {node.target!r} ({type(m).__name__})")
             elif (node.op == "call_function" and node.target in _SCALING) or (
                     node.op == "call_method" and node.target in ("mul", "div", "mul_", "div_")):
@@ -195,7 +208,7 @@ class TransformerTDEquivalentRecipe(FXConversionRecipe):
             elif node.op == "call_method" and node.target not in _LINEAR_METHODS:
                 bad.append(f"method .{node.target}() (node {node.name!r})")
         if bad:
-            raise ValueError("TransformerTDEquivalentRecipe cannot convert " + "; ".join(bad) + ": the rest of the "
+            raise ValueError(f"{type(self).__name__} cannot convert " + "; ".join(bad) + ": the rest of the "
                              "graph must be linear in the activations for the TD equivalence to hold")
 
 
@@ -224,14 +237,24 @@ def _td_sdpa(node: fx.Node) -> tuple[TDScaledDotProductAttention, tuple]:
     return td, (q, k, v) if mask is None else (q, k, v, mask)
 
 
-def _td_multihead_attention(module: nn.MultiheadAttention, node: fx.Node) -> TDMultiheadAttention:
+def _attention_weights_used(node: fx.Node) -> bool:
+    """Whether the attention weights (``output[1]``) of a MultiheadAttention call feed anything."""
+    return any(u.op == "call_function" and u.target is operator.getitem and u.args[1] == 1 and u.users
+               for u in node.users)
+
+
+def _td_multihead_attention(module: nn.MultiheadAttention, node: fx.Node,
+                            unused_weights_ok: bool = False) -> TDMultiheadAttention:
+    need_weights = _argument(node, "need_weights", 4, None)
+    weights_refused = need_weights is not False and not (
+        unused_weights_ok and need_weights is None and not _attention_weights_used(node))
     problems = [what for bad, what in (
         (module.dropout != 0.0, "dropout=0.0"), (not module.batch_first, "batch_first=True"),
         (module.kdim != module.embed_dim or module.vdim != module.embed_dim, "kdim == vdim == embed_dim"),
         (module.in_proj_weight is None, "a packed in_proj_weight"),
         (module.bias_k is not None or module.bias_v is not None, "no add_bias_kv"),
         (module.add_zero_attn, "no add_zero_attn"),
-        (_argument(node, "need_weights", 4, True) is not False, "need_weights=False in the call"),
+        (weights_refused, "need_weights=False in the call" + (" (or its weights unused)" if unused_weights_ok else "")),
         (_argument(node, "key_padding_mask", 3) is not None, "no key_padding_mask"),
         (_argument(node, "average_attn_weights", 6, True) is not True, "average_attn_weights=True")) if bad]
     if problems:
