@@ -251,6 +251,13 @@ def setup(app):
                 "\n".join(lines).strip() == inspect.cleandoc(type(obj).__doc__).strip():
             lines.clear()
 
+    def skip_foreign_members(app, what, name, obj, skip, options) -> bool | None:
+        # a class attribute bound to another library's function (``fn = staticmethod(torch.mul)``) is not sj's API
+        if what in ("class", "exception") and inspect.isroutine(obj) and \
+                not (getattr(obj, "__module__", None) or "").startswith("sj"):
+            return True
+        return None
+
     def always_reread(app, env, added, changed, removed) -> list[str]:
         return [doc for doc in env.found_docs if doc.startswith("api/") and doc not in removed]
 
@@ -258,4 +265,5 @@ def setup(app):
     app.add_directive("sj-api", ApiGroup)
     app.connect("env-get-outdated", always_reread)
     app.connect("autodoc-process-docstring", drop_type_docstring)
+    app.connect("autodoc-skip-member", skip_foreign_members)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from _pagecode import PageCodeError, page_blocks, run_page_cached
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.nodes import extract_messages
@@ -101,6 +102,11 @@ class KeepForeignTextUntranslated(SphinxTransform):
         own = self.document["source"]
         for node in self.document.findall(nodes.TextElement):
             if (node.source and node.source != own) or not _has_words(node):
+                node["translatable"] = False
+        # an object description (autodoc) is generated, field labels ("Parameters", "Return type") included: Sphinx
+        # translates those labels itself
+        for desc in self.document.findall(addnodes.desc):
+            for node in desc.findall(nodes.TextElement):
                 node["translatable"] = False
 
 

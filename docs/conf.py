@@ -32,6 +32,9 @@ exclude_patterns = ["_build", "_templates", "locales"]
 autodoc_member_order = "bysource"
 toc_object_entries = False  # the API pages' tables of contents list modules, not every class and method
 autodoc_typehints = "description"
+# a method without a docstring of its own is left out, not shown with its base class's (torch's docstrings
+# reference labels of torch's own docs)
+autodoc_inherit_docstrings = False
 autodoc_default_options = {"members": True, "show-inheritance": False}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

@@ -53,3 +53,23 @@ def test_translation_check(tmp_path, capsys, second, pending, ok):
         assert code != 0 and "1 message(s) of this page have no zh_CN translation" in err, err
         assert "A paragraph of prose." in err and "code_only_cell" not in err
     shutil.rmtree(src)
+
+
+def test_generated_api_text_needs_no_translation(tmp_path, capsys):
+    """An autodoc description on a page (its docstring and the field labels autodoc and napoleon add, which Sphinx
+    translates itself) is not the page's prose: only the heading needs a catalog entry."""
+    src = _site(tmp_path, "一段文字。")
+    (src / "tinymod.py").write_text('def double(x: int) -> int:\n    """Twice ``x``.\n\n    Args:\n        x: a '
+                                    'number.\n\n    Returns:\n        the double.\n    """\n    return 2 * x\n',
+                                    encoding="utf-8")
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text(encoding="utf-8").replace("'_sjdocs']", "'_sjdocs', 'sphinx.ext.autodoc', "
+                                                             "'sphinx.ext.napoleon']")
+                    + f"sys.path.insert(0, {str(src)!r})\nautodoc_typehints = 'description'\n", encoding="utf-8")
+    (src / "index.md").write_text("# Hello world\n\nA paragraph of prose.\n\n```{eval-rst}\n.. autofunction:: "
+                                  "tinymod.double\n```\n", encoding="utf-8")
+    code, err = _build(src, tmp_path / "out", capsys)
+    assert code == 0, err
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "你好，世界" in html and "返回类型" in html and "Twice" in html
+    shutil.rmtree(src)

@@ -9,6 +9,7 @@ import torch
 
 
 def fail(command: str, message: str) -> NoReturn:
+    """End subcommand ``command`` with ``sj <command>: <message>`` on stderr and exit status 1 (``SystemExit``)."""
     raise SystemExit(f"sj {command}: {message}")
 
 

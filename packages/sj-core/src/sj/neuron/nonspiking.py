@@ -30,6 +30,8 @@ DECODES = (None, "max-mem", "max-abs-mem", "mean-mem", *_LAST)
 
 
 def check_decode(owner: str, decode: str | None) -> str | None:
+    """Return ``decode`` if it is one of :data:`DECODES` (``None`` or a decoding named in the module docstring), else
+    raise ``ValueError`` naming ``owner`` (the neuron class) and the accepted values."""
     if decode not in DECODES:
         raise ValueError(f"{owner}: decode must be one of {DECODES}, got {decode!r}")
     return decode

@@ -59,6 +59,8 @@ def check_tensor(what: str, t: Tensor, ref: Tensor, shape: torch.Size, exact: bo
 
 
 def finite_param(name: str, value: float) -> float:
+    """Return the number parameter ``value`` of parameter ``name`` if it is finite, else raise ``ValueError`` naming
+    it; ``v_threshold`` may be ``inf`` (a neuron that never fires)."""
     if not math.isfinite(value) and name != "v_threshold":  # an infinite threshold is a valid "never fire"
         raise ValueError(f"parameter {name!r} must be finite, got {value}")
     return value

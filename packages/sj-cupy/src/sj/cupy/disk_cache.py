@@ -21,6 +21,8 @@ DISK_CACHE_ENV = "SJ_CUPY_DISK_CACHE"
 
 
 def enabled() -> bool:
+    """Whether compiled binaries are read from and written to the disk cache: ``SJ_CUPY_DISK_CACHE`` is unset (default:
+    on) or anything but ``0``/``false``/``no``/``off`` (case-insensitive)."""
     return os.environ.get(DISK_CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 

@@ -13,14 +13,15 @@ time; every state stays in registers. The step bodies are printed from sj-core's
   last-state gradient is a compile-time choice (``grad_last``): nothing is read for it, no zeros are made.
 - work that depends only on parameters (and surrogate parameters) is done once per neuron before the loop, and
   divisions by such values become multiplications by a reciprocal computed there (:mod:`.hoist`); float kernels
-  are compiled with ``-prec-div=false`` by :mod:`.compiler`, so the divisions left in the loop take the fast path.
+  are compiled with ``-prec-div=false`` by :mod:`sj.cupy.compiler`, so the divisions left in the loop take the fast
+  path.
 
 Every IR symbol is printed with an ``r_`` prefix so user-chosen names never clash with C keywords or kernel locals.
 Whether each parameter is 0-d or per neuron (shape ``S``) is a compile-time choice (``full``): a 0-d parameter, and
 every loop-invariant value computed from 0-d parameters only, is one scalar per thread, not one register per owned
 neuron. Arguments come in a fixed order — the tensors (:attr:`KernelSource.pointers`), then ``N`` and ``T``, then the
 surrogate's parameters (constants of a configuration) — so a launcher packs per-call values and appends a prebuilt
-tail (:mod:`.launch`).
+tail (:mod:`sj.cupy.launch`).
 """
 
 from __future__ import annotations

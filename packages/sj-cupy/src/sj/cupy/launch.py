@@ -89,6 +89,7 @@ def current_stream(index: int) -> int:
 
 
 def current_device() -> int:
+    """The index of torch's current CUDA device (a plan launched for another device switches to it first)."""
     return torch.cuda.current_device()
 
 

@@ -195,7 +195,7 @@ class SignedQCFSSequenceEncoder(nn.Module):
         return self.encode(value_seq.sum(0), metric_mask)
 
     def statistics(self) -> dict[str, object]:
-        """The last call's statistics, plus the largest |membrane potential| left in the two neurons."""
+        """The last call's statistics, plus the largest magnitude of the membrane potential left in the two neurons."""
         membranes = [float(v.detach().abs().max().cpu()) if isinstance(v, torch.Tensor) else abs(float(v))
                      for v in (self.positive_neuron.v, self.negative_neuron.v)]
         return {"name": self.name, "positive_spike_rate": self.positive_spike_rate,

@@ -7,16 +7,16 @@ dropout → linear (10 per class) → neuron → voting over groups of 10. ``spi
 paper's is :class:`sj.neuron.ParametricLIFNode`); ``kwargs`` go to every neuron. Built in step mode ``'s'``
 (``[N, C, H, W]`` → ``[N, classes]``); ``sj.functional.set_step_mode(net, 'm')`` for ``[T, N, C, H, W]``.
 
-==================  ==========  ========  =======================  ======
-class               input       channels  stages × convs per stage  hidden
-==================  ==========  ========  =======================  ======
-``MNISTNet``        1×28×28     128       2 × 1                    2048
-``FashionMNISTNet`` 1×28×28     128       2 × 1                    2048
-``NMNISTNet``       2×34×34     128       2 × 1                    2048
-``CIFAR10Net``      3×32×32     256       2 × 3                    2048
-``CIFAR10DVSNet``   2×128×128   128       4 × 1                    512
-``DVSGestureNet``   2×128×128   128       5 × 1                    512 (11 classes)
-==================  ==========  ========  =======================  ======
+===================  =========  ========  ========================  ================
+class                input      channels  stages × convs per stage  hidden
+===================  =========  ========  ========================  ================
+``MNISTNet``         1×28×28    128       2 × 1                     2048
+``FashionMNISTNet``  1×28×28    128       2 × 1                     2048
+``NMNISTNet``        2×34×34    128       2 × 1                     2048
+``CIFAR10Net``       3×32×32    256       2 × 3                     2048
+``CIFAR10DVSNet``    2×128×128  128       4 × 1                     512
+``DVSGestureNet``    2×128×128  128       5 × 1                     512 (11 classes)
+===================  =========  ========  ========================  ================
 """
 
 from __future__ import annotations

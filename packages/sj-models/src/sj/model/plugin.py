@@ -10,6 +10,9 @@ from sj.plugins.hookspecs import hookimpl
 
 @hookimpl
 def sj_cli_commands() -> list[Command]:
+    """The commands sj-models adds to the ``sj`` command line: ``sj model list`` (the zoo's catalogue) and
+    ``sj ann2snn demo`` (train, convert and compare a small CNN); their modules are imported only here, when the
+    command line is built."""
     from sj.model import cli
 
     return [cli.MODEL_COMMAND, cli.ANN2SNN_COMMAND]

@@ -59,6 +59,8 @@ _OTTT_VGGS = (("vgg11", 132_863_336, 2_752), ("vgg13", 133_047_848, 2_944), ("vg
 # 1152 + 256 + 147456 + 256 + (6272·2048 + 2048) + (2048·100 + 100) + 4 PLIF w
 _MNIST = 13_201_128
 
+#: The catalogue: builder name → :class:`ModelInfo` (module, description, reference parameter count and its
+#: source, default arguments), in the order ``sj model list`` prints it.
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     *(ModelInfo(f"spiking_{a}", "spiking_resnet", f"spiking {d}", n, _TV, _IF) for a, d, n in _RESNETS),
     *(ModelInfo(f"sew_{a}", "sew_resnet", f"SEW {d} (cnf ADD|AND|IAND)", n, _TV, {**_IF, "cnf": "ADD"})

@@ -50,6 +50,8 @@ class Limits:
                                 "--max-elements if you trust this file)")
 
 
+#: The limits every reader applies unless given ``limits=``: :class:`Limits` with its defaults (1 GiB of declared
+#: arrays, 2²⁶ elements per node and sample, 100 000 nodes, subgraph depth 32).
 DEFAULT_LIMITS = Limits()
 
 

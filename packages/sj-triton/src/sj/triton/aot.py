@@ -165,6 +165,9 @@ def compile_all(cases: list[Case], archs: list[int], jobs: int = 1) -> list[dict
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``python -m sj.triton.aot`` command (arguments in the module docstring; ``argv`` defaults to
+    ``sys.argv[1:]``): compile and check the kernels, print a summary line per failure and a total. Returns the exit
+    status: 0 when every kernel compiled and passed its checks, 1 when one did not, 2 under ``TRITON_INTERPRET=1``."""
     from sj.triton.loader import interpreting
 
     p = argparse.ArgumentParser(prog="python -m sj.triton.aot", description=__doc__.splitlines()[0])

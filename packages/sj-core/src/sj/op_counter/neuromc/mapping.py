@@ -13,6 +13,8 @@ Traffic = defaultdict
 
 
 def traffic(kind: type) -> Traffic:
+    """An empty traffic table: memory level → direction (``rh2l``, ``wh2l``, ``rl2h``, ``wl2h``) → amount, missing
+    entries ``kind()`` (``int`` for bits moved, ``float`` for energy in pJ)."""
     return defaultdict(lambda: defaultdict(kind))
 
 
