@@ -32,7 +32,7 @@ ZOO = ("spiking_resnet", "sew_resnet", "spiking_vgg", "spiking_vggws_ottt", "par
 # a default neuron (LIF, OTTT's LIF): no spiking_neuron needed
 DEFAULT_NEURON = {"spikformer", "spike_driven_transformer", "qkformer", "maxformer", "ms_resnet", "masnn",
                   "spiking_vggws_ottt"}
-# SJ's distributed-training configurations (see docs/migrating.md)
+# configurations, not builders: compared in test_model_config_parity.py
 NOT_BUILDERS = {"SEWResNet34Config", "SpikformerConfig", "SpikformerCIFAR10Config"}
 # need a block/cfg argument: built through the builders
 CLASSES = {"SpikingResNet", "SEWResNet", "SpikingVGG", "OTTTSpikingVGG"}

@@ -7,10 +7,14 @@ patches or from the first for 16×16, then a conv-BN-LIF relative position embed
 spiking self-attention and a two-layer 1×1 conv-BN-LIF MLP (each with a residual addition), the mean over tokens and a
 linear head. Neurons: ``spiking_neuron(**kwargs)``, or LIF with τ = 2 and ``detach_reset=True`` (attention threshold
 0.5) when ``spiking_neuron`` is ``None``; always step mode ``'m'``.
+
+:class:`SpikformerConfig` and :class:`SpikformerCIFAR10Config` are SpikingJelly's serialisable configurations of
+Spikformer-S and Spikformer-4-384 (see :mod:`sj.model._vision_config`); ``build_model()`` builds them on one process.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,8 +24,10 @@ from sj import layer
 from sj.functional import set_step_mode
 from sj.model._attention import LIF_DEFAULTS, NeuronClass, SpikingSelfAttention, conv1d_bn
 from sj.model._builders import make_multi_step_neuron
+from sj.model._vision_config import ModelConfig, NeuronConfig, resolve_neuron_config
 
-__all__ = ["Spikformer", "spikformer_cifar10", "spikformer_s", "spikformer_ti"]
+__all__ = ["Spikformer", "SpikformerCIFAR10Config", "SpikformerConfig", "spikformer_cifar10", "spikformer_s",
+           "spikformer_ti"]
 
 
 class SpikformerConv2dBN(nn.Module):
@@ -184,3 +190,89 @@ def spikformer_cifar10(T: int = 4, num_classes: int = 10, spiking_neuron: Neuron
                        **kwargs: Any) -> Spikformer:
     """Spikformer-4-384 for CIFAR-10 (32×32, 4×4 patches): 384 dims, 12 heads, 4 blocks."""
     return Spikformer(T, 3, 32, 32, 4, num_classes, 384, 12, 4.0, 4, spiking_neuron, **kwargs)
+
+
+def _as_step_batch_norms(module: nn.Module) -> None:
+    """Replace every ``nn.BatchNorm1d``/``2d`` by an :mod:`sj.layer` one holding the same tensors, as SpikingJelly's
+    configurations build Spikformer (inside the time-folding containers they stay in step mode ``'s'``)."""
+    for name, child in module.named_children():
+        cls = {nn.BatchNorm1d: layer.BatchNorm1d, nn.BatchNorm2d: layer.BatchNorm2d}.get(type(child))
+        if cls is None:
+            _as_step_batch_norms(child)
+            continue
+        norm = cls(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+        norm.load_state_dict(child.state_dict(), assign=True)
+        setattr(module, name, norm.train(child.training))
+
+
+def _configured(model: Spikformer, step_mode: str) -> Spikformer:
+    _as_step_batch_norms(model)
+    set_step_mode(model, step_mode)
+    return model
+
+
+@dataclass(frozen=True)
+class SpikformerConfig(ModelConfig):
+    """Spikformer-S (:func:`spikformer_s`: 384 dims, 12 heads, 6 blocks, 16×16 patches) as SpikingJelly's
+    serialisable configuration.
+
+    Args:
+        time_steps: steps ``T`` (positive). Default 4.
+        num_classes: classes (positive). Default 1000.
+        step_mode: must be ``'m'`` (the default).
+        image_height, image_width, in_channels: the input (positive). Defaults 224, 224, 3.
+        neuron_config: a :class:`NeuronConfig` for every neuron; ``None`` (default) keeps the paper's LIF neurons.
+
+    Raises ``ValueError`` for a non-positive number or another step mode (SpikingJelly's messages).
+    """
+
+    image_height: int = 224
+    image_width: int = 224
+    in_channels: int = 3
+    neuron_config: NeuronConfig | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.image_height <= 0 or self.image_width <= 0 or self.in_channels <= 0:
+            raise ValueError("image dimensions and in_channels must be positive.")
+        if self.step_mode != "m":
+            raise ValueError("The built-in Spikformer requires step_mode='m'.")
+
+    def build_model(self) -> Spikformer:
+        """``spikformer_s(T=time_steps, in_channels, img_size_h=image_height, img_size_w=image_width, num_classes,
+        <neuron_config>)`` on one process, its batch norms :mod:`sj.layer` ones (as SpikingJelly's configuration
+        builds it; SpikingJelly then shards it across attention heads, which sj does not)."""
+        spiking_neuron, kwargs = resolve_neuron_config(self.neuron_config)
+        return _configured(spikformer_s(self.time_steps, self.in_channels, self.image_height, self.image_width,
+                                        self.num_classes, spiking_neuron, **kwargs), self.step_mode)
+
+
+@dataclass(frozen=True)
+class SpikformerCIFAR10Config(ModelConfig):
+    """Spikformer-4-384 for CIFAR-10 (:func:`spikformer_cifar10`: 32×32 input, 4×4 patches, 384 dims, 12 heads, 4
+    blocks) as SpikingJelly's serialisable configuration.
+
+    Args:
+        time_steps: steps ``T`` (positive). Default 4.
+        num_classes: classes (positive). Default 10.
+        step_mode: must be ``'m'`` (the default).
+        neuron_config: a :class:`NeuronConfig` for every neuron; ``None`` (default) keeps the paper's LIF neurons.
+
+    Raises ``ValueError`` for a non-positive number or another step mode (SpikingJelly's messages).
+    """
+
+    num_classes: int = 10
+    neuron_config: NeuronConfig | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.step_mode != "m":
+            raise ValueError("The built-in Spikformer requires step_mode='m'.")
+
+    def build_model(self) -> Spikformer:
+        """``spikformer_cifar10(T=time_steps, num_classes, <neuron_config>)`` on one process, its batch norms
+        :mod:`sj.layer` ones (as SpikingJelly's configuration builds it; SpikingJelly then shards it across attention
+        heads and up to two pipeline stages, which sj does not)."""
+        spiking_neuron, kwargs = resolve_neuron_config(self.neuron_config)
+        return _configured(spikformer_cifar10(self.time_steps, self.num_classes, spiking_neuron, **kwargs),
+                           self.step_mode)
