@@ -36,7 +36,9 @@ from sj.ann2snn.qcfs import SignedQCFSSequenceEncoder
 
 __all__ = ["ENCODING_MODES", "Qwen2SNNModel", "SCALE_NAMES"]
 
-SCALE_NAMES = ("query", "key", "value", "mlp")  # the encoded activations of a decoder, in calibration order
+#: The activations of a decoder layer that are encoded as spikes, in calibration order (each gets a calibrated scale).
+SCALE_NAMES = ("query", "key", "value", "mlp")
+#: How activations become spikes: signed IF neurons, QCFS with a surrogate gradient, or exact time differences.
 ENCODING_MODES = ("signed_if", "qcfs_sg", "exact_td")
 
 
