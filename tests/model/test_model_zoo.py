@@ -21,6 +21,7 @@ def test_parameter_count_matches_the_reference(name):
     with torch.device("meta"):  # no memory, no initialisation: counts only
         model = get_model(name)
     assert count_parameters(model) == MODELS[name].reference_params
+    assert "meta(" in repr(model)  # printing a model sized on meta shows its neurons' parameters as meta tensors
 
 
 def _steps_equal_sequence(model: torch.nn.Module, x_seq: torch.Tensor) -> torch.Tensor:

@@ -640,6 +640,8 @@ class BaseNode(MemoryModule):
 
 
 def _fmt(t: torch.Tensor) -> str:
+    if t.device.type == "meta":  # no value to print (models sized on the meta device)
+        return f"meta{tuple(t.shape)}"
     if t.dim() == 0:
         v = t.item()
         return "inf" if math.isinf(v) else f"{v:g}"
