@@ -9,8 +9,9 @@ import sys
 import pytest
 import torch
 
+from sj.cache import publish
 from sj.neuron.declaration import DeclarationError, NeuronDecl, declare
-from sj.neuron.derived import builtin_derivations, neuron_program
+from sj.neuron.derived import builtin_derivations, derivation_tag, neuron_program
 from sj.neuron.node import BaseNode
 from sj.testing import check_case, conformance_cases
 
@@ -71,9 +72,30 @@ def test_user_derivation_is_cached_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("SJ_CACHE_DIR", str(tmp_path))
     decl = declare("test_cached_neuron", "v + (x - v) / tau + 0.01", params=("tau",))
     prog = neuron_program(decl.name, True, False)
-    files = list((tmp_path / "derived").glob("neuron-test_cached_neuron-*.json"))
+    files = list((tmp_path / "derived" / derivation_tag()).glob("neuron-test_cached_neuron-*.json"))
     assert len(files) == 1 and json.loads(files[0].read_text()) == prog
     assert oct(files[0].stat().st_mode & 0o777) == "0o644"
+
+
+def test_another_derivation_does_not_read_this_ones_cache(tmp_path, monkeypatch):
+    """A cache key names the declaration's content only: an sj-core whose derivation changed (another shipped
+    derivations file) must derive afresh instead of running its predecessor's program."""
+    from sj.neuron import derived
+
+    monkeypatch.setenv("SJ_CACHE_DIR", str(tmp_path))
+    decl = declare("test_tagged_neuron", "v + (x - v) / tau + 0.02", params=("tau",))
+    prog = neuron_program(decl.name, False, False)
+    (old,) = (tmp_path / "derived" / derivation_tag()).glob("neuron-test_tagged_neuron-*.json")
+    stale = json.loads(json.dumps(prog))
+    stale["forward"][0][1][1] = 0.5  # another constant: valid in form, as an older derivation's program would be
+    old.write_text(json.dumps(stale))
+    publish(old, old)
+    for key in [k for k in derived._memory if k.startswith("neuron-test_tagged_neuron-")]:
+        del derived._memory[key]
+    derived._by_name.clear()
+    monkeypatch.setattr(derived, "derivation_tag", lambda: "0123456789abcdef")
+    assert neuron_program(decl.name, False, False) == prog
+    assert (tmp_path / "derived" / "0123456789abcdef" / old.name).exists()
 
 
 def test_backward_of_builtin_lif_needs_only_h():

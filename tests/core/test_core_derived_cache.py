@@ -50,7 +50,7 @@ def cached(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "sjcache"))
     _forget()
     want = _run()
-    (path,) = (tmp_path / "sjcache" / "derived").glob(f"neuron-{DECL.name}-*-hard-0.json")
+    (path,) = (tmp_path / "sjcache" / "derived" / derived.derivation_tag()).glob(f"neuron-{DECL.name}-*-hard-0.json")
     _forget()
     yield path, want
     _forget()

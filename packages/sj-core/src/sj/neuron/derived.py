@@ -1,17 +1,20 @@
 """Cached derivations: the forward/backward programs of neurons and surrogates, without importing sympy.
 
 Lookup order: memory → ``derived_builtin.json`` shipped with sj-core (every built-in neuron and surrogate) → the
-user cache (``$SJ_CACHE_DIR`` or ``~/.cache/sj``, ``derived/<key>.json``) → derive with sympy and write the user
+user cache (``$SJ_CACHE_DIR`` or ``~/.cache/sj``, ``derived/<tag>/<key>.json``) → derive with sympy and write the user
 cache atomically (temporary file + rename, safe under concurrent processes).
 
 Programs are printed into code and run, so a file is used only as :mod:`sj.cache` allows (a private directory, the
 digest recorded when sj wrote it) and only when it validates (:mod:`sj.codegen.validate`: the form the derivation
 produces for this very declaration). Anything else is derived again and overwritten; an invalid file with a warning
-naming it.
+naming it. ``<tag>`` is a digest of the shipped derivations: a key names a declaration's content, not the derivation
+that produced the program, so an sj-core whose derivation changed reads a cache of its own instead of its
+predecessor's programs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -37,6 +40,13 @@ def _builtin() -> dict[str, dict]:
     return json.loads(_BUILTIN.read_text())
 
 
+@cache
+def derivation_tag() -> str:
+    """Digest (16 hex digits) of ``derived_builtin.json``: it changes whenever the derivation's output does (a test
+    holds the shipped file equal to a fresh derivation)."""
+    return hashlib.sha256(_BUILTIN.read_bytes()).hexdigest()[:16] if _BUILTIN.exists() else "unshipped"
+
+
 def _neuron_key(decl, soft_reset: bool, detach_reset: bool) -> str:
     return f"neuron-{decl.name}-{decl.content_hash}-{'soft' if soft_reset else 'hard'}-{int(detach_reset)}"
 
@@ -52,7 +62,7 @@ _untrusted_warned: list[str] = []
 def _cache_dir() -> Path | None:
     """The derived-program cache directory, or ``None`` where there is none to trust (warned once) or to make."""
     try:
-        return private_dir("derived")
+        return private_dir("derived", derivation_tag())
     except UntrustedCacheError as exc:
         if not _untrusted_warned:
             _untrusted_warned.append(str(exc))

@@ -10,7 +10,31 @@ from typing import Any
 import torch
 from torch import nn
 
+from sj import layer
+
 NeuronClass = Callable[..., nn.Module]
+NeuronArg = NeuronClass | None  # a neuron class, or None for the model's own default (LIF)
+# The transformers' neuron defaults (SpikingJelly's): LIF, tau 2, detach_reset; the attention neuron fires at 0.5.
+LIF_DEFAULTS = {"tau": 2.0, "detach_reset": True}
+ATTENTION_DEFAULTS = {"tau": 2.0, "v_threshold": 0.5, "detach_reset": True}
+
+
+def to_sequence(x: torch.Tensor, T: int, require_T: bool = False) -> torch.Tensor:
+    """The zoo's input rule: an image ``[N, C, H, W]`` repeated over ``T`` steps, a sequence ``[T', N, C, H, W]`` as
+    it is (``require_T``: only with ``T' == T``)."""
+    if x.ndim == 4:
+        return x.unsqueeze(0).repeat(T, 1, 1, 1, 1)
+    if x.ndim != 5:
+        raise ValueError(f"expected 4D image input [N, C, H, W] or 5D sequence input [T, N, C, H, W], but got shape "
+                         f"{tuple(x.shape)}")
+    if require_T and x.shape[0] != T:
+        raise ValueError(f"expected a sequence with T={T} time steps, but got shape {tuple(x.shape)}")
+    return x
+
+
+def conv1d_bn(cin: int, cout: int) -> layer.SeqToANNContainer:
+    """1×1 ``Conv1d`` (no bias) and ``BatchNorm1d`` on the time-folded batch."""
+    return layer.SeqToANNContainer(nn.Conv1d(cin, cout, kernel_size=1, stride=1, bias=False), nn.BatchNorm1d(cout))
 
 
 def make_neuron(spiking_neuron: NeuronClass | None, kwargs: dict[str, Any], owner: str) -> nn.Module:

@@ -24,7 +24,8 @@ from torch import nn
 
 from sj import layer, surrogate
 from sj.functional import set_step_mode
-from sj.model._attention import MultiDimensionalAttention, NeuronClass, TemporalWiseAttention
+from sj.layer import MultiDimensionalAttention, TemporalWiseAttention
+from sj.model._builders import NeuronArg, to_sequence
 from sj.model.ms_resnet import MSResNet, _conv1x1, _MSBlock
 from sj.neuron import LIFNode
 
@@ -34,7 +35,7 @@ MA_LIF = {"tau": 10.0 / 7.0, "v_threshold": 0.3, "detach_reset": True, "decay_in
 ATT_MS_LIF = {"tau": 4.0 / 3.0, "v_threshold": 0.5, "detach_reset": True, "decay_input": False, "alpha": 1.0}
 
 
-def _neuron_factory(spiking_neuron: NeuronClass, defaults: dict[str, Any],
+def _neuron_factory(spiking_neuron: NeuronArg, defaults: dict[str, Any],
                     kwargs: dict[str, Any]) -> Callable[[], nn.Module]:
     """Fresh neurons: ``spiking_neuron(**kwargs)``, or a multi-step LIF of ``defaults`` updated by ``kwargs``."""
     if spiking_neuron is not None:
@@ -93,7 +94,7 @@ class MASNN(nn.Module):
 
     def __init__(self, T: int = 60, in_channels: int = 2, num_classes: int = 11, input_size: tuple[int, int] = (32, 32),
                  channels: tuple[int, ...] = (64, 128, 128), pools: tuple[int, ...] = (1, 2, 2), fc_hidden: int = 256,
-                 reduction_t: int = 5, reduction_c: int = 8, spiking_neuron: NeuronClass = None, **kwargs: Any) -> None:
+                 reduction_t: int = 5, reduction_c: int = 8, spiking_neuron: NeuronArg = None, **kwargs: Any) -> None:
         super().__init__()
         if len(channels) != len(pools):
             raise ValueError(f"channels {channels} and pools {pools} must have the same length")
@@ -114,21 +115,12 @@ class MASNN(nn.Module):
                                        _MaFcBlock(fc_hidden, num_classes, T, reduction_t, cell))
         set_step_mode(self, "m")
 
-    def _to_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim == 4:
-            return x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1)
-        if x.ndim == 5:
-            if x.shape[0] != self.T:
-                raise ValueError(f"expected a sequence with T={self.T} time steps, but got shape {tuple(x.shape)}")
-            return x
-        raise ValueError(f"expected 4D image or 5D sequence input, but got shape {x.shape}")
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc_blocks(self.conv_blocks(self._to_sequence(x)).flatten(2)).mean(0)
+        return self.fc_blocks(self.conv_blocks(to_sequence(x, self.T, require_T=True)).flatten(2)).mean(0)
 
 
 def masnn_dvs128_gesture(T: int = 60, in_channels: int = 2, num_classes: int = 11,
-                         input_size: tuple[int, int] = (32, 32), spiking_neuron: NeuronClass = None,
+                         input_size: tuple[int, int] = (32, 32), spiking_neuron: NeuronArg = None,
                          **kwargs: Any) -> MASNN:
     """The DVS128 Gesture MA-SNN: channels (64, 128, 128), pools (1, 2, 2), 256 hidden units."""
     return MASNN(T, in_channels, num_classes, input_size, (64, 128, 128), (1, 2, 2), 256, 5, 8, spiking_neuron,
@@ -159,7 +151,7 @@ class AttMSResNet(MSResNet):
     def __init__(self, T: int = 1, in_channels: int = 3, num_classes: int = 1000,
                  layers: tuple[int, ...] = (2, 2, 2, 2), base_channels: int = 64, stem_kernel_size: int = 7,
                  stem_stride: int = 2, stem_pool: bool = False, stage_channels: tuple[int, ...] | None = None,
-                 reduction_c: int = 8, dropout: float = 0.2, spiking_neuron: NeuronClass = None, **kwargs: Any) -> None:
+                 reduction_c: int = 8, dropout: float = 0.2, spiking_neuron: NeuronArg = None, **kwargs: Any) -> None:
         self._cell = _neuron_factory(spiking_neuron, ATT_MS_LIF, kwargs)
         self._reduction_c = reduction_c
         super().__init__(T, in_channels, num_classes, layers, base_channels, stem_kernel_size, stem_stride, stem_pool,
@@ -169,7 +161,7 @@ class AttMSResNet(MSResNet):
         self.head = nn.Linear(self.head.in_features, num_classes)
         set_step_mode(self, "m")
 
-    def _make_layer(self, out_channels: int, blocks: int, stride: int, spiking_neuron: NeuronClass,
+    def _make_layer(self, out_channels: int, blocks: int, stride: int, spiking_neuron: NeuronArg,
                     kwargs: dict[str, Any]) -> nn.Sequential:
         def attention() -> nn.Module:
             return MultiDimensionalAttention(T=self.T, C=out_channels, reduction_c=self._reduction_c,
@@ -187,13 +179,13 @@ class AttMSResNet(MSResNet):
         return nn.Sequential(*stage)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.layer3(self.layer2(self.layer1(self.stem(self._to_sequence(x)))))
+        x = self.layer3(self.layer2(self.layer1(self.stem(to_sequence(x, self.T)))))
         if self.layer4 is not None:
             x = self.layer4(x)
         return self.head(self.dropout(self.avgpool(self.head_lif(x)).flatten(2).mean(0)))
 
 
-def att_ms_resnet18(T: int = 1, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronClass = None,
+def att_ms_resnet18(T: int = 1, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronArg = None,
                     **kwargs: Any) -> AttMSResNet:
     """Att-MS-ResNet-18."""
     return AttMSResNet(T, in_channels, num_classes, (2, 2, 2, 2), spiking_neuron=spiking_neuron, **kwargs)

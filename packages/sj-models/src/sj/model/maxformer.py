@@ -19,8 +19,8 @@ from torch import nn
 
 from sj import layer
 from sj.functional import set_step_mode
-from sj.model._attention import ATTENTION_DEFAULTS, NeuronClass, SpikingSelfAttention, conv1d_bn
-from sj.model._builders import make_multi_step_neuron
+from sj.layer import SpikingSelfAttention
+from sj.model._builders import ATTENTION_DEFAULTS, NeuronArg, conv1d_bn, make_multi_step_neuron, to_sequence
 
 __all__ = ["MaxFormer", "maxformer_10_384", "maxformer_cifar"]
 
@@ -38,7 +38,7 @@ def _pool() -> layer.MaxPool2d:
 
 
 class _MaxCifarEmbed(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronClass,
+    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         hidden = out_channels // 2
@@ -56,7 +56,7 @@ class _MaxCifarEmbed(nn.Module):
 class _MaxCifarSSA(nn.Module):
     """Spiking self-attention with an input LIF, ``Q·(Kᵀ·V)·0.125`` per head and a conv-BN projection (no LIF)."""
 
-    def __init__(self, dim: int, num_heads: int, spiking_neuron: NeuronClass, neuron_kwargs: dict[str, Any]) -> None:
+    def __init__(self, dim: int, num_heads: int, spiking_neuron: NeuronArg, neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.input_lif = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
@@ -74,7 +74,7 @@ class _MaxCifarSSA(nn.Module):
 
 
 class _MaxEmbedInit(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronClass,
+    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         hidden = out_channels // 2
@@ -92,7 +92,7 @@ class _MaxEmbedInit(nn.Module):
 
 
 class _MaxEmbedStage(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronClass,
+    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any], bias: bool = True) -> None:
         super().__init__()
         self.conv1, self.bn1 = _conv(in_channels, out_channels, 3, bias=bias), _bn(out_channels)
@@ -109,7 +109,7 @@ class _MaxEmbedStage(nn.Module):
 
 
 class _SpatialMLP(nn.Module):
-    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronClass, neuron_kwargs: dict[str, Any]) -> None:
+    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronArg, neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.residual = dim == hidden_dim
         self.fc1, self.bn1 = _conv(dim, hidden_dim, 1), _bn(hidden_dim)
@@ -126,7 +126,7 @@ class _SpatialMLP(nn.Module):
 
 
 class _DWCBlock(nn.Module):
-    def __init__(self, dim: int, kernel_size: int, mlp_ratio: float, spiking_neuron: NeuronClass,
+    def __init__(self, dim: int, kernel_size: int, mlp_ratio: float, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.lif = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
@@ -138,7 +138,7 @@ class _DWCBlock(nn.Module):
 
 
 class _SSABlock(nn.Module):
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, spiking_neuron: NeuronClass,
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any], cifar: bool = False) -> None:
         super().__init__()
         self.attn = (_MaxCifarSSA(dim, num_heads, spiking_neuron, neuron_kwargs) if cifar
@@ -163,7 +163,7 @@ class MaxFormer(nn.Module):
     """
 
     def __init__(self, T: int = 4, in_channels: int = 3, num_classes: int = 1000, embed_dims: int = 384,
-                 depths: tuple[int, int, int] = (1, 2, 7), mlp_ratio: float = 4.0, spiking_neuron: NeuronClass = None,
+                 depths: tuple[int, int, int] = (1, 2, 7), mlp_ratio: float = 4.0, spiking_neuron: NeuronArg = None,
                  cifar: bool = False, **kwargs: Any) -> None:
         super().__init__()
         if len(depths) != 3 or embed_dims % (8 if cifar else 4):
@@ -191,15 +191,8 @@ class MaxFormer(nn.Module):
             nn.init.trunc_normal_(self.head.weight, std=0.02)
             nn.init.zeros_(self.head.bias)
 
-    def _to_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim == 4:
-            return x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1)
-        if x.ndim == 5:
-            return x
-        raise ValueError(f"expected 4D image or 5D sequence input, but got shape {x.shape}")
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._to_sequence(x)
+        x = to_sequence(x, self.T)
         for i in (1, 2, 3):
             x = getattr(self, f"patch_embed{i}")(x)
             for block in getattr(self, f"stage{i}"):
@@ -207,13 +200,13 @@ class MaxFormer(nn.Module):
         return self.head(self.head_lif(x.flatten(3).mean(-1)).mean(0))
 
 
-def maxformer_10_384(T: int = 4, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronClass = None,
+def maxformer_10_384(T: int = 4, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronArg = None,
                      **kwargs: Any) -> MaxFormer:
     """Max-Former-10-384 (ImageNet): 384 dims, (1, 2, 7) blocks."""
     return MaxFormer(T, in_channels, num_classes, 384, (1, 2, 7), spiking_neuron=spiking_neuron, **kwargs)
 
 
-def maxformer_cifar(T: int = 4, in_channels: int = 3, num_classes: int = 100, spiking_neuron: NeuronClass = None,
+def maxformer_cifar(T: int = 4, in_channels: int = 3, num_classes: int = 100, spiking_neuron: NeuronArg = None,
                     **kwargs: Any) -> MaxFormer:
     """The CIFAR Max-Former: 384 dims, (1, 1, 2) blocks, ``cifar=True``."""
     return MaxFormer(T, in_channels, num_classes, 384, (1, 1, 2), spiking_neuron=spiking_neuron, cifar=True, **kwargs)

@@ -20,8 +20,7 @@ from torch import nn
 
 from sj import layer, surrogate
 from sj.functional import set_step_mode
-from sj.model._attention import NeuronClass
-from sj.model._builders import make_multi_step_neuron
+from sj.model._builders import NeuronArg, make_multi_step_neuron, to_sequence
 
 __all__ = ["MSResNet", "MaxResNet", "max_resnet18", "ms_resnet18", "ms_resnet34"]
 
@@ -51,11 +50,11 @@ class _MSBlock(nn.Module):
     pool = False  # downsample by a 3×3 max pooling after conv1 instead of a strided conv1
 
     @classmethod
-    def _make_lif(cls, spiking_neuron: NeuronClass = None, kwargs: dict[str, Any] | None = None) -> nn.Module:
+    def _make_lif(cls, spiking_neuron: NeuronArg = None, kwargs: dict[str, Any] | None = None) -> nn.Module:
         return make_multi_step_neuron(spiking_neuron, kwargs or {}, cls.neuron_defaults)
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, downsample: nn.Module | None,
-                 spiking_neuron: NeuronClass = None, neuron_kwargs: dict[str, Any] | None = None) -> None:
+                 spiking_neuron: NeuronArg = None, neuron_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.spike1 = self._make_lif(spiking_neuron, neuron_kwargs)
         self.conv1 = _conv3x3(in_channels, out_channels, 1 if self.pool else stride)
@@ -106,7 +105,7 @@ class MSResNet(nn.Module):
     def __init__(self, T: int = 6, in_channels: int = 3, num_classes: int = 1000,
                  layers: tuple[int, ...] = (2, 2, 2, 2), base_channels: int = 64, stem_kernel_size: int = 7,
                  stem_stride: int = 2, stem_pool: bool = False, stage_channels: tuple[int, ...] | None = None,
-                 spiking_neuron: NeuronClass = None, **kwargs: Any) -> None:
+                 spiking_neuron: NeuronArg = None, **kwargs: Any) -> None:
         super().__init__()
         if len(layers) not in (3, 4):
             raise ValueError(f"layers must contain three or four stage depths, got {layers}")
@@ -129,7 +128,7 @@ class MSResNet(nn.Module):
         self.head = layer.Linear(stage_channels[-1], num_classes, step_mode="m")
         set_step_mode(self, "m")
 
-    def _make_layer(self, out_channels: int, blocks: int, stride: int, spiking_neuron: NeuronClass,
+    def _make_layer(self, out_channels: int, blocks: int, stride: int, spiking_neuron: NeuronArg,
                     kwargs: dict[str, Any]) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != out_channels:
@@ -142,15 +141,8 @@ class MSResNet(nn.Module):
                   for _ in range(1, blocks)]
         return nn.Sequential(*stage)
 
-    def _to_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim == 4:
-            return x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1)
-        if x.ndim == 5:
-            return x
-        raise ValueError(f"expected 4D image or 5D sequence input, but got shape {x.shape}")
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.layer3(self.layer2(self.layer1(self.stem(self._to_sequence(x)))))
+        x = self.layer3(self.layer2(self.layer1(self.stem(to_sequence(x, self.T)))))
         if self.layer4 is not None:
             x = self.layer4(x)
         return self.head(self.avgpool(self.head_lif(x)).flatten(2)).mean(0)
@@ -165,19 +157,19 @@ class MaxResNet(MSResNet):
     _bn_weight = 1.0
 
 
-def ms_resnet18(T: int = 6, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronClass = None,
+def ms_resnet18(T: int = 6, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronArg = None,
                 **kwargs: Any) -> MSResNet:
     """MS-ResNet-18 (ImageNet layout)."""
     return MSResNet(T, in_channels, num_classes, spiking_neuron=spiking_neuron, **kwargs)
 
 
-def ms_resnet34(T: int = 6, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronClass = None,
+def ms_resnet34(T: int = 6, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronArg = None,
                 **kwargs: Any) -> MSResNet:
     """MS-ResNet-34 (ImageNet layout)."""
     return MSResNet(T, in_channels, num_classes, (3, 4, 6, 3), spiking_neuron=spiking_neuron, **kwargs)
 
 
-def max_resnet18(T: int = 4, in_channels: int = 3, num_classes: int = 10, spiking_neuron: NeuronClass = None,
+def max_resnet18(T: int = 4, in_channels: int = 3, num_classes: int = 10, spiking_neuron: NeuronArg = None,
                  **kwargs: Any) -> MaxResNet:
     """MaxResNet-18 for CIFAR: three stages (3, 3, 2 blocks; 128, 256, 512 channels), a 3×3 stem."""
     return MaxResNet(T, in_channels, num_classes, (3, 3, 2), stage_channels=(128, 256, 512), stem_kernel_size=3,

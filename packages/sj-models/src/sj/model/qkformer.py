@@ -18,8 +18,8 @@ from torch import nn
 
 from sj import layer
 from sj.functional import set_step_mode
-from sj.model._attention import NeuronClass, QKAttention, SpikingSelfAttention
-from sj.model._builders import make_multi_step_neuron
+from sj.layer import QKAttention, SpikingSelfAttention
+from sj.model._builders import NeuronArg, make_multi_step_neuron, to_sequence
 
 __all__ = ["QKFormer", "qkformer_10_384"]
 
@@ -41,7 +41,7 @@ def _shortcut(cin: int, cout: int, sn: nn.Module) -> nn.Sequential:
 
 
 class _PatchEmbedInit(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronClass,
+    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         hidden = out_channels // 2
@@ -61,7 +61,7 @@ class _PatchEmbedInit(nn.Module):
 
 
 class _PatchEmbedStage(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronClass,
+    def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
 
@@ -78,7 +78,7 @@ class _PatchEmbedStage(nn.Module):
 
 
 class _MLP(nn.Module):
-    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronClass, neuron_kwargs: dict[str, Any]) -> None:
+    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronArg, neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.fc1 = layer.Conv1d(dim, hidden_dim, kernel_size=1, step_mode="m")
         self.bn1 = layer.BatchNorm1d(hidden_dim, step_mode="m")
@@ -93,7 +93,7 @@ class _MLP(nn.Module):
 
 class _Block(nn.Module):
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float, qka_type: str, self_attention: bool,
-                 spiking_neuron: NeuronClass, neuron_kwargs: dict[str, Any]) -> None:
+                 spiking_neuron: NeuronArg, neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.attn = (SpikingSelfAttention(dim, num_heads, spiking_neuron, **neuron_kwargs) if self_attention
                      else QKAttention(dim, num_heads, qka_type, spiking_neuron, **neuron_kwargs))
@@ -120,7 +120,7 @@ class QKFormer(nn.Module):
 
     def __init__(self, T: int = 4, in_channels: int = 3, num_classes: int = 1000, embed_dims: int = 384,
                  num_heads: tuple[int, int, int] = (3, 6, 6), depths: tuple[int, int, int] = (1, 2, 7),
-                 mlp_ratio: float = 4.0, qka_type: str = "token", spiking_neuron: NeuronClass = None,
+                 mlp_ratio: float = 4.0, qka_type: str = "token", spiking_neuron: NeuronArg = None,
                  **kwargs: Any) -> None:
         super().__init__()
         if len(num_heads) != 3 or len(depths) != 3:
@@ -139,15 +139,8 @@ class QKFormer(nn.Module):
         self.head = nn.Linear(embed_dims, num_classes)
         set_step_mode(self, "m")
 
-    def _to_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim == 4:
-            return x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1)
-        if x.ndim == 5:
-            return x
-        raise ValueError(f"expected 4D image or 5D sequence input, but got shape {x.shape}")
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._to_sequence(x)
+        x = to_sequence(x, self.T)
         for i in (1, 2, 3):
             x = getattr(self, f"patch_embed{i}")(x)
             for block in getattr(self, f"stage{i}"):
@@ -155,7 +148,7 @@ class QKFormer(nn.Module):
         return self.head(x.flatten(3).mean(dim=-1).mean(0))
 
 
-def qkformer_10_384(T: int = 4, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronClass = None,
+def qkformer_10_384(T: int = 4, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronArg = None,
                     **kwargs: Any) -> QKFormer:
     """QKFormer-10-384: 384 dims, (6, 6, 6) heads, (1, 2, 7) blocks."""
     return QKFormer(T, in_channels, num_classes, 384, (6, 6, 6), (1, 2, 7), spiking_neuron=spiking_neuron, **kwargs)

@@ -18,8 +18,8 @@ from torch import nn
 
 from sj import layer
 from sj.functional import set_step_mode
-from sj.model._attention import NeuronClass, SpikeDrivenSelfAttention
-from sj.model._builders import make_multi_step_neuron
+from sj.layer import SpikeDrivenSelfAttention
+from sj.model._builders import NeuronArg, make_multi_step_neuron, to_sequence
 
 __all__ = ["SpikeDrivenTransformer", "sdt_8_384"]
 
@@ -34,7 +34,7 @@ def _pool() -> nn.Module:
 
 
 class _PatchEmbed(nn.Module):
-    def __init__(self, in_channels: int, embed_dims: int, pooling_stat: str, spiking_neuron: NeuronClass,
+    def __init__(self, in_channels: int, embed_dims: int, pooling_stat: str, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         channels = (embed_dims // 8, embed_dims // 4, embed_dims // 2)
@@ -57,7 +57,7 @@ class _PatchEmbed(nn.Module):
 
 
 class _MLP(nn.Module):
-    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronClass, neuron_kwargs: dict[str, Any]) -> None:
+    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronArg, neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.residual = dim == hidden_dim
         self.fc1, self.bn1 = _conv_bn(dim, hidden_dim, 1)
@@ -74,7 +74,7 @@ class _MLP(nn.Module):
 
 
 class _Block(nn.Module):
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, spiking_neuron: NeuronClass,
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.attn = SpikeDrivenSelfAttention(dim, num_heads, spiking_neuron, **neuron_kwargs)
@@ -97,7 +97,7 @@ class SpikeDrivenTransformer(nn.Module):
 
     def __init__(self, T: int = 4, in_channels: int = 3, num_classes: int = 1000, embed_dims: int = 384,
                  num_heads: int = 8, depths: int = 8, mlp_ratio: float = 4.0, pooling_stat: str = "1111",
-                 spiking_neuron: NeuronClass = None, **kwargs: Any) -> None:
+                 spiking_neuron: NeuronArg = None, **kwargs: Any) -> None:
         super().__init__()
         if len(pooling_stat) != 4 or any(c not in "01" for c in pooling_stat):
             raise ValueError(f"pooling_stat must be a four-character 0/1 mask, got {pooling_stat!r}")
@@ -109,21 +109,14 @@ class SpikeDrivenTransformer(nn.Module):
         self.head = nn.Linear(embed_dims, num_classes)
         set_step_mode(self, "m")
 
-    def _to_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim == 4:
-            return x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1)
-        if x.ndim == 5:
-            return x
-        raise ValueError(f"expected 4D image or 5D sequence input, but got shape {x.shape}")
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed(self._to_sequence(x))
+        x = self.patch_embed(to_sequence(x, self.T))
         for block in self.blocks:
             x = block(x)
         return self.head(self.head_lif(x.flatten(3).mean(-1)).mean(0))
 
 
-def sdt_8_384(T: int = 4, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronClass = None,
+def sdt_8_384(T: int = 4, in_channels: int = 3, num_classes: int = 1000, spiking_neuron: NeuronArg = None,
               **kwargs: Any) -> SpikeDrivenTransformer:
     """Spike-driven Transformer-8-384: 384 dims, 8 heads, 8 blocks."""
     return SpikeDrivenTransformer(T, in_channels, num_classes, 384, 8, 8, spiking_neuron=spiking_neuron, **kwargs)

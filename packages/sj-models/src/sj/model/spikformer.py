@@ -22,8 +22,8 @@ from torch import nn
 
 from sj import layer
 from sj.functional import set_step_mode
-from sj.model._attention import LIF_DEFAULTS, NeuronClass, SpikingSelfAttention, conv1d_bn
-from sj.model._builders import make_multi_step_neuron
+from sj.layer import SpikingSelfAttention
+from sj.model._builders import LIF_DEFAULTS, NeuronArg, conv1d_bn, make_multi_step_neuron, to_sequence
 from sj.model._vision_config import ModelConfig, NeuronConfig, resolve_neuron_config
 
 __all__ = ["Spikformer", "SpikformerCIFAR10Config", "SpikformerConfig", "spikformer_cifar10", "spikformer_s",
@@ -50,7 +50,7 @@ class SpikformerConv2dBNLIF(nn.Module):
     """:class:`SpikformerConv2dBN` then a neuron."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                 pool: bool = False, spiking_neuron: NeuronClass = None, **kwargs: Any) -> None:
+                 pool: bool = False, spiking_neuron: NeuronArg = None, **kwargs: Any) -> None:
         super().__init__()
         self.conv_bn = SpikformerConv2dBN(in_channels, out_channels, kernel_size, stride, padding, pool)
         self.neuron = make_multi_step_neuron(spiking_neuron, kwargs, LIF_DEFAULTS)
@@ -64,7 +64,7 @@ class SpikformerPatchStem(nn.Module):
     16)."""
 
     def __init__(self, img_size_h: int = 224, img_size_w: int = 224, patch_size: int = 16, in_channels: int = 3,
-                 embed_dims: int = 256, spiking_neuron: NeuronClass = None, **kwargs: Any) -> None:
+                 embed_dims: int = 256, spiking_neuron: NeuronArg = None, **kwargs: Any) -> None:
         super().__init__()
         if patch_size not in (4, 16):
             raise ValueError(f"SpikformerPatchStem supports patch_size=4 or 16, but got {patch_size}.")
@@ -87,7 +87,7 @@ class SpikformerMLP(nn.Module):
     """Two 1×1 Conv1d-BN-LIF layers on tokens ``[T, N, C, L]``."""
 
     def __init__(self, in_features: int, hidden_features: int, out_features: int,
-                 spiking_neuron: NeuronClass = None, **kwargs: Any) -> None:
+                 spiking_neuron: NeuronArg = None, **kwargs: Any) -> None:
         super().__init__()
         self.fc1 = conv1d_bn(in_features, hidden_features)
         self.neuron1 = make_multi_step_neuron(spiking_neuron, kwargs, LIF_DEFAULTS)
@@ -102,7 +102,7 @@ class SpikformerBlock(nn.Module):
     """``x + SSA(x)``, then ``x + MLP(x)``, on ``[T, N, C, H, W]`` (as tokens ``[T, N, C, H·W]``). With the default
     neuron, the attention keeps the paper's τ and ``detach_reset`` (as SpikingJelly)."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, spiking_neuron: NeuronClass = None,
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, spiking_neuron: NeuronArg = None,
                  **kwargs: Any) -> None:
         super().__init__()
         attention_kwargs = kwargs if spiking_neuron is not None else {
@@ -134,7 +134,7 @@ class Spikformer(nn.Module):
 
     def __init__(self, T: int = 4, in_channels: int = 3, img_size_h: int = 224, img_size_w: int = 224,
                  patch_size: int = 16, num_classes: int = 1000, embed_dims: int = 256, num_heads: int = 8,
-                 mlp_ratio: float = 4.0, depths: int = 4, spiking_neuron: NeuronClass = None, **kwargs: Any) -> None:
+                 mlp_ratio: float = 4.0, depths: int = 4, spiking_neuron: NeuronArg = None, **kwargs: Any) -> None:
         super().__init__()
         self.T, self.num_classes, self.embed_dims, self.num_heads, self.depths = (T, num_classes, embed_dims,
                                                                                  num_heads, depths)
@@ -153,14 +153,6 @@ class Spikformer(nn.Module):
                 nn.init.constant_(m.bias, 0.0)
         set_step_mode(self, "m")
 
-    def _to_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim == 4:
-            return x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1)
-        if x.ndim == 5:
-            return x
-        raise ValueError(f"expected 4D image input [N, C, H, W] or 5D sequence input [T, N, C, H, W], but got "
-                         f"{x.shape}")
-
     def forward_features(self, x_seq: torch.Tensor) -> torch.Tensor:
         """``[T, N, C, H, W]`` → the token mean ``[T, N, embed_dims]``."""
         x_seq = self.patch_embed(x_seq)
@@ -169,24 +161,24 @@ class Spikformer(nn.Module):
         return x_seq.flatten(3).mean(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(self._to_sequence(x)))
+        return self.head(self.forward_features(to_sequence(x, self.T)))
 
 
 def spikformer_ti(T: int = 4, in_channels: int = 3, img_size_h: int = 224, img_size_w: int = 224,
-                  num_classes: int = 1000, spiking_neuron: NeuronClass = None, **kwargs: Any) -> Spikformer:
+                  num_classes: int = 1000, spiking_neuron: NeuronArg = None, **kwargs: Any) -> Spikformer:
     """Spikformer-Ti (ImageNet, 16×16 patches): 256 dims, 8 heads, 4 blocks."""
     return Spikformer(T, in_channels, img_size_h, img_size_w, 16, num_classes, 256, 8, 4.0, 4, spiking_neuron,
                       **kwargs)
 
 
 def spikformer_s(T: int = 4, in_channels: int = 3, img_size_h: int = 224, img_size_w: int = 224,
-                 num_classes: int = 1000, spiking_neuron: NeuronClass = None, **kwargs: Any) -> Spikformer:
+                 num_classes: int = 1000, spiking_neuron: NeuronArg = None, **kwargs: Any) -> Spikformer:
     """Spikformer-S (ImageNet, 16×16 patches): 384 dims, 12 heads, 6 blocks."""
     return Spikformer(T, in_channels, img_size_h, img_size_w, 16, num_classes, 384, 12, 4.0, 6, spiking_neuron,
                       **kwargs)
 
 
-def spikformer_cifar10(T: int = 4, num_classes: int = 10, spiking_neuron: NeuronClass = None,
+def spikformer_cifar10(T: int = 4, num_classes: int = 10, spiking_neuron: NeuronArg = None,
                        **kwargs: Any) -> Spikformer:
     """Spikformer-4-384 for CIFAR-10 (32×32, 4×4 patches): 384 dims, 12 heads, 4 blocks."""
     return Spikformer(T, 3, 32, 32, 4, num_classes, 384, 12, 4.0, 4, spiking_neuron, **kwargs)
