@@ -25,6 +25,31 @@ def test_reset_net_resets_only_that_tree():
     assert isinstance(b[1].v, torch.Tensor) and isinstance(b[3].w, torch.Tensor)
 
 
+def test_wrapped_neurons_are_reset_once_without_a_warning():
+    """torch's CheckpointWrapper (as memopt wraps blocks) forwards ``reset``/``detach`` from the neuron it wraps: the
+    neuron is reset and detached once, as itself, and the wrapper is not taken for a foreign stateful module."""
+    import warnings
+
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
+
+    class CountingLIF(neuron.LIFNode):
+        def reset(self) -> None:
+            calls.append("reset")
+            super().reset()
+
+    calls = []
+    node = CountingLIF(step_mode="m")
+    wrapped = torch.nn.Sequential(checkpoint_wrapper(node))
+    node(torch.rand(3, 2, requires_grad=True) * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        functional.detach_net(wrapped)
+        assert not node.v.requires_grad
+        assert functional.collect_reset_modules(wrapped) == (node,)
+        functional.reset_net(wrapped)
+    assert calls == ["reset"] and node.v == 0.0
+
+
 def test_transient_state_is_not_in_state_dict():
     a = net()
     a(torch.rand(5, 2, 3))

@@ -10,9 +10,18 @@ from sj.backends.registry import BackendError, unsupported_reason
 from sj.base import MemoryModule, StepModeError, StepModule
 
 
+def _has_own(m: nn.Module, name: str) -> bool:
+    """Whether ``m`` has a callable ``name`` of its own: not one a wrapper forwards from the module it wraps (torch's
+    ``CheckpointWrapper`` forwards unknown attributes), which is called as that module's, once."""
+    method = getattr(m, name, None)
+    owner = getattr(method, "__self__", m)
+    return callable(method) and (owner is m or not isinstance(owner, nn.Module))
+
+
 def collect_reset_modules(net: nn.Module) -> tuple[nn.Module, ...]:
-    """The modules of ``net`` (itself included) that have a callable ``reset()``, in ``net.modules()`` order."""
-    return tuple(m for m in net.modules() if callable(getattr(m, "reset", None)))
+    """The modules of ``net`` (itself included) that have a callable ``reset()`` of their own (not one forwarded
+    from a wrapped module), in ``net.modules()`` order."""
+    return tuple(m for m in net.modules() if _has_own(m, "reset"))
 
 
 def reset_collected_modules(modules: tuple[nn.Module, ...]) -> None:
@@ -50,7 +59,7 @@ def detach_net(net: nn.Module) -> None:
     for m in net.modules():
         if isinstance(m, MemoryModule):
             m.detach()
-        elif callable(getattr(m, "detach", None)):
+        elif _has_own(m, "detach"):
             warnings.warn(f"detach_net: calling detach() of {type(m).__name__}, which is not an sj MemoryModule",
                           stacklevel=2)
             m.detach()
