@@ -14,7 +14,7 @@ paths replaced (``spikingjelly.activation_based`` → ``sj``, ``spikingjelly.dat
 ``spikingjelly.visualizing`` → ``sj.visualizing``) and nothing else, on sj. It passes when sj runs it and every number
 agrees within ``ATOL``. Known gaps are ``xfail(strict=True)`` with the reason (``GAPS``): a fix turns them into failures
 here, to be moved out of the list. The counts (pieces run on SJ, run on sj, equal) are printed as a table at the end of
-the session (``conftest.py``).
+the session (``tests/conftest.py``).
 """
 
 from __future__ import annotations
