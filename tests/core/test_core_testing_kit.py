@@ -1,5 +1,8 @@
 """The conformance kit's 16-bit rule (sj.testing.gradient_may_jump, check_case(gradients=False)), checked once here
-for every backend's suite that uses it."""
+for every backend's suite that uses it; the capture-safety check (sj.testing.capture) on backends that pass and fail
+it."""
+
+import contextlib
 
 import pytest
 import torch
@@ -17,6 +20,7 @@ from sj.testing import (
     conformance_cases,
     gradient_may_jump,
 )
+from sj.testing.capture import check_capture_safe
 
 
 def test_the_16_bit_split_still_covers_every_neuron_and_surrogate():
@@ -52,18 +56,29 @@ class _WrongGradient(Backend):
 
 
 class _Plugin:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
     @hookimpl
     def sj_backends(self):
-        return [_WrongGradient()]
+        return [self.backend]
+
+
+@contextlib.contextmanager
+def _registered(backend: Backend):
+    plugin_manager().register(_Plugin(backend), name=f"{backend.name}_plugin")
+    backend_registry.clear_cache()
+    try:
+        yield backend.name
+    finally:
+        plugin_manager().unregister(name=f"{backend.name}_plugin")
+        backend_registry.clear_cache()
 
 
 @pytest.fixture
 def wrong_gradient_backend():
-    plugin_manager().register(_Plugin(), name="wrong_gradient_plugin")
-    backend_registry.clear_cache()
-    yield "wrong_gradient"
-    plugin_manager().unregister(name="wrong_gradient_plugin")
-    backend_registry.clear_cache()
+    with _registered(_WrongGradient()) as name:
+        yield name
 
 
 def test_gradients_false_compares_the_forward_only(wrong_gradient_backend):
@@ -71,3 +86,33 @@ def test_gradients_false_compares_the_forward_only(wrong_gradient_backend):
     check_case(wrong_gradient_backend, case, gradients=False)
     with pytest.raises(AssertionError, match="grad x"):
         check_case(wrong_gradient_backend, case)
+
+
+class _Launching(Backend):
+    """What a GPU backend's host path does with its launches stubbed: allocate the outputs, launch nothing.
+    ``sync``: it also reads tau back to the host, as a backend choosing a kernel by value would."""
+
+    def __init__(self, sync: bool) -> None:
+        self.name, self.sync = ("syncing" if sync else "launching"), sync
+
+    def supports(self, spec, device, dtype):
+        return None
+
+    def forward(self, spec, x_seq, state_init, params, save):
+        if self.sync:
+            float(params[-1])
+        return (torch.empty_like(x_seq), [torch.empty_like(s) for s in state_init], None,
+                [torch.empty_like(x_seq)] if save else [])
+
+    def backward(self, spec, inputs):
+        return (torch.empty_like(inputs.grad_spike), [torch.empty_like(s) for s in inputs.state_init],
+                [torch.empty_like(p) if wanted else None for p, wanted in zip(inputs.params, inputs.params_need_grad)])
+
+
+def test_capture_safety_passes_a_launch_only_host_path_and_names_what_breaks_capture():
+    with _registered(_Launching(sync=False)) as name:
+        check_capture_safe(name)
+    with _registered(_Launching(sync=True)) as name, pytest.raises(AssertionError, match="_local_scalar_dense"):
+        check_capture_safe(name)
+    with pytest.raises(AssertionError, match="torch forward runs more than output allocations"):
+        check_capture_safe("torch")  # the reference computes on the host path: nothing to capture around

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 pytest.importorskip("cupy", reason="CuPy is not installed (pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12)")
 
@@ -15,23 +14,8 @@ from sj.backends.base import BackwardInputs
 from sj.backends.registry import get_backend
 from sj.cupy import backend as cupy_backend
 from sj.cupy.stub_launch import stubbed_launches
-from sj.ops import MultiStepSpec, multistep
-
-SPEC = MultiStepSpec("lif", "ATan", (2.0,), False, False, False)
-ALLOCATIONS = {"aten.empty_like.default", "aten.empty.memory_format"}
-SYNCS = {"aten._local_scalar_dense.default", "aten.item.default", "aten.nonzero.default", "aten.equal.default"}
-
-
-class _Ops(TorchDispatchMode):
-    """Records the name of every aten operation run inside it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.append(str(func))
-        return func(*args, **(kwargs or {}))
+from sj.ops import multistep
+from sj.testing.capture import ALLOCATIONS, LIF_SPEC, RecordOps, check_capture_safe, lif_inputs
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +31,16 @@ def stub(cache_dir, monkeypatch):
         yield record
 
 
-def _lif_inputs(T=4, n=256, dtype=torch.float16):
-    x = torch.rand(T, n, dtype=dtype) * 2
-    return x, torch.zeros(n, dtype=dtype), [torch.tensor(v, dtype=dtype) for v in (1.0, 0.0, 2.0)]
-
-
 def test_unavailable_and_refusing_cpu_tensors_outside_the_stub():
     b = get_backend("cupy")
-    assert "CUDA devices only" in b.supports(SPEC, torch.device("cpu"), torch.float32)
+    assert "CUDA devices only" in b.supports(LIF_SPEC, torch.device("cpu"), torch.float32)
     if not torch.cuda.is_available():
         assert b.availability() is not None
 
 
 def test_forward_launch_receives_the_call_tensors(stub):
-    x, v0, params = _lif_inputs()
-    spike, last, v_seq, saved = get_backend("cupy").forward(SPEC, x, [v0], params, save=True)
+    x, v0, params = lif_inputs()
+    spike, last, v_seq, saved = get_backend("cupy").forward(LIF_SPEC, x, [v0], params, save=True)
     (fwd,) = stub
     assert fwd.name.startswith("sj_fwd_lif_") and fwd.name.endswith("_float16_v8_save_p000")
     assert fwd.grid == 1  # 256 neurons, 8 per thread, 256 threads per block
@@ -70,13 +49,13 @@ def test_forward_launch_receives_the_call_tensors(stub):
 
 
 def test_backward_reads_no_absent_last_state_gradient(stub):
-    x, v0, params = _lif_inputs()
+    x, v0, params = lif_inputs()
     backend = get_backend("cupy")
-    _, _, _, saved = backend.forward(SPEC, x, [v0], params, save=True)
+    _, _, _, saved = backend.forward(LIF_SPEC, x, [v0], params, save=True)
     gs = torch.rand_like(x)
     inputs = BackwardInputs(saved, x.new_empty(0), [v0], params, [False, False, True], gs, [None], None)
-    with _Ops() as ops:
-        grad_x, grad_init, grad_params = backend.backward(SPEC, inputs)
+    with RecordOps() as ops:
+        grad_x, grad_init, grad_params = backend.backward(LIF_SPEC, inputs)
     bwd = stub[-1]
     assert bwd.name.endswith("_ATan_g001_l0_p000")  # tau's gradient only, no last-state gradient, 0-d params
     expected = (saved[0], v0, *params, gs, grad_x, grad_init[0], grad_params[2])
@@ -86,45 +65,32 @@ def test_backward_reads_no_absent_last_state_gradient(stub):
 
 
 def test_a_call_allocates_only_its_outputs_and_never_synchronises(stub):
-    x, v0, params = _lif_inputs()
-    backend = get_backend("cupy")
-    with _Ops() as ops:
-        backend.forward(SPEC, x, [v0], params, save=True)
-    assert set(ops.names) <= ALLOCATIONS, ops.names
-    x.requires_grad_()
-    tau = params[2].clone().requires_grad_()
-    multistep("lif", x, [v0], [1.0, 0.0, tau], surrogate="ATan", surrogate_params=[2.0], backend="cupy")  # warm
-    with _Ops() as ops:
-        spike, last, _ = multistep("lif", x, [v0], [1.0, 0.0, tau], surrogate="ATan", surrogate_params=[2.0],
-                                   backend="cupy")
-        torch.autograd.grad(spike.float().sum() + last[0].float().sum(), [x, tau])
-    assert {"sj.multistep_fwd.default", "sj.multistep_bwd.default"} <= set(ops.names)
-    assert not set(ops.names) & SYNCS, sorted(set(ops.names))
+    check_capture_safe("cupy")
 
 
 @pytest.mark.parametrize("dtype, vec", [(torch.float16, 8), (torch.bfloat16, 8), (torch.float32, 4),
                                         (torch.float64, 2)])
 def test_vector_width_follows_size_and_alignment(stub, dtype, vec):
     backend = get_backend("cupy")
-    x, v0, params = _lif_inputs(3, 64, dtype)
-    backend.forward(SPEC, x, [v0], params, save=False)
-    odd, v_odd, _ = _lif_inputs(3, 63, dtype)
-    backend.forward(SPEC, odd, [v_odd], params, save=False)
+    x, v0, params = lif_inputs(3, 64, dtype)
+    backend.forward(LIF_SPEC, x, [v0], params, save=False)
+    odd, v_odd, _ = lif_inputs(3, 63, dtype)
+    backend.forward(LIF_SPEC, odd, [v_odd], params, save=False)
     off = torch.empty(3 * 64 + 1, dtype=dtype)[1:].view(3, 64).copy_(x)  # contiguous, not 16-byte aligned
-    backend.forward(SPEC, off, [v0], params, save=False)
+    backend.forward(LIF_SPEC, off, [v0], params, save=False)
     assert [f"_v{vec}_", "_v1_", "_v1_"] == [f"_v{launch.name.split('_v')[-1].split('_')[0]}_" for launch in stub]
     assert [launch.grid for launch in stub] == [1, 1, 1] and stub[1].values[-2:] == (63, 3)
 
 
 def test_per_neuron_parameters_are_a_compile_time_choice(stub):
-    x, v0, params = _lif_inputs()
+    x, v0, params = lif_inputs()
     tau = torch.full((256,), 2.0, dtype=x.dtype)
-    get_backend("cupy").forward(SPEC, x, [v0], [params[0], params[1], tau], save=False)
+    get_backend("cupy").forward(LIF_SPEC, x, [v0], [params[0], params[1], tau], save=False)
     assert stub[-1].name.endswith("_p001") and stub[-1].values[4] == tau.data_ptr()
 
 
 def test_steady_state_calls_make_no_plan(stub):
-    x, v0, params = _lif_inputs(T=8, n=512)
+    x, v0, params = lif_inputs(T=8, n=512)
     x.requires_grad_()
 
     def call():

@@ -11,30 +11,14 @@ import torch
 if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):  # compiled kernels only
     pytest.skip("runs in its own session without TRITON_INTERPRET (tests/triton/test_triton_compiled.py)",
                 allow_module_level=True)
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import sj.neuron.builtin  # noqa: F401
 from sj.backends.base import BackwardInputs
 from sj.backends.registry import get_backend
 from sj.ops import MultiStepSpec, multistep
+from sj.testing.capture import ALLOCATIONS, LIF_SPEC, RecordOps, check_capture_safe, lif_inputs
 from sj.triton import launch, tuning
 from sj.triton.stub_driver import stubbed_launches
-
-SPEC = MultiStepSpec("lif", "ATan", (2.0,), False, False, False)
-ALLOCATIONS = {"aten.empty_like.default", "aten.empty.memory_format"}
-SYNCS = {"aten._local_scalar_dense.default", "aten.item.default", "aten.nonzero.default", "aten.equal.default"}
-
-
-class _Ops(TorchDispatchMode):
-    """Records the name of every aten operation run inside it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.append(str(func))
-        return func(*args, **(kwargs or {}))
 
 
 @pytest.fixture
@@ -44,14 +28,9 @@ def stub():
         yield record
 
 
-def _lif_inputs(T=4, n=256, dtype=torch.float16):
-    x = torch.rand(T, n, dtype=dtype) * 2
-    return x, torch.zeros(n, dtype=dtype), [torch.tensor(v, dtype=dtype) for v in (1.0, 0.0, 2.0)]
-
-
 def test_forward_launch_receives_the_call_tensors(stub):
-    x, v0, params = _lif_inputs()
-    spike, last, v_seq, saved = get_backend("triton").forward(SPEC, x, [v0], params, save=True)
+    x, v0, params = lif_inputs()
+    spike, last, v_seq, saved = get_backend("triton").forward(LIF_SPEC, x, [v0], params, save=True)
     (fwd,) = stub
     args = fwd.args
     assert fwd.name == "forward_kernel" and fwd.grid == (-(-256 // tuning.default_config(x.dtype, 256)[0]), 1, 1)
@@ -62,13 +41,13 @@ def test_forward_launch_receives_the_call_tensors(stub):
 
 
 def test_backward_reads_no_absent_last_state_gradient(stub):
-    x, v0, params = _lif_inputs()
+    x, v0, params = lif_inputs()
     backend = get_backend("triton")
-    _, _, _, saved = backend.forward(SPEC, x, [v0], params, save=True)
+    _, _, _, saved = backend.forward(LIF_SPEC, x, [v0], params, save=True)
     gs = torch.rand_like(x)
     inputs = BackwardInputs(saved, x.new_empty(0), [v0], params, [False, False, True], gs, [None], None)
-    with _Ops() as ops:
-        grad_x, grad_init, grad_params = backend.backward(SPEC, inputs)
+    with RecordOps() as ops:
+        grad_x, grad_init, grad_params = backend.backward(LIF_SPEC, inputs)
     bwd = stub[-1]
     assert bwd.name == "backward_kernel"
     h = saved[0]
@@ -86,24 +65,11 @@ def test_backward_reads_no_absent_last_state_gradient(stub):
 def test_a_call_allocates_only_its_outputs_and_never_synchronises(stub):
     """What makes the op safe to capture in a CUDA graph: the backend allocates only through the (caching) allocator
     and reads nothing back to the host; the whole op, sj-core included, runs no synchronising operation."""
-    x, v0, params = _lif_inputs()
-    backend = get_backend("triton")
-    with _Ops() as ops:
-        backend.forward(SPEC, x, [v0], params, save=True)
-    assert set(ops.names) <= ALLOCATIONS, ops.names
-    x.requires_grad_()
-    tau = params[2].clone().requires_grad_()
-    multistep("lif", x, [v0], [1.0, 0.0, tau], surrogate="ATan", surrogate_params=[2.0], backend="triton")  # warm
-    with _Ops() as ops:
-        spike, last, _ = multistep("lif", x, [v0], [1.0, 0.0, tau], surrogate="ATan", surrogate_params=[2.0],
-                                   backend="triton")
-        torch.autograd.grad((spike.float().sum() + last[0].float().sum()), [x, tau])
-    assert {"sj.multistep_fwd.default", "sj.multistep_bwd.default"} <= set(ops.names)
-    assert not set(ops.names) & SYNCS, sorted(set(ops.names))
+    check_capture_safe("triton")
 
 
 def test_steady_state_calls_make_no_plan(stub):
-    x, v0, params = _lif_inputs(T=8, n=512)
+    x, v0, params = lif_inputs(T=8, n=512)
     x.requires_grad_()
 
     def call():
@@ -123,11 +89,11 @@ def test_plans_follow_size_class_t_class_and_alignment(stub):
 
     def new_plans(T, n, misaligned=False):
         """Forward plans a call of ``[T, n]`` adds; ``misaligned``: x is a contiguous view 2 bytes off alignment."""
-        x, v0, params = _lif_inputs(T, n)
+        x, v0, params = lif_inputs(T, n)
         if misaligned:
             x = torch.empty(T * n + 1, dtype=x.dtype)[1:].view(T, n).copy_(x)
         before = set(launch._plans)
-        backend.forward(SPEC, x, [v0], params, save=False)
+        backend.forward(LIF_SPEC, x, [v0], params, save=False)
         return set(launch._plans) - before
 
     (key,) = new_plans(4, 1024)
@@ -141,7 +107,7 @@ def test_plans_follow_size_class_t_class_and_alignment(stub):
 
 
 def test_absent_and_present_last_state_gradients_are_two_plans(stub):
-    x, v0, params = _lif_inputs()
+    x, v0, params = lif_inputs()
     x.requires_grad_()
     spike, last, _ = multistep("lif", x, [v0], params, surrogate="ATan", surrogate_params=[2.0], backend="triton")
     torch.autograd.grad(spike.float().sum(), [x], retain_graph=True)
@@ -160,6 +126,6 @@ def test_one_binary_serves_every_t(stub, monkeypatch):
     spec = MultiStepSpec("lif_nodecay", "SoftSign", (2.0,), False, False, False)
     backend = get_backend("triton")
     for T in (5, 700):
-        x, v0, params = _lif_inputs(T, 512)
+        x, v0, params = lif_inputs(T, 512)
         backend.forward(spec, x, [v0], params, save=True)
     assert len(compiled) == 2 and compiled[0] == compiled[1]
