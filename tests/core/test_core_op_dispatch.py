@@ -4,19 +4,9 @@ same results."""
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from sj.ops import multistep
-
-
-class _Recorder(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops.append(str(func))
-        return func(*args, **(kwargs or {}))
+from sj.testing.capture import RecordOps
 
 
 def _call(x: torch.Tensor, tau: torch.Tensor):
@@ -35,9 +25,9 @@ def test_dispatch_mode_sees_both_ops_and_results_match_the_undispatched_path():
     x = torch.rand(6, 5, dtype=torch.float64, generator=gen) * 2
     tau, g = torch.tensor(2.5, dtype=torch.float64), torch.rand(6, 5, dtype=torch.float64, generator=gen)
     plain = _fwd_bwd(x, tau, g)
-    with _Recorder() as rec:
+    with RecordOps() as rec:
         recorded = _fwd_bwd(x, tau, g)
-    assert "sj.multistep_fwd.default" in rec.ops and "sj.multistep_bwd.default" in rec.ops
+    assert "sj.multistep_fwd.default" in rec.names and "sj.multistep_bwd.default" in rec.names
     assert all(torch.equal(a, b) for a, b in zip(plain, recorded))
 
 
