@@ -58,6 +58,22 @@ def test_vmap_is_refused_by_the_op_not_run_on_batched_storage():
         torch.vmap(lambda xb: _call(xb, torch.tensor(2.0))[0])(x)
 
 
+def test_generated_steps_run_under_vmap_and_spike_as_plain_torch():
+    """The reference's spike compares straight into a float tensor (``out=``), which vmap cannot batch: a batched
+    tensor takes the cast instead, with the same result (NaN: no spike)."""
+    from sj.backends.torch_codegen import step_fns
+    from sj.ops import MultiStepSpec
+
+    fns = step_fns(MultiStepSpec("lif", "ATan", (2.0,), False, False, False))
+    x = torch.tensor([[0.5, 2.0, float("nan"), 1.5], [3.0, -1.0, 2.5, 0.0]], dtype=torch.float64)
+    params = [torch.tensor(v, dtype=torch.float64) for v in (1.0, 0.0, 2.0)]
+    plain = fns["forward"](x, torch.zeros_like(x), *params)
+    batched = torch.vmap(lambda xb: fns["forward"](xb, torch.zeros_like(xb), *params))(x)
+    for a, b in zip(plain, batched):
+        torch.testing.assert_close(b, a, equal_nan=True)
+    assert plain[0].tolist() == [[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]] and plain[0].dtype == torch.float64
+
+
 def test_neurons_build_and_run_on_meta_yet_numbers_are_still_validated():
     from sj import neuron
 
