@@ -8,8 +8,10 @@ mean firing rate, backward, SGD update, ``reset_net``. sj runs with no backend n
 ``backend='torch'`` and with ``backend='cpu'``; SpikingJelly with its default. Rounds are interleaved (each round
 times every variant once), so a drift of the machine affects all alike; the table gives medians and ratios to
 SpikingJelly. Targets (issue "SpikingJelly code runs unchanged"): no backend named ≤ 0.6× SpikingJelly,
-``backend='torch'`` ≤ 1.0×. SpikingJelly 2.0.0 must be importable (``pip install --no-deps spikingjelly==2.0.0``
-plus loguru; torchvision/torchaudio are stubbed as in the parity tests).
+``backend='torch'`` ≤ 1.0×. A second table times the first LIF layer alone (``[T, batch, channels, 28, 28]``,
+forward and backward separately, interleaved the same way), which shows where the neuron itself stands.
+SpikingJelly 2.0.0 must be importable (``pip install --no-deps spikingjelly==2.0.0`` plus loguru;
+torchvision/torchaudio are stubbed as in the parity tests).
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "sjparity"))
 
 
-def build(lib, channels: int, backend: str | None) -> nn.Module:
-    layer, neuron, surrogate = lib.layer, lib.neuron, lib.surrogate
+def make_lif(lib, backend: str | None) -> nn.Module:
+    """The net's neuron: multi-step LIF, tau 2, ATan, detach_reset; ``backend`` None: the library's default."""
     kw = {} if backend is None else {"backend": backend}
+    return lib.neuron.LIFNode(tau=2.0, surrogate_function=lib.surrogate.ATan(), detach_reset=True, step_mode="m",
+                              **kw)
+
+
+def build(lib, channels: int, backend: str | None) -> nn.Module:
+    layer = lib.layer
 
     def lif():
-        return neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), detach_reset=True, step_mode="m", **kw)
+        return make_lif(lib, backend)
 
     net = nn.Sequential(
         layer.Conv2d(1, channels, 3, padding=1, bias=False, step_mode="m"), layer.BatchNorm2d(channels, step_mode="m"),
@@ -96,7 +104,36 @@ def main() -> int:
     for name, ts in times.items():
         med = statistics.median(ts)
         print(f"  {name:24s} {med * 1e3:8.1f} ms   {med / base:5.2f}x SpikingJelly")
+    layer_table(sj2, sj, args)
     return 0
+
+
+def layer_table(sj2, sj, args) -> None:
+    """The first LIF layer alone: forward and backward of ``[T, batch, channels, 28, 28]``, interleaved rounds."""
+    x = torch.randn(args.T, args.batch, args.channels, 28, 28) * 1.5
+    g = torch.rand_like(x)
+    nodes = {"SpikingJelly 2.0": make_lif(sj2, None), "sj, backend='torch'": make_lif(sj, "torch"),
+             "sj, backend='cpu'": make_lif(sj, "cpu")}
+    times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in nodes}
+    for r in range(args.rounds + 2):  # two warm-up rounds
+        for name, node in nodes.items():
+            node.reset()
+            xg = x.clone().requires_grad_()
+            t0 = time.perf_counter()
+            y = node(xg)
+            t1 = time.perf_counter()
+            y.backward(g)
+            t2 = time.perf_counter()
+            if r >= 2:
+                times[name][0].append(t1 - t0)
+                times[name][1].append(t2 - t1)
+    fwd0, bwd0 = (statistics.median(t) for t in times["SpikingJelly 2.0"])
+    print(f"first LIF layer alone, [{args.T}, {args.batch}, {args.channels}, 28, 28]; medians of {args.rounds} "
+          f"interleaved rounds")
+    for name, (fwd, bwd) in times.items():
+        f, b = statistics.median(fwd), statistics.median(bwd)
+        print(f"  {name:24s} forward {f * 1e3:7.1f} ms ({f / fwd0:4.2f}x)   backward {b * 1e3:7.1f} ms "
+              f"({b / bwd0:4.2f}x SpikingJelly)")
 
 
 if __name__ == "__main__":
