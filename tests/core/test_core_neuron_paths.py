@@ -143,3 +143,20 @@ def test_loading_another_reset_mode_restarts_the_membrane_there():
     assert hard.soft_reset and hard.v == 0.0
     soft.load_state_dict(neuron.IFNode(v_reset=-0.5).state_dict())
     assert not soft.soft_reset and soft.v == -0.5 and soft.v_reset.item() == -0.5
+
+
+def test_to_functional_forward_runs_a_charge_subclass_through_its_own_charge():
+    """A subclass overriding ``neuronal_charge`` is not its declaration: ``to_functional_forward`` must run its
+    ``forward`` (with the states loaded), not the declared LIF step."""
+    from sj.base import to_functional_forward
+
+    class Tenfold(neuron.LIFNode):
+        def neuronal_charge(self, x):
+            self.v = self.v + 10 * x
+
+    node = Tenfold()
+    assert node.path() == "charge" and not node.runs_functionally() and neuron.LIFNode().runs_functionally()
+    x = torch.full((3,), 0.2)
+    (spike,), (v,) = to_functional_forward(node)((x,), (torch.zeros(3),))
+    reset_net(node)
+    assert torch.equal(spike, node(x)) and spike.tolist() == [1.0, 1.0, 1.0] and torch.equal(v, node.v)

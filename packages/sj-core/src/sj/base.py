@@ -243,6 +243,16 @@ class MemoryModule(nn.Module, StepModule):
         return f"step_mode={self.step_mode}"
 
     # ------------------------------------------------------------------------------------ explicit-state protocol
+    def runs_functionally(self) -> bool:
+        """Whether :meth:`functional_forward` computes what ``forward`` does, so :func:`to_functional_forward` can run
+        the module without touching its memories: it defines the explicit-state protocol (or, in step mode ``'m'``,
+        its multi-step form)."""
+        cls = type(self)
+        return (cls.functional_forward is not MemoryModule.functional_forward
+                or cls.single_step_functional_forward is not MemoryModule.single_step_functional_forward
+                or (self.step_mode == "m"
+                    and cls.multi_step_functional_forward is not MemoryModule.multi_step_functional_forward))
+
     def materialize_states(self, inputs: tuple, states: tuple, step_mode: str) -> tuple:
         """Turn the stored memories ``states`` into the values one call starts from (e.g. a number into a tensor of
         the input's shape); ``inputs`` are the call's inputs (``[T, N, *]`` in ``'m'``). Default: unchanged."""
@@ -364,14 +374,6 @@ def _memory_modules(module: nn.Module) -> list[MemoryModule]:
     return out
 
 
-def _has_functional_forward(m: MemoryModule) -> bool:
-    cls = type(m)
-    return (cls.functional_forward is not MemoryModule.functional_forward
-            or cls.single_step_functional_forward is not MemoryModule.single_step_functional_forward
-            or (m.step_mode == "m"
-                and cls.multi_step_functional_forward is not MemoryModule.multi_step_functional_forward))
-
-
 def to_functional_forward(module: nn.Module, fn: Callable | None = None) -> Callable:
     """A function ``f(inputs, states, **kwargs) -> (outputs, new_states)`` running ``module`` (or ``fn``, a function
     of the module's inputs) with explicit state: ``states`` is a tuple with one value per memory of the tree (the
@@ -390,11 +392,11 @@ def to_functional_forward(module: nn.Module, fn: Callable | None = None) -> Call
             raise ValueError(f"{type(module).__name__} expects {count} states, got {len(states)}")
         return states
 
-    if fn is None and isinstance(module, MemoryModule) and len(stateful) == 1 and _has_functional_forward(module):
+    if fn is None and isinstance(module, MemoryModule) and len(stateful) == 1 and module.runs_functionally():
         return lambda inputs, states, **kwargs: module.functional_forward(tuple(inputs), checked(states), **kwargs)
     plain_sequential = isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
     if fn is None and plain_sequential and all(
-            _has_functional_forward(m) and m in module._modules.values() for m in stateful):
+            m.runs_functionally() and m in module._modules.values() for m in stateful):
         return lambda inputs, states, **kwargs: _sequential_functional(module, tuple(inputs), checked(states), kwargs)
     run = fn if fn is not None else module
 

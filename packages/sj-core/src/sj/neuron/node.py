@@ -336,6 +336,10 @@ class BaseNode(MemoryModule):
                     check_state_recordable(type(self).__name__, name, value, x, *params)
 
     # ------------------------------------------------------------------------------------------------ dispatch
+    def runs_functionally(self) -> bool:
+        """Every path but ``'charge'``: a subclass overriding ``neuronal_charge`` runs only through ``forward``."""
+        return self.path() != "charge"
+
     def path(self) -> str:
         """How this neuron runs: ``'declared'``, ``'charge'`` or ``'functional'`` (module docstring)."""
         found = self.__dict__.get("_path")
