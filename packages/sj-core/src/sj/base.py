@@ -210,7 +210,12 @@ class MemoryModule(nn.Module, StepModule):
             if torch.is_grad_enabled() and not torch.compiler.is_compiling():
                 self.__dict__["_set_in_pass"] = _backward_pass()
         else:
-            super().__setattr__(name, value)
+            self._set_attribute(name, value)
+
+    def _set_attribute(self, name: str, value) -> None:
+        """Set an attribute that is not a memory, by nn.Module's rules; a subclass validating its own values hooks
+        here, so memory writes (every step) keep the short path above."""
+        nn.Module.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         if name in self.__dict__.get("_memories", {}):
