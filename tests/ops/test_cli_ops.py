@@ -60,6 +60,16 @@ def test_zoo_model(capsys):
                                                                           if r["kind"] == "LIFNode")
 
 
+def test_zoo_model_gets_the_catalogue_defaults(capsys):
+    """A zoo builder without a default neuron (SpikingJelly's ResNets need spiking_neuron=) is built as get_model
+    builds it: with the catalogue's neuron, and the user's --model-kwargs on top."""
+    pytest.importorskip("sj.model.registry", reason="the model zoo is not installed")
+    assert main(["ops", "spiking_resnet18", "--input-shape", "1,3,32,32", "--model-kwargs", "num_classes=4",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"IFNode", "Conv2d", "Linear"} <= {r["kind"] for r in data["layers"]} and data["total"]["mac"] > 0
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["nope.py:tiny"], "no file nope.py"),
     (["{script}:missing"], "has no callable 'missing'"),

@@ -9,6 +9,7 @@ write ``h`` and, in backward, read the spike gradient and ``h`` and write the in
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -61,6 +62,7 @@ def copy_bandwidth(numel: int, device: torch.device, dtype: torch.dtype, repeats
     return 2 * numel * src.element_size() / t
 
 
+@functools.cache
 def neuron_classes() -> dict[str, type]:
     """Neuron module classes ``bench`` can build with default arguments and that run the multi-step op (the
     declared spiking ones of :mod:`sj.neuron`)."""

@@ -31,11 +31,12 @@ def missing_command_message(name: str) -> str:
     return f"unknown command {name!r}; see 'sj --help'"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """An argument parser with one subparser per registered :class:`~sj.cli.command.Command`."""
+def build_parser(commands: dict[str, Command] | None = None) -> argparse.ArgumentParser:
+    """An argument parser with one subparser per command of ``commands`` (default: every registered
+    :class:`~sj.cli.command.Command`)."""
     parser = argparse.ArgumentParser(prog="sj", description="sj: spiking neural networks on PyTorch")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for cmd in registered_commands().values():
+    for cmd in (registered_commands() if commands is None else commands).values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
@@ -45,10 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``sj`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in PLUGIN_COMMANDS and argv[0] not in registered_commands():
+    commands = registered_commands()  # the plug-in hook runs once per invocation
+    if argv and argv[0] in PLUGIN_COMMANDS and argv[0] not in commands:
         print(f"sj: {missing_command_message(argv[0])}", file=sys.stderr)
         return 2
-    parser = build_parser()
+    parser = build_parser(commands)
     args = parser.parse_args(argv)
     if not hasattr(args, "_run"):
         parser.print_help()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib
 import importlib.util
 import json
@@ -64,14 +65,14 @@ def _factory(spec: str):
             raise _fail(f"{spec!r}: {target} has no callable {name!r}")
         return getattr(module, name)
     try:
-        from sj.model.registry import MODELS
+        from sj.model.registry import MODELS, get_model
     except ImportError:
         raise _fail(f"{spec!r} is not FILE.py:FACTORY or MODULE:FACTORY, and the model zoo (sj.model) is not "
                     "installed") from None
     if spec not in MODELS:
         raise _fail(f"unknown model {spec!r}: not FILE.py:FACTORY or MODULE:FACTORY, nor a zoo model "
                     f"({', '.join(MODELS)})")
-    return MODELS[spec].builder
+    return functools.partial(get_model, spec)  # the catalogue's defaults (e.g. its neuron), then the user's kwargs
 
 
 def _shape(text: str) -> tuple[int, ...]:
