@@ -234,6 +234,48 @@ def test_index_entries_of_new_datasets_stay_inside_root(tmp_path: Path):
         D.ESImageNet(tmp_path, train=False)
 
 
+def test_index_errors_of_new_datasets_name_the_entry(tmp_path: Path):
+    from sj.datasets.paths import safe_file_name
+
+    for bad in ("a/b.npz", "a\\b.npz", ".", ".."):
+        with pytest.raises(UnsafePathError, match=r"^idx\.txt: sample .* is not a file name in val$"):
+            safe_file_name(bad, "idx.txt", "sample", Path("val"))
+    assert safe_file_name("a.npz", "idx.txt", "sample", Path("val")) == "a.npz"
+    W.write_events_npz(tmp_path / "MINI_HARDVS_files/action_300/a.npz", [1], [1], [1], [1])
+    (tmp_path / "train_label.txt").write_text("action_300/a 299\n")
+    assert D.HARDVS(tmp_path, "train").targets == [299]
+    (tmp_path / "train_label.txt").write_text("action_301/a 300\n")
+    with pytest.raises(DatasetFormatError, match=r"label\.txt: class action_301 outside action_001\.\.action_300$"):
+        D.HARDVS(tmp_path, "train")
+    W.write_es_imagenet_npz(tmp_path / "ES-imagenet-0.18/train/class3/a.npz", [[1, 2, 3]], [[4, 5, 6]])
+    (tmp_path / "ES-imagenet-0.18/val").mkdir()
+    (tmp_path / "ES-imagenet-0.18/vallabel.txt").write_text("sub/x.npz 3\n")
+    with pytest.raises(UnsafePathError, match=r"vallabel\.txt: sample 'sub/x\.npz' is not a file name in .*val$"):
+        D.ESImageNet(tmp_path, train=False)
+    (tmp_path / "ES-imagenet-0.18/vallabel.txt").write_text("x.npz 7\n")
+    with pytest.raises(DatasetFormatError, match=r"line 'x\.npz 7': no train class folder 'class7'$"):
+        D.ESImageNet(tmp_path, train=False)
+
+
+def test_folder_frame_build_mirrors_the_raw_tree_and_resumes_over_existing_folders(tmp_path: Path):
+    (tmp_path / "download").mkdir()
+    (tmp_path / "download/toy.bin").write_bytes(b"x")
+    Toy(tmp_path, train=True)  # raw files
+    (tmp_path / "events_np/empty/deeper").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    W.write_events_npz(tmp_path / "elsewhere/never.npz", [0], [0], [0], [0])
+    (tmp_path / "events_np/train/linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "frames_number_1_split_by_number/train/2").mkdir(parents=True)  # left by an interrupted build
+    (tmp_path / "frames_number_1_split_by_number.building").touch()
+    Toy(tmp_path, train=False, data_type="frame", frames_number=1, split_by="number")
+    out = tmp_path / "frames_number_1_split_by_number"
+    assert sorted(p.relative_to(out).as_posix() + ("/" if p.is_dir() else "") for p in out.rglob("*")) == [
+        "empty/", "empty/deeper/", "test/", "test/10/", "test/10/s0.npz", "test/10/s1.npz", "test/2/",
+        "test/2/s0.npz", "test/2/s1.npz", "train/", "train/10/", "train/10/s0.npz", "train/10/s1.npz", "train/2/",
+        "train/2/s0.npz", "train/2/s1.npz", "train/linked/"]  # a linked folder is made, not entered
+    assert not (out / "train/linked").is_symlink() and not list(tmp_path.glob("*.building"))
+
+
 def test_new_datasets_use_the_crash_safe_cache_and_es_imagenet_test_labels(tmp_path: Path):
     for cls in ("class0", "class1", "class10"):
         W.write_es_imagenet_npz(tmp_path / f"ES-imagenet-0.18/train/{cls}/a.npz", [[1, 2, 3]], [[4, 5, 6]])

@@ -81,7 +81,9 @@ def extract(archive: Path, root: Path, nested: tuple[str, ...] = (), nested_into
 
 
 def _download(resource: Resource, root: Path) -> None:
-    from tonic.download_utils import download_url  # lazy: only for an explicit download=True
+    """Download ``resource`` into ``root`` with tonic's downloader, which checks ``resource.md5`` (none when it is
+    ``None``, as :class:`~sj.datasets.folder.NeuromorphicDatasetFolder`'s ``resource_url_md5`` allows)."""
+    from tonic.download_utils import download_url  # lazy: only when a download is needed
 
     download_url(resource.url, str(root), filename=resource.filename, md5=resource.md5)
 

@@ -23,14 +23,14 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from sj.datasets.archives import md5sum
+from sj.datasets.archives import _download, md5sum
 from sj.datasets.files import (
     integrate_events_file_to_frames_file_by_fixed_duration,
     integrate_events_file_to_frames_file_by_fixed_frames_number,
 )
 from sj.datasets.loaders import load_event_file, load_npz_frames, np_savez
 from sj.datasets.paths import check_samples
-from sj.datasets.spec import SampleRef
+from sj.datasets.spec import Resource, SampleRef
 
 log = logging.getLogger("sj.datasets")
 
@@ -120,23 +120,18 @@ class NeuromorphicDatasetBuilder(abc.ABC):
                 future.result()
 
     def _build_from_event_files(self, process: Callable[[Path, Path], Any]) -> None:
-        """``process(event file, output folder)`` for every file under :attr:`raw_root`, in a mirrored tree."""
-        _mirror_existing_ok(self.raw_root, self.processed_root)
+        """``process(event file, output folder)`` for every file under :attr:`raw_root`, in a mirrored tree (the
+        folders of :func:`create_same_directory_structure`, where folders left by an interrupted build may exist)."""
 
         def tasks():
-            for event_root, _, event_files in os.walk(self.raw_root):
+            for event_root, dirs, event_files in os.walk(self.raw_root):  # top-down: output_dir exists already
                 output_dir = self.processed_root / Path(event_root).relative_to(self.raw_root)
+                for d in dirs:  # linked folders too (made empty, as os.walk does not enter them)
+                    (output_dir / d).mkdir(exist_ok=True)
                 for event_file in sorted(event_files):
                     yield Path(event_root) / event_file, output_dir
 
         self._run_preprocess_tasks(process, tasks())
-
-
-def _mirror_existing_ok(source: Path, target: Path) -> None:
-    """:func:`create_same_directory_structure` where folders left by an interrupted build may exist."""
-    for event_root, dirs, _ in os.walk(source):
-        for d in dirs:
-            (target / Path(event_root).relative_to(source) / d).mkdir(exist_ok=True)
 
 
 class EventBuilder(NeuromorphicDatasetBuilder):
@@ -281,7 +276,7 @@ class NeuromorphicDatasetFolder(Dataset):
             if not cls.downloadable():
                 raise NotImplementedError(f"This dataset can not be downloaded by SpikingJelly, please download "
                                           f"[{file_name}] from [{url}] manually and put files at {download_root}.")
-            _download(url, download_root, file_name, md5)
+            _download(Resource(file_name, md5, url), download_root)
 
     @classmethod
     def _download_all_files(cls, download_root: Path) -> None:
@@ -291,7 +286,7 @@ class NeuromorphicDatasetFolder(Dataset):
                                       f"manually and put files at [{download_root}]. The resources file_name, url, "
                                       f"and md5 are: \n{resources}")
         for file_name, url, md5 in resources:
-            _download(url, download_root, file_name, md5)
+            _download(Resource(file_name, md5, url), download_root)
 
     def prepare_raw_dataset(self) -> None:
         """Make :attr:`raw_root`: check or download ``root/download``, extract into ``root/extract``, then
@@ -365,9 +360,3 @@ class NeuromorphicDatasetFolder(Dataset):
     @abc.abstractmethod
     def create_raw_from_extracted(cls, extract_root: Path, raw_root: Path) -> None:
         """Write the raw event files (``raw_root/[split/]<class>/<sample>.npz``)."""
-
-
-def _download(url: str, root: Path, file_name: str, md5: str | None) -> None:
-    from tonic.download_utils import download_url  # lazy: only when a download is needed
-
-    download_url(url, str(root), filename=file_name, md5=md5)

@@ -25,6 +25,14 @@ def safe_key(key: str, source: str | Path) -> str:
     return key
 
 
+def safe_file_name(name: str, source: str | Path, what: str, folder: Path) -> str:
+    """``name`` if it is a plain file name (no ``/`` or backslash, not ``.`` or ``..``); else
+    :class:`UnsafePathError` naming ``source``: "<what> <name> is not a file name in <folder>"."""
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise UnsafePathError(source, f"{what} {name!r} is not a file name in {folder}")
+    return name
+
+
 def inside(base: Path, path: Path, source: str | Path, what: str) -> Path:
     """``path`` with symbolic links resolved, if it lies inside ``base`` (resolved too); else
     :class:`UnsafePathError` naming ``source``."""

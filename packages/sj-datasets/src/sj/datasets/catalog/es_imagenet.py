@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from sj.datasets.catalog.common import class_folder_index, rel_key, require_dir
-from sj.datasets.errors import DatasetFormatError, UnsafePathError
+from sj.datasets.errors import DatasetFormatError
 from sj.datasets.events import make_events, times_to_us
 from sj.datasets.io.containers import read_npz
-from sj.datasets.paths import read_index_text
+from sj.datasets.paths import read_index_text, safe_file_name
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
 _FOLDER = "ES-imagenet-0.18"
@@ -54,6 +54,7 @@ def _index(root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:
     if split == "train":
         return class_folder_index(root, train, ".npz", None)
     classes = tuple(sorted(d.name for d in train.iterdir() if d.is_dir()))
+    class_index = {c: i for i, c in enumerate(classes)}  # folder names are unique
     listing = root / _FOLDER / "vallabel.txt"
     refs = []
     for line in read_index_text(listing).splitlines():
@@ -61,12 +62,10 @@ def _index(root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:
             continue
         fields = line.split(" ")
         name, cls = fields[0], f"class{fields[1].strip() if len(fields) > 1 else ''}"
-        if "/" in name or "\\" in name or name in (".", ".."):
-            raise UnsafePathError(listing, f"sample {name!r} is not a file name in {root / _FOLDER / 'val'}")
-        if cls not in classes:
+        path = root / _FOLDER / "val" / safe_file_name(name, listing, "sample", root / _FOLDER / "val")
+        if cls not in class_index:
             raise DatasetFormatError(listing, f"line {line!r}: no train class folder {cls!r}")
-        path = root / _FOLDER / "val" / name
-        refs.append(SampleRef(rel_key(root, path), path, classes.index(cls)))
+        refs.append(SampleRef(rel_key(root, path), path, class_index[cls]))
     refs.sort(key=lambda r: (r.label, r.path.name))  # SpikingJelly's test folder: by class, then file name
     return refs, classes
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from sj.datasets.catalog.common import rel_key, require_dir
-from sj.datasets.errors import DatasetFormatError, UnsafePathError
+from sj.datasets.errors import DatasetFormatError
 from sj.datasets.events import make_events, times_to_us
 from sj.datasets.io.aedat import read_aedat31_polarity
 from sj.datasets.io.containers import read_npy
-from sj.datasets.paths import inside, read_index_text
+from sj.datasets.paths import inside, read_index_text, safe_file_name
 from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
 CLASSES = ("hand_clapping", "right_hand_wave", "left_hand_wave", "right_arm_clockwise",
@@ -52,9 +52,7 @@ def _index_aedat(root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ..
     trials = [line.strip() for line in read_index_text(trials_file).splitlines() if line.strip()]
     refs: list[SampleRef] = []
     for trial in trials:
-        if "/" in trial or "\\" in trial or trial in (".", ".."):
-            raise UnsafePathError(trials_file, f"trial {trial!r} is not a file name in {base}")
-        aedat = base / trial
+        aedat = base / safe_file_name(trial, trials_file, "trial", base)
         inside(base, aedat, trials_file, f"trial {trial!r}")
         rows = _read_labels_csv(aedat.with_name(aedat.stem + "_labels.csv"))
         for k, (cls, start, stop) in enumerate(rows):

@@ -22,6 +22,7 @@ from sj.datasets.spec import DatasetSpec, Resource, SampleRef
 
 N_CLASSES = 300
 CLASSES = tuple(f"action_{i:03d}" for i in range(1, N_CLASSES + 1))
+_CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
 _URL = "https://github.com/Event-AHU/HARDVS"
 _ENTRY = re.compile(r"(action_\d{3})/([^/\\\s]+)")
 
@@ -41,10 +42,10 @@ def _index(root: Path, split: str) -> tuple[list[SampleRef], tuple[str, ...]]:
         m = _ENTRY.fullmatch(line.split(" ")[0])
         if m is None or m.group(2) in (".", ".."):
             raise UnsafePathError(listing, f"entry {line.split(' ')[0]!r} is not 'action_<NNN>/<sample name>'")
-        if m.group(1) not in CLASSES:
+        if m.group(1) not in _CLASS_INDEX:
             raise DatasetFormatError(listing, f"class {m.group(1)} outside action_001..action_{N_CLASSES:03d}")
         path = base / m.group(1) / f"{m.group(2)}.npz"
-        refs.append(SampleRef(rel_key(root, path), path, CLASSES.index(m.group(1))))
+        refs.append(SampleRef(rel_key(root, path), path, _CLASS_INDEX[m.group(1)]))
     refs.sort(key=lambda r: r.key)
     return refs, CLASSES
 
