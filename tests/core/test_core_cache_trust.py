@@ -86,6 +86,20 @@ def test_publish_then_verified_and_tampering_is_detected(root):
     assert not cache.verified(art)
 
 
+def test_published_bytes_are_read_back_once_and_only_while_unchanged(root):
+    d = cache.private_dir("x")
+    art = cache.publish_bytes(b"program", d / "p.json", mode=0o600)
+    assert stat.S_IMODE(art.stat().st_mode) == 0o600 and cache.verified(art)
+    assert cache.read_verified(art, limit=7) == b"program"
+    with pytest.raises(ValueError, match="larger than 6 bytes"):  # bounded before anything is hashed
+        cache.read_verified(art, limit=6)
+    art.write_bytes(b"edited!")
+    assert cache.read_verified(art, limit=100) is None
+    (d / "planted.json").write_bytes(b"program")  # no record
+    assert cache.read_verified(d / "planted.json", limit=100) is None
+    assert cache.read_verified(d / "absent.json", limit=100) is None
+
+
 def test_an_artefact_without_a_record_is_not_verified(root):
     d = cache.private_dir("x")
     (d / "planted.so").write_bytes(b"anything")

@@ -39,7 +39,10 @@ def _forget(decl=DECL) -> None:
 
 def _run() -> tuple[torch.Tensor, torch.Tensor]:
     x = (torch.arange(12.0, dtype=torch.float64).reshape(3, 4) / 4).requires_grad_()
-    spike, (last,), _ = multistep(DECL.name, x, [torch.zeros(4, dtype=torch.float64)], PARAMS, surrogate="Sigmoid")
+    # the torch backend prints the program into Python on first use (the exec path); compiled backends keep their
+    # kernels in memory across _forget
+    spike, (last,), _ = multistep(DECL.name, x, [torch.zeros(4, dtype=torch.float64)], PARAMS, surrogate="Sigmoid",
+                                  backend="torch")
     (spike.sum() + last.sum()).backward()
     return torch.cat([spike.detach(), last.detach()[None]]), x.grad
 

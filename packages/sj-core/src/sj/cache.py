@@ -137,6 +137,29 @@ def publish(built: Path, artifact: Path) -> Path:
     return artifact
 
 
+def publish_bytes(data: bytes, artifact: Path, mode: int = 0o644) -> Path:
+    """Write ``data`` to ``artifact`` atomically (permission bits ``mode``) and record its digest, as :func:`publish`
+    does for a file already built, without reading it back."""
+    atomic_write(artifact, data, mode)
+    atomic_write(record_path(artifact), hashlib.sha256(data).hexdigest() + "\n", mode=0o600)
+    return artifact
+
+
+def read_verified(artifact: Path, limit: int) -> bytes | None:
+    """The content of ``artifact`` when it matches the digest :func:`publish` recorded, read once (the bytes returned
+    are the bytes checked); ``None`` when it is absent, unrecorded, changed or unreadable. A file of more than
+    ``limit`` bytes raises ``ValueError`` before anything is hashed (no file makes sj read without bound)."""
+    try:
+        recorded = record_path(artifact).read_text().strip()
+        with open(artifact, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError:
+        return None
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit} bytes")
+    return data if recorded and hashlib.sha256(data).hexdigest() == recorded else None
+
+
 def verified(artifact: Path) -> bool:
     """Whether ``artifact`` exists and its content matches the digest :func:`publish` recorded (a file planted without
     a record, or changed after publishing, is not)."""

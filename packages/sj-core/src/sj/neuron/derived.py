@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from functools import cache
 from pathlib import Path
 
-from sj.cache import UntrustedCacheError, atomic_write, private_dir, publish, verified
+from sj.cache import UntrustedCacheError, atomic_write, private_dir, publish_bytes, read_verified
 from sj.codegen.validate import InvalidProgram, check_neuron_program, check_surrogate_program
 from sj.neuron import declaration
 
@@ -77,33 +75,21 @@ def _from_cache(directory: Path, key: str, check) -> dict | None:
     wrote (no digest record, or another content: an older sj, an interrupted write), or invalid (with a warning)."""
     path = directory / f"{key}.json"
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CACHE_FILE_BYTES + 1)
-    except OSError:
-        return None
-    try:
-        if len(data) > MAX_CACHE_FILE_BYTES:
-            raise InvalidProgram(f"larger than {MAX_CACHE_FILE_BYTES} bytes")
-        program = check(json.loads(data.decode("utf-8")))
-    except (ValueError, RecursionError) as exc:  # InvalidProgram and JSON errors are ValueErrors
+        data = read_verified(path, MAX_CACHE_FILE_BYTES)
+        return None if data is None else check(json.loads(data.decode("utf-8")))
+    except (ValueError, RecursionError) as exc:  # InvalidProgram, JSON and size errors are ValueErrors
         warnings.warn(f"sj: ignoring the derivation cache file {path}: {str(exc)[:300]}; deriving the program again "
                       "and overwriting the file", RuntimeWarning, stacklevel=5)
         return None
-    return program if verified(path) else None
 
 
 def _store(directory: Path, key: str, program: dict) -> None:
-    """Publish ``program`` under ``key`` with its digest record (sj.cache.publish); best effort."""
-    tmp = None
+    """Publish ``program`` under ``key`` with its digest record (sj.cache.publish_bytes); best effort. Mode 0644: not
+    secret, the directory is what keeps other users out."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f"{key}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(program))
-        os.chmod(tmp, 0o644)  # not secret: the directory is what keeps other users out
-        publish(Path(tmp), directory / f"{key}.json")
+        publish_bytes(json.dumps(program).encode("utf-8"), directory / f"{key}.json")
     except OSError:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+        pass
 
 
 def _lookup(key: str, derive, check) -> dict:

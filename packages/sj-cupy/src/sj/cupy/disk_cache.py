@@ -2,8 +2,8 @@
 
 Files live in ``<sj cache dir>/cupy/`` (``$SJ_CACHE_DIR`` or ``~/.cache/sj``; ``SJ_CUPY_DISK_CACHE=0`` turns the cache
 off). A binary's name is a digest of what was compiled (source, options, NVRTC version, target), not of the binary,
-so each one is published with a digest record of its content (:func:`sj.cache.publish`) and read back only when
-the record matches (:func:`sj.cache.verified`): a file planted or edited there is never returned (the caller
+so each one is published with a digest record of its content (:func:`sj.cache.publish_bytes`) and read back only when
+the record matches (:func:`sj.cache.read_verified`): a file planted or edited there is never returned (the caller
 recompiles and publishes a fresh one). The directory must be private: one that another user could write raises
 :class:`sj.cache.UntrustedCacheError` naming it and the fix. Writes are atomic, so concurrent processes (DDP ranks)
 are safe; a directory that cannot be created or written only costs a recompilation.
@@ -12,12 +12,12 @@ are safe; a directory that cannot be created or written only costs a recompilati
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from sj.cache import private_dir, publish, verified
+from sj.cache import private_dir, publish_bytes, read_verified
 
 DISK_CACHE_ENV = "SJ_CUPY_DISK_CACHE"
+MAX_BINARY_BYTES = 1 << 26  # a compiled kernel is tens of kB; a larger file is not one sj wrote
 
 
 def enabled() -> bool:
@@ -40,12 +40,9 @@ def load(key: str) -> bytes | None:
     folder = _directory()
     if folder is None:
         return None
-    path = folder / key
-    if not verified(path):
-        return None
     try:
-        return path.read_bytes()
-    except OSError:
+        return read_verified(folder / key, MAX_BINARY_BYTES)
+    except ValueError:  # larger than any kernel sj compiles: not one it published
         return None
 
 
@@ -57,9 +54,6 @@ def store(key: str, binary: bytes) -> None:
     if folder is None:
         return
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=key, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(binary)
-        publish(Path(tmp), folder / key)
+        publish_bytes(binary, folder / key, mode=0o600)
     except OSError:
         pass  # a full or read-only disk only costs a recompilation next process
