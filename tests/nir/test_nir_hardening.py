@@ -82,6 +82,32 @@ def test_edges_cannot_reach_into_a_subgraph():
         sj.nir.load(g, dt=DT)
 
 
+def _nested(levels: int, name: str = "g") -> nir.NIRGraph:
+    """``levels`` subgraphs inside one another, each named ``name``, around a Scale."""
+    g = _sub()
+    for _ in range(levels - 1):
+        g = _chain((name, g))
+    return _chain((name, g))
+
+
+def test_dots_in_names_are_not_subgraph_levels():
+    """Depth was read off the flattened name (its dots): one subgraph named like sj's own 'features.0' nodes, with
+    more dots than Limits.max_depth, was refused as too deeply nested."""
+    dotted = ".".join(["features"] * 40)
+    net = sj.nir.load(_nested(1, dotted), dt=DT)
+    assert f"{dotted}.b" in net.node_names
+    assert torch.equal(net(torch.ones(1, 2)), torch.full((1, 2), 3.0))
+    sj.nir.load(_nested(2, "a.b.c"), dt=DT, limits=sj.nir.Limits(max_depth=2))
+
+
+def test_deep_subgraphs_are_still_refused():
+    with pytest.raises(sj.nir.NIRLimitError, match=r"nested deeper than Limits\.max_depth = 32$"):
+        sj.nir.load(_nested(33), dt=DT)
+    with pytest.raises(sj.nir.NIRLimitError, match=r"nested deeper than Limits\.max_depth = 2$"):
+        sj.nir.load(_nested(3), dt=DT, limits=sj.nir.Limits(max_depth=2))
+    sj.nir.load(_nested(32), dt=DT)
+
+
 def _two_loops(fa: str, fb: str) -> nir.NIRGraph:
     """input → a → output and input → b → output; a feeds back to itself through Scale ``fa`` (×0.5), b through
     ``fb`` (×2): the back edges leave ``fa`` and ``fb``, whose previous outputs are memories."""
@@ -126,6 +152,15 @@ def test_bad_convolution_integers_are_named(field, value):
     conv = nir.Conv2d(**kw)
     setattr(conv, field, value)  # nir computes the output type at construction; set the bad value afterwards
     with pytest.raises(sj.nir.NIRParameterError, match=rf"node 'conv' \(Conv2d\): {field}"):
+        sj.nir.load(_chain(("conv", conv), shape=(1, 4, 4)), dt=DT)
+
+
+def test_unknown_padding_word_is_a_parameter_error(capsys):
+    """A padding string other than 'same'/'valid' crashed the size check with a TypeError (exit 3 in the CLI)."""
+    conv = nir.Conv2d(input_shape=(4, 4), weight=np.ones((1, 1, 3, 3), np.float32), stride=1, padding=1, dilation=1,
+                      groups=1, bias=np.zeros(1, np.float32))
+    conv.padding = "full"
+    with pytest.raises(sj.nir.NIRParameterError, match=r"node 'conv' \(Conv2d\): padding 'full' must be 'same'"):
         sj.nir.load(_chain(("conv", conv), shape=(1, 4, 4)), dt=DT)
 
 

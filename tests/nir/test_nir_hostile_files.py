@@ -4,7 +4,10 @@ before anything is read or allocated, naming the object; every refusal exits `sj
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 
 import h5py
 import nir
@@ -16,7 +19,7 @@ from torch import nn
 import sj.nir
 from sj import layer, neuron
 from sj.cli.main import main
-from sj.nir import golden
+from sj.nir import golden, hdf5
 
 SECRET = b"TOP-SECRET-CONTENT"
 HUGE = (1 << 20, 1 << 20)  # 8 TiB of float64 when read: declared by a file of a few KB (chunks never written)
@@ -158,6 +161,47 @@ def test_golden_record_image_is_checked_too(attack, error, nir_file, tmp_path, c
     assert SECRET.decode() not in out + err
     (tmp_path / "expected.nir").write_bytes(image)  # the same image given as --expected
     assert main(["nir", "run", str(nir_file), "--expected", str(tmp_path / "expected.nir")]) == 2
+
+
+def test_expected_file_is_read_from_its_descriptor_within_the_limit(tmp_path):
+    """read_data stat-ed the path, then opened it and read without bound: a directory raised IsADirectoryError, a
+    FIFO blocked forever (open waits for a writer), a file growing after the stat was read past Limits.max_bytes."""
+    image = _graph_data_image(lambda f: None)
+    path = tmp_path / "expected.nir"
+    path.write_bytes(image)
+    assert list(hdf5.read_data(path).nodes) == ["input"]
+    with pytest.raises(sj.nir.NIRLimitError, match=rf"{len(image)} bytes, over Limits.max_bytes = 1000"):
+        hdf5.read_data(path, sj.nir.Limits(max_bytes=1000))
+    with pytest.raises(sj.nir.NIRFileError, match="not a regular file"):
+        hdf5.read_data(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_expected_fifo_is_refused_not_waited_on(tmp_path):
+    """Run in a subprocess with a timeout: the old reader blocked forever in open(), waiting for a writer."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code = ("import sys, sj.nir\nfrom sj.nir import hdf5\ntry:\n    hdf5.read_data(sys.argv[1])\n"
+            "except sj.nir.NIRFileError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "not a regular file" in done.stdout, done.stderr
+
+
+def test_expected_file_growing_after_the_check_is_read_no_further_than_the_limit(tmp_path, monkeypatch):
+    image = _graph_data_image(lambda f: None)
+    path = tmp_path / "expected.nir"
+    path.write_bytes(image)
+    fstat = os.fstat
+
+    def grow(fd):  # the file grows between the size check and the read
+        st = fstat(fd)
+        with open(path, "ab") as fh:
+            fh.write(b"\0" * 100)
+        return st
+
+    monkeypatch.setattr(hdf5.os, "fstat", grow)
+    with pytest.raises(sj.nir.NIRLimitError, match=rf"more than {len(image) + 50} bytes"):
+        hdf5.read_data(path, sj.nir.Limits(max_bytes=len(image) + 50))
 
 
 def test_npy_input_with_a_huge_header_is_refused(nir_file, tmp_path, capsys):

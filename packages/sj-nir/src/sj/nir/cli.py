@@ -87,13 +87,13 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load(args: argparse.Namespace) -> tuple[nir.NIRGraph, NIRNet]:
-    graph = read(args.file, _limits(args))
-    return graph, load(graph, dt=args.dt, profile=args.profile, limits=_limits(args))
+def _load(args: argparse.Namespace, limits: Limits) -> tuple[nir.NIRGraph, NIRNet]:
+    graph = read(args.file, limits)
+    return graph, load(graph, dt=args.dt, profile=args.profile, limits=limits)
 
 
 def _convert(args: argparse.Namespace) -> int:
-    graph, net = _load(args)
+    graph, net = _load(args, _limits(args))
     shape = _shape(graph.nodes[net.inputs[0]], "input_type")
     if len(net.inputs) != 1 or shape is None:
         raise NIRError("convert needs a graph with exactly one Input node of known shape")
@@ -120,7 +120,7 @@ def _read_npy(path: str, limits: Limits) -> torch.Tensor:
 
 def _run(args: argparse.Namespace) -> int:
     limits = _limits(args)
-    graph, net = _load(args)
+    graph, net = _load(args, limits)
     shapes = {name: tuple(_shape(graph.nodes[name], "input_type") or ()) for name in net.inputs}
     data = hdf5.read_data(args.expected, limits) if args.expected else golden.attached(args.file, limits)
     if args.input:

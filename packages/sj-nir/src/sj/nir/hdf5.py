@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,7 +30,7 @@ import numpy as np
 import nir
 from nir.serialization import hdf2dict
 from sj.nir.errors import NIRError, NIRFileError, NIRLimitError, NIRUnsafeFileError, shown
-from sj.nir.limits import DEFAULT_LIMITS, Limits, declared_shape, shape_size
+from sj.nir.limits import DEFAULT_LIMITS, Limits, check_declared_shapes
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -202,10 +203,7 @@ def _check_fields(node: nir.NIRNode, where: str, limits: Limits) -> None:
         dtype = np.asarray(value).dtype
         if dtype.kind not in "biuf":
             raise NIRFileError(f"{where}: field {field!r} is not numeric (data of type {dtype})")
-    for key in ("input_type", "output_type"):
-        shape = declared_shape(node, key, where)
-        if shape is not None:
-            limits.elements(shape_size(shape, where), f"{where} {key} {list(shape)}")
+    check_declared_shapes(node, where, limits)
 
 
 def read_graph(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> nir.NIRGraph:
@@ -227,16 +225,27 @@ def read_graph(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> nir.
 def read_data(source: str | os.PathLike | bytes, limits: Limits = DEFAULT_LIMITS,
               name: str | None = None) -> nir.NIRGraphData:
     """Read a ``nir.write_data`` file (path) or image (bytes) after :func:`check`-ing it. A file is read into memory
-    once (at most ``Limits.max_bytes``), so the bytes checked are the bytes read."""
+    once (at most ``Limits.max_bytes``), so the bytes checked are the bytes read. Only a regular file is read: it is
+    opened without blocking (a FIFO would wait for a writer), then checked through its descriptor, and read no
+    further than the limit (it may grow after the check)."""
     if isinstance(source, bytes):
         label, image = name or "in-memory HDF5 image", source
     else:
         label = name or shown(os.fspath(source))
-        size = os.stat(source).st_size
-        if size > limits.max_bytes:
-            raise NIRLimitError(f"{label}: {size} bytes, over Limits.max_bytes = {limits.max_bytes}")
-        with open(source, "rb") as fh:
-            image = fh.read()
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise NIRFileError(f"{label}: not a regular file, so not a nir.write_data file")
+            if st.st_size > limits.max_bytes:
+                raise NIRLimitError(f"{label}: {st.st_size} bytes, over Limits.max_bytes = {limits.max_bytes}")
+            with open(fd, "rb", closefd=False) as fh:
+                image = fh.read(limits.max_bytes + 1)
+        finally:
+            os.close(fd)
+        if len(image) > limits.max_bytes:
+            raise NIRLimitError(f"{label}: more than {limits.max_bytes} bytes (it grew while read), over "
+                                f"Limits.max_bytes = {limits.max_bytes}")
     with open_checked(io.BytesIO(image), limits, label):
         pass
     try:

@@ -35,7 +35,7 @@ from sj.nir.errors import (
     NIRUnsupportedError,
     node_error,
 )
-from sj.nir.limits import DEFAULT_LIMITS, Limits, declared_shape, shape_size
+from sj.nir.limits import DEFAULT_LIMITS, Limits, check_declared_shapes, declared_shape, shape_size
 from sj.nir.network import NIRNet
 from sj.nir.neurons import NIRCubaLIFNode, NIRIFNode, NIRLIFNode
 
@@ -50,9 +50,12 @@ def read(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> nir.NIRGra
     return hdf5.read_graph(path, limits)
 
 
-def flatten_graph(graph: nir.NIRGraph, prefix: str = "", limits: Limits = DEFAULT_LIMITS,
+def flatten_graph(graph: nir.NIRGraph, prefix: str = "", limits: Limits = DEFAULT_LIMITS, depth: int = 0,
                   ) -> tuple[dict[str, nir.NIRNode], list[tuple[str, str]]]:
     """Inline nested ``NIRGraph`` nodes (``name.sub``); their Input/Output nodes stay as identity nodes.
+
+    ``depth`` is how many subgraphs ``graph`` lies inside (0 for the top graph); deeper than ``limits.max_depth``
+    raises :class:`~sj.nir.errors.NIRLimitError`. It is counted, not read off ``prefix``: node names may hold dots.
 
     Raises :class:`~sj.nir.errors.NIRGraphError` when two nodes get the same flattened name (a top-level ``g.b``
     and node ``b`` of subgraph ``g``): merging them would silently rewire the graph.
@@ -69,12 +72,12 @@ def flatten_graph(graph: nir.NIRGraph, prefix: str = "", limits: Limits = DEFAUL
                                 f"{where}; rename one of them")
         nodes[key], origin[key] = node, where
 
-    if prefix.count(".") > limits.max_depth:
+    if depth > limits.max_depth:
         raise NIRLimitError(f"subgraph {prefix[:-1]!r} is nested deeper than Limits.max_depth = {limits.max_depth}")
     for name, node in graph.nodes.items():
         full = prefix + name
         if isinstance(node, nir.NIRGraph):
-            sub_nodes, sub_edges = flatten_graph(node, full + ".", limits)
+            sub_nodes, sub_edges = flatten_graph(node, full + ".", limits, depth + 1)
             ins = [k for k, v in node.nodes.items() if isinstance(v, nir.Input)]
             outs = [k for k, v in node.nodes.items() if isinstance(v, nir.Output)]
             if len(ins) != 1 or len(outs) != 1:
@@ -383,7 +386,7 @@ def _conv_elements(name: str, node: nir.NIRNode) -> int:
     known = np.atleast_1d(np.asarray(node.input_shape if node.input_shape is not None else 0)).reshape(-1)
     shape_size(known, f"node {name!r} ({type(node).__name__}) input_shape")  # whole numbers ≥ 0
     sizes = np.repeat(known, dims) if known.size == 1 else known
-    padding = node.padding if isinstance(node.padding, str) else _ints(name, node, "padding", dims, 0)
+    padding = _conv_padding(name, node, dims)
     stride, dilation = _ints(name, node, "stride", dims, 1), _ints(name, node, "dilation", dims, 1)
     total = int(w.shape[0])
     for i in range(dims):
@@ -404,10 +407,7 @@ def _check_sizes(nodes: dict[str, nir.NIRNode], conv: Conventions, limits: Limit
         raise NIRLimitError(f"the graph has {len(nodes)} nodes, over Limits.max_nodes = {limits.max_nodes}")
     for name, node in nodes.items():
         what = f"node {name!r} ({type(node).__name__})"
-        for key in ("input_type", "output_type"):
-            shape = _declared(name, node, key)
-            if shape is not None:
-                limits.elements(shape_size(shape, what), f"{what} {key} {list(shape)}")
+        check_declared_shapes(node, what, limits)
         if isinstance(node, (nir.Conv1d, nir.Conv2d)):
             limits.elements(_conv_elements(name, node), f"{what} output (from its padding, kernel and input shape)")
         elif isinstance(node, nir.Delay):

@@ -69,6 +69,16 @@ def declared_shape(node: object, key: str, what: str) -> tuple[int, ...] | None:
     return tuple(int(d) for d in dims)
 
 
+def check_declared_shapes(node: object, what: str, limits: Limits) -> None:
+    """Refuse a node's declared ``input_type`` then ``output_type`` shape (``what`` names the node) when it is not
+    whole numbers ≥ 0 (:class:`~sj.nir.errors.NIRParameterError`) or exceeds ``limits.max_elements``
+    (:class:`~sj.nir.errors.NIRLimitError`)."""
+    for key in ("input_type", "output_type"):
+        shape = declared_shape(node, key, what)
+        if shape is not None:
+            limits.elements(shape_size(shape, what), f"{what} {key} {list(shape)}")
+
+
 def shape_size(shape: Iterable, what: str) -> int:
     """The number of elements of a declared shape (non-negative whole numbers), as an exact Python int."""
     dims = []
