@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from sj.base import MemoryModule, StateShapeError, StepModeError, check_state_recordable
+from sj.functional.layer_steps import synapse_filter_step
 
 
 class SynapseFilter(MemoryModule):
@@ -44,7 +45,7 @@ class SynapseFilter(MemoryModule):
             raise StateShapeError(f"SynapseFilter: state has shape {tuple(prev.shape)} but the input step has "
                                   f"{tuple(x.shape)}; call sj.functional.reset_net(net) first")
         check_state_recordable("SynapseFilter", "out_i", prev, x, *self.parameters())
-        self.out_i = prev - (1.0 - x) * prev * self.inv_tau() + x
+        self.out_i = synapse_filter_step(x, prev, self.inv_tau())
         return self.out_i
 
     def extra_repr(self) -> str:

@@ -88,17 +88,17 @@ def fptt_online_training(model: nn.Module, optimizer: torch.optim.Optimizer, x_s
         loss.backward()
         optimizer.step()
         detach_net(model)
-        states = _snapshot(stateful)
         optimizer.zero_grad()
-        if t < x_seq.shape[0] - 1:
+        if t < x_seq.shape[0] - 1:  # the extra pass advances the states: put them back after it
+            states = _snapshot(stateful)
             f_loss_t(model(x_t), target_t).backward()
             with torch.no_grad():
                 for i, p in enumerate(params):
                     grad = torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
                     previous[i] = grad
                     w_ra[i] = (w_ra[i] + p) / 2.0 - grad / (2.0 * alpha)
+            _restore(stateful, states)
         optimizer.zero_grad()
-        _restore(stateful, states)
 
 
 def ottt_online_training(model: nn.Module, optimizer: torch.optim.Optimizer, x_seq: torch.Tensor,

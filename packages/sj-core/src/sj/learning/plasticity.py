@@ -10,7 +10,6 @@ with the rules of :mod:`sj.functional.plasticity`. Its traces are memories (``re
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -20,12 +19,9 @@ from sj.base import MemoryModule
 from sj.functional import plasticity as rules
 from sj.monitor import InputMonitor, OutputMonitor
 
-WeightFn = Callable[[torch.Tensor], torch.Tensor]
+WeightFn = rules.WeightFn
+_identity = rules._identity
 _SYNAPSES = (nn.Linear, nn.Conv1d, nn.Conv2d)
-
-
-def _identity(w: torch.Tensor) -> torch.Tensor:
-    return w
 
 
 class _TimeConstant:

@@ -42,10 +42,7 @@ globals().update(BACKWARD_FUNCTIONS)  # sigmoid_backward, ...
 def __getattr__(name: str):
     # SpikingJelly's surrogate module re-exports its quantize module; sj's is sj.quantize (imported on first use)
     if name == "quantize":
-        try:
-            return importlib.import_module("sj.quantize")
-        except ModuleNotFoundError as exc:
-            raise AttributeError("sj.surrogate.quantize is sj.quantize, which is not installed here") from exc
+        return importlib.import_module("sj.quantize")
     raise AttributeError(f"module 'sj.surrogate' has no attribute {name!r}")
 
 
