@@ -41,7 +41,7 @@ def _source(prog: dict, sprog: dict) -> str:
     out.append("    s = _heaviside(z)")
     out.append(f"    return {pr.expr(prog['reset'])}")
 
-    out += _backward_source(prog, sprog, "backward", params)
+    out += _backward_source(prog, sprog, "backward", params)[0]
 
     # differentiable single step: spike via spike_fn; detach handled by renaming s after the fire binding
     out.append(f"def autograd_step(x, {', '.join(states)}, {', '.join(params)}, spike_fn):")
@@ -61,21 +61,22 @@ def _source(prog: dict, sprog: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _backward_source(prog: dict, sprog: dict, name: str, wanted_params: list[str]) -> list[str]:
+def _backward_source(prog: dict, sprog: dict, name: str, wanted_params: list[str]) -> tuple[list[str], set[str]]:
     """Lines of a backward step ``name`` returning ``(grad_x, *grad_prev_states, *grads of wanted_params)``: only the
-    bindings those depend on (a parameter gradient nobody asked for costs several tensor ops per step)."""
+    bindings those depend on (a parameter gradient nobody asked for costs several tensor ops per step); and the
+    names those lines read."""
     pr = TorchPrinter()
     states = prog["states"]
     args = ["h", "x", *states, *prog["params"], *sprog["params"], "grad_s", *(f"grad_{n}" for n in states)]
     results = [prog["backward_out"][n] for n in ["x", *states, *wanted_params]]
     # parameters and surrogate parameters are the same at every step: their products are gathered first (sj.codegen.
     # fold), so fewer operators pass over all neurons
-    body, invariant = fold_program(prune(inline_surrogate(prog["backward"], sprog), results),
-                                   {*prog["params"], *sprog["params"]})
+    pruned = prune(inline_surrogate(prog["backward"], sprog), results)
+    body, invariant = fold_program(pruned, {*prog["params"], *sprog["params"]})
     lines = [f"def {name}({', '.join(args)}):"]
     lines += pr.assignments(body)
     lines.append(f"    return ({', '.join(pr.expr(fold(r, invariant)) for r in results)},)")
-    return lines
+    return lines, program_reads(pruned, results)
 
 
 def backward_fn(spec, wanted: tuple[bool, ...]):
@@ -86,13 +87,10 @@ def backward_fn(spec, wanted: tuple[bool, ...]):
     if found is None:
         prog = spec.program
         names = [p for p, w in zip(prog["params"], wanted) if w]
-        lines = _backward_source(prog, spec.surrogate_program, "backward", names)
+        lines, reads = _backward_source(prog, spec.surrogate_program, "backward", names)
         fn = compile_source("\n".join(lines) + "\n", f"{spec.neuron}/{spec.surrogate}/grads")["backward"]
         # which previous states it reads: a state it does not read need not be recomputed (LIF without parameter
         # gradients reads no previous v)
-        reads = program_reads(prune(inline_surrogate(prog["backward"], spec.surrogate_program),
-                                    [prog["backward_out"][n] for n in ["x", *prog["states"], *names]]),
-                              [prog["backward_out"][n] for n in ["x", *prog["states"], *names]])
         fn.reads_states = tuple(n in reads for n in prog["states"])
         found = _backward_cache.setdefault(key, fn)
     return found

@@ -34,9 +34,6 @@ class _OnlineLIFNode(LIFNode):
     def supported_step_mode(self) -> tuple[str, ...]:
         return ("s",)
 
-    def supported_step_modes(self) -> tuple[str, ...]:
-        return ("s",)
-
     def single_step_functional_forward(self, inputs: tuple, states: tuple, **kwargs) -> tuple:
         v = states[0].detach() if self.training else states[0]
         spike_fn: Callable = self.surrogate_function if self.training else heaviside
