@@ -36,12 +36,20 @@ def check_input(owner: str, x: torch.Tensor, low: float | None = 0.0, high: floa
         raise TypeError(f"{owner}: input must be a floating-point tensor, got {got}")
     if torch.compiler.is_compiling() or not x.numel():
         return
-    if torch.isnan(x).any():
-        raise ValueError(f"{owner}: input contains NaN (at index {tuple(torch.isnan(x).nonzero()[0].tolist())})")
-    lo, hi = x.min().item(), x.max().item()
+    if low is None and high is None:
+        if torch.isnan(x).any():
+            _nan(owner, x)
+        return
+    lo, hi = torch.stack(torch.aminmax(x)).tolist()  # one pass, one read back; NaN propagates into both
+    if lo != lo or hi != hi:
+        _nan(owner, x)
     if (low is not None and lo < low) or (high is not None and hi > high):
         span = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
         raise ValueError(f"{owner}: input must be in {span}, got values in [{lo:g}, {hi:g}]")
+
+
+def _nan(owner: str, x: torch.Tensor) -> None:
+    raise ValueError(f"{owner}: input contains NaN (at index {tuple(torch.isnan(x).nonzero()[0].tolist())})")
 
 
 def _exact(x: torch.Tensor) -> torch.Tensor:
