@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 
 from sj.surrogate import Sigmoid, SurrogateFunction
+from sj.surrogate.python_surrogates import _MultiLevelSpikeCount
 
 Tensor = torch.Tensor
 Spike = Callable[[Tensor], Tensor]
@@ -55,20 +56,6 @@ def _fire_reset(h: Tensor, v_threshold, v_reset, surrogate_function: Spike, deta
                 ) -> tuple[Tensor, Tensor]:
     spike = surrogate_function(h - v_threshold)
     return spike, voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
-
-
-class _MultiLevelSpikeCount(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: Tensor, count: float, low: float, high: float) -> Tensor:
-        ctx.save_for_backward(x)
-        ctx.window = (low, high)
-        return x.clamp(0.0, count).round()
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (x,) = ctx.saved_tensors
-        low, high = ctx.window
-        return grad * ((x >= low) & (x <= high)).to(grad.dtype), None, None, None
 
 
 def multi_level_spike_count(x: Tensor, max_spike_count: int = 4, grad_window: tuple[float, float] | None = None
