@@ -134,14 +134,13 @@ def _trial(model: nn.Module, example_forward: Example, group: Any) -> float | No
         torch.cuda.empty_cache()
     except Exception as exc:
         status, error = 2, exc
-    status = int(_group_reduce([float(status)], dist.ReduceOp.MAX if group is not None else None, group)[0])
+    # one collective: the worst status and the largest peak over the ranks
+    status, peak = _group_reduce([float(status), peak], dist.ReduceOp.MAX if group is not None else None, group)
     if status == 2:
         if error is not None:
             raise error
         raise RuntimeError("A process-group rank failed while profiling memopt.")
-    if status == 1:
-        return None
-    return _group_reduce([peak], dist.ReduceOp.MAX if group is not None else None, group)[0]
+    return None if status == 1 else peak
 
 
 # ------------------------------------------------------------------------------------------- level 1: checkpointing
