@@ -24,7 +24,8 @@ from sj.ann2snn import (
     estimate_delay_start,
 )
 from sj.ann2snn.modules import VoltageHook
-from sj.ann2snn.recipes.rate_coding import ChannelVoltageHook, half_threshold_if_node
+from sj.ann2snn.recipes.rate_coding import ChannelVoltageHook
+from sj.neuron import HalfThresholdIFNode
 
 
 def _ann() -> nn.Module:
@@ -86,7 +87,7 @@ def test_channel_scales_and_hooks_follow_their_definitions():
 
 
 def test_half_threshold_neurons_round_instead_of_flooring():
-    node = half_threshold_if_node()
+    node = HalfThresholdIFNode()
     counts = sum(node(torch.tensor([0.26, 0.24])) for _ in range(10))
     assert counts.tolist() == [3.0, 2.0]  # round(10·0.26) = 3, round(2.4) = 2; a plain IF gives floor: 2, 2
     functional.reset_net(node)

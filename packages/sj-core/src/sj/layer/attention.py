@@ -21,12 +21,30 @@ from sj.layer.container import SeqToANNContainer
 from sj.layer.misc import MultiStepOnly
 from sj.layer.stateless import BatchNorm2d, Conv2d
 
+# SpikingJelly's defaults of the attention layers' LIF neurons (the attention neuron fires at 0.5)
+_LIF = {"tau": 2.0, "detach_reset": True}
+_ATTENTION_LIF = {"tau": 2.0, "v_threshold": 0.5, "detach_reset": True}
 
-def _neuron(spiking_neuron: Callable[..., nn.Module] | None, kwargs: dict[str, Any], **defaults: Any) -> nn.Module:
+
+def multi_step_neuron(spiking_neuron: Callable[..., nn.Module] | None, kwargs: dict[str, Any],
+                      defaults: dict[str, Any] | None = None, owner: str = "an attention layer") -> nn.Module:
+    """A neuron of a multi-step layer: ``spiking_neuron(**kwargs, step_mode='m')``, or, when ``spiking_neuron`` is
+    ``None``, :class:`sj.neuron.LIFNode` with ``defaults`` overridden by ``kwargs``. The neuron maps ``[T, N, *]`` to
+    ``[T, N, *]``.
+
+    Args:
+        spiking_neuron: a neuron class, or ``None`` for LIF.
+        kwargs: the neuron's arguments (deep-copied: a module in them, e.g. a surrogate, is the neuron's own).
+        defaults: LIF's arguments when ``spiking_neuron`` is ``None`` (deep-copied too); ignored otherwise.
+        owner: what the neurons belong to, for the error message.
+
+    Raises:
+        StepModeError: ``kwargs`` has a ``step_mode`` other than ``'m'``.
+    """
     if kwargs.get("step_mode", "m") != "m":
-        raise StepModeError(f"the spiking neurons of an attention layer run multi-step; got step_mode="
+        raise StepModeError(f"the spiking neurons of {owner} run multi-step (step_mode='m'); got step_mode="
                             f"{kwargs['step_mode']!r}")
-    params = dict(defaults) if spiking_neuron is None else {}
+    params = copy.deepcopy(dict(defaults)) if spiking_neuron is None and defaults else {}
     params.update(copy.deepcopy(kwargs))
     params["step_mode"] = "m"
     return (neuron.LIFNode if spiking_neuron is None else spiking_neuron)(**params)
@@ -152,7 +170,9 @@ class MultiDimensionalAttention(MultiStepOnly, nn.Module):
         return self.relu(out).transpose(0, 1)
 
 
-def _conv1d_bn(cin: int, cout: int) -> SeqToANNContainer:
+def conv1d_bn(cin: int, cout: int) -> SeqToANNContainer:
+    """1×1 ``nn.Conv1d`` (no bias) then ``nn.BatchNorm1d`` on the time-folded batch: tokens ``[T, N, cin, L]`` →
+    ``[T, N, cout, L]`` (the convolution is built first: parameter initialisation draws in that order)."""
     return SeqToANNContainer(nn.Conv1d(cin, cout, kernel_size=1, bias=False), nn.BatchNorm1d(cout))
 
 
@@ -173,11 +193,11 @@ class SpikingSelfAttention(nn.Module):
         super().__init__()
         self.dim, self.num_heads, self.head_dim = dim, num_heads, _heads(dim, num_heads)
         self.scale = 0.125
-        self.qkv_conv_bn = _conv1d_bn(dim, 3 * dim)
-        self.qkv_lif = _neuron(spiking_neuron, kwargs, tau=2.0, detach_reset=True)
-        self.attn_lif = _neuron(spiking_neuron, kwargs, tau=2.0, v_threshold=0.5, detach_reset=True)
-        self.proj_conv_bn = _conv1d_bn(dim, dim)
-        self.proj_lif = _neuron(spiking_neuron, kwargs, tau=2.0, detach_reset=True)
+        self.qkv_conv_bn = conv1d_bn(dim, 3 * dim)
+        self.qkv_lif = multi_step_neuron(spiking_neuron, kwargs, _LIF)
+        self.attn_lif = multi_step_neuron(spiking_neuron, kwargs, _ATTENTION_LIF)
+        self.proj_conv_bn = conv1d_bn(dim, dim)
+        self.proj_lif = multi_step_neuron(spiking_neuron, kwargs, _LIF)
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         _check_rank(self, x_seq, 4, "[T, N, C, L]")
@@ -211,11 +231,11 @@ class QKAttention(nn.Module):
         self.dim, self.num_heads, self.head_dim = dim, num_heads, _heads(dim, num_heads)
         self._qka_type = qka_type
         self.sum_dim = 3 if qka_type == "token" else 4
-        self.qk_conv_bn = _conv1d_bn(dim, 2 * dim)
-        self.qk_lif = _neuron(spiking_neuron, kwargs, tau=2.0, detach_reset=True)
-        self.attn_lif = _neuron(spiking_neuron, kwargs, tau=2.0, v_threshold=0.5, detach_reset=True)
-        self.proj_conv_bn = _conv1d_bn(dim, dim)
-        self.proj_lif = _neuron(spiking_neuron, kwargs, tau=2.0, detach_reset=True)
+        self.qk_conv_bn = conv1d_bn(dim, 2 * dim)
+        self.qk_lif = multi_step_neuron(spiking_neuron, kwargs, _LIF)
+        self.attn_lif = multi_step_neuron(spiking_neuron, kwargs, _ATTENTION_LIF)
+        self.proj_conv_bn = conv1d_bn(dim, dim)
+        self.proj_lif = multi_step_neuron(spiking_neuron, kwargs, _LIF)
 
     @property
     def qka_type(self) -> str:
@@ -266,7 +286,7 @@ class SpikeDrivenSelfAttention(nn.Module):
         self.dim, self.num_heads, self.head_dim = dim, num_heads, _heads(dim, num_heads)
 
         def lif(**extra: float) -> nn.Module:
-            return _neuron(spiking_neuron, kwargs, tau=2.0, detach_reset=True, **extra)
+            return multi_step_neuron(spiking_neuron, kwargs, {**_LIF, **extra})
 
         self.shortcut_lif = lif()
         for name in ("q", "k", "v"):

@@ -120,7 +120,8 @@ def check_supported(gm: fx.GraphModule) -> None:
                                         " addition, concatenation, scaling by constants, dropout (identity in eval)")
 
 
-def _set_submodule(gm: fx.GraphModule, target: str, module: nn.Module) -> None:
+def replace_submodule(gm: fx.GraphModule, target: str, module: nn.Module) -> None:
+    """Put ``module`` at the dotted path ``target`` of ``gm``."""
     parent, _, name = target.rpartition(".")
     setattr(gm.get_submodule(parent) if parent else gm, name, module)
 
@@ -147,7 +148,7 @@ def fuse_conv_bn_graph(gm: fx.GraphModule) -> fx.GraphModule:
         conv, bn = gm.get_submodule(conv_node.target), gm.get_submodule(node.target)
         if not any(isinstance(conv, c) and isinstance(bn, b) for c, b in _CONV_BN.items()):
             continue
-        _set_submodule(gm, conv_node.target, fuse_conv_bn(conv, bn))
+        replace_submodule(gm, conv_node.target, fuse_conv_bn(conv, bn))
         node.replace_all_uses_with(conv_node)
         gm.graph.erase_node(node)
     gm.graph.lint()

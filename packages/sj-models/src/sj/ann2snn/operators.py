@@ -33,6 +33,17 @@ def _check_sequence(x: torch.Tensor, owner: str, min_rank: int = 2) -> None:
                          f"{min_rank} dimensions, got {got}")
 
 
+def first_step_only(value: torch.Tensor, started: bool, steps: int | None) -> torch.Tensor:
+    """What an input given once contributes to this call: ``value`` at the first step after a reset (``started``
+    false), zeros afterwards; ``steps`` ``None`` for one step (``value``'s shape), else ``[steps, *value.shape]``."""
+    if steps is None:
+        return torch.zeros_like(value) if started else value
+    seq = value.new_zeros(steps, *value.shape)
+    if not started:
+        seq[0] = value
+    return seq
+
+
 class TDModule(MemoryModule):
     """The TD operator of :meth:`ann_forward` (see the module docstring). Subclasses implement ``ann_forward`` (the
     ANN function of one step's inputs) and, when it cannot take a leading time dimension as it is,

@@ -1,10 +1,10 @@
 """``SignedQCFSSequenceEncoder`` (SpikingJelly 2.0's ``ann2snn.qcfs``): a signed value as ``T`` steps of ±scale
 spikes whose sum is its QCFS quantisation ``round(value / scale)`` (clamped to ``[−T, T]``) × scale.
 
-Each sign has an IF neuron per channel (threshold ``scale``, potential offset ``scale / 2``, soft reset) fed
-``|value| / T`` per step, so its spike count rounds ``|value| / scale``; where floating-point accumulation misses the
-rounded count, the element's spikes are replayed as that many spikes in the first steps. Spikes use a
-straight-through gradient (SpikingJelly's ``DeterministicPass``).
+Each sign has an :class:`~sj.neuron.ActivationAwareIFNode` (per-channel threshold ``scale``, potential offset
+``scale / 2``, soft reset) fed ``|value| / T`` per step, so its spike count rounds ``|value| / scale``; where
+floating-point accumulation misses the rounded count, the element's spikes are replayed as that many spikes in the
+first steps. Spikes use a straight-through gradient (:class:`~sj.surrogate.DeterministicPass`).
 """
 
 from __future__ import annotations
@@ -15,55 +15,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sj.base import MemoryModule
+from sj.neuron import ActivationAwareIFNode
+from sj.surrogate import DeterministicPass
 
 __all__ = ["SignedQCFSSequenceEncoder"]
 
 
-def straight_through_heaviside(z: torch.Tensor) -> torch.Tensor:
-    """``z ≥ 0`` as 0/1 in the forward pass, gradient 1 in the backward pass."""
-    return (z >= 0).to(z.dtype) + (z - z.detach())
+def _offset_if_node(scale: torch.Tensor, channel_dim: int) -> ActivationAwareIFNode:
+    """One sign's neuron: per-channel threshold ``scale``, offset ``scale / 2``, soft reset, straight-through spikes,
+    step mode ``'m'`` (what SpikingJelly's qcfs builds)."""
+    return ActivationAwareIFNode(scale, 0.5 * scale, channel_dim, v_reset=None, surrogate_function=DeterministicPass(),
+                                 step_mode="m")
 
 
 def quantized_count(x: torch.Tensor, time_steps: int) -> torch.Tensor:
     """``round(clamp(x, 0, T))`` with the gradient of the clamp (1 on ``[0, T]``, else 0)."""
     c = x.clamp(0, time_steps)
     return c + (c.round() - c).detach()
-
-
-class OffsetIFNode(MemoryModule):
-    """Multi-step IF neuron with a per-channel threshold ``v_threshold`` and potential offset ``v_offset`` (buffers,
-    scalars or 1-D along ``channel_dim`` of one step): ``h = v + x``, spike when ``h + v_offset ≥ v_threshold``,
-    ``v = h − spike·v_threshold`` (SpikingJelly's ``ActivationAwareIFNode`` with soft reset, step mode ``'m'``)."""
-
-    def __init__(self, v_threshold: torch.Tensor, v_offset: torch.Tensor, channel_dim: int = -1) -> None:
-        super().__init__(step_mode="m")
-        self.register_buffer("v_threshold", v_threshold.detach().clone())
-        self.register_buffer("v_offset", v_offset.detach().clone())
-        self.channel_dim = channel_dim
-        self.register_memory("v", 0.0)
-
-    def _per_channel(self, p: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-        p = p.to(step)
-        if p.dim() == 0:
-            return p
-        shape = [1] * step.dim()
-        shape[self.channel_dim % step.dim()] = p.numel()
-        return p.reshape(shape)
-
-    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        th = self._per_channel(self.v_threshold, x_seq[0])
-        offset = self._per_channel(self.v_offset, x_seq[0])
-        v = self.v if isinstance(self.v, torch.Tensor) and self.v.shape == x_seq.shape[1:] else torch.full_like(
-            x_seq[0], float(self.v) if not isinstance(self.v, torch.Tensor) else 0.0)
-        spikes = []
-        for x in x_seq:
-            h = v + x
-            spike = straight_through_heaviside(h + offset - th)
-            v = h - spike * th
-            spikes.append(spike)
-        self.v = v
-        return torch.stack(spikes)
 
 
 class SignedQCFSSequenceEncoder(nn.Module):
@@ -93,8 +61,8 @@ class SignedQCFSSequenceEncoder(nn.Module):
             raise TypeError(f"channel_dim must be an integer, got {channel_dim!r}")
         self.name, self.time_steps, self.channel_dim = str(name), time_steps, channel_dim
         self.collect_statistics = bool(collect_statistics)
-        self.positive_neuron = OffsetIFNode(scale, 0.5 * scale, channel_dim)
-        self.negative_neuron = OffsetIFNode(scale, 0.5 * scale, channel_dim)
+        self.positive_neuron = _offset_if_node(scale, channel_dim)
+        self.negative_neuron = _offset_if_node(scale, channel_dim)
         self.metric_scope = "activation"
         self._clear_statistics()
 
@@ -113,7 +81,8 @@ class SignedQCFSSequenceEncoder(nn.Module):
         shape[dim] = scale.numel()
         return scale.reshape(shape)
 
-    def _encode_nonnegative(self, node: OffsetIFNode, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode_nonnegative(self, node: ActivationAwareIFNode,
+                            value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scale = self._scale_like(value)
         node.reset()
         spikes = node(value.unsqueeze(0).expand(self.time_steps, *value.shape) / self.time_steps)

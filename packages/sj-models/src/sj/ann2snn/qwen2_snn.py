@@ -30,6 +30,7 @@ from sj.ann2snn.operators import (
     TDRMSNorm,
     TDScaledDotProductAttention,
     TDSiLU,
+    first_step_only,
     td_module_from_ann,
 )
 from sj.ann2snn.qcfs import SignedQCFSSequenceEncoder
@@ -65,11 +66,6 @@ def split_heads(x: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """``[..., heads, S, D]`` → ``[..., S, heads·D]``."""
     return x.transpose(-3, -2).flatten(-2)
-
-
-def first_step(value: torch.Tensor, time_steps: int) -> torch.Tensor:
-    """``[T, *value.shape]``: ``value`` at the first step, zeros after."""
-    return torch.cat((value.unsqueeze(0), value.new_zeros(time_steps - 1, *value.shape)))
 
 
 def _repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -162,9 +158,9 @@ class _Qwen2Decoder(nn.Module):
     def _encode(self, name: str, seq: torch.Tensor, mode: str, mask: torch.Tensor) -> torch.Tensor:
         dense = seq.sum(0)
         if mode == "exact_td":
-            return first_step(dense, self.time_steps)
+            return first_step_only(dense, False, self.time_steps)
         if mode == "qcfs_sg":
-            return first_step(self.encoders[name].reconstruct(dense), self.time_steps)
+            return first_step_only(self.encoders[name].reconstruct(dense), False, self.time_steps)
         return self.encoders[name].encode(dense, mask)
 
     def _attend(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor,
@@ -185,7 +181,7 @@ class _Qwen2Decoder(nn.Module):
                 else:
                     step = self.sdpa.single_step_forward(query[0], torch.cat((past_key, key[0]), dim=2),
                                                          torch.cat((past_value, value[0]), dim=2), mask)
-                attended = first_step(step, query.shape[0])
+                attended = first_step_only(step, False, query.shape[0])
             elif past is None:
                 attended = self.sdpa(query, key, value, mask)
             else:
@@ -329,9 +325,9 @@ class Qwen2SNNModel(nn.Module):
         causal = causal_mask(attention_mask, input_ids.shape[1], past_length)
         value_mask = attention_mask[:, -input_ids.shape[1]:]
         if mode == "exact_td":
-            hidden = first_step(embeddings, self.time_steps)
+            hidden = first_step_only(embeddings, False, self.time_steps)
         elif mode == "qcfs_sg":
-            hidden = first_step(self.input_encoder.reconstruct(embeddings), self.time_steps)
+            hidden = first_step_only(self.input_encoder.reconstruct(embeddings), False, self.time_steps)
         else:
             hidden = self.input_encoder.encode(embeddings, value_mask)
         for layer in self.layers:

@@ -29,7 +29,7 @@ import math
 import torch
 from torch import nn
 
-from sj.ann2snn.operators import TDConv2d, TDLayerNorm, TDLinear, TDSoftmax
+from sj.ann2snn.operators import TDConv2d, TDLayerNorm, TDLinear, TDSoftmax, first_step_only
 from sj.base import MemoryModule, StepModule
 from sj.neuron import STBIFNode
 
@@ -67,17 +67,6 @@ class SpikeZIPQuantizer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"level={self.level}, sym={self.sym}"
-
-
-def first_step_only(value: torch.Tensor, started: bool, steps: int | None) -> torch.Tensor:
-    """What an input given once contributes to this call: ``value`` at the first step after a reset (``started``
-    false), zeros afterwards; ``steps`` ``None`` for one step (``value``'s shape), else ``[steps, *value.shape]``."""
-    if steps is None:
-        return torch.zeros_like(value) if started else value
-    seq = value.new_zeros(steps, *value.shape)
-    if not started:
-        seq[0] = value
-    return seq
 
 
 def product_increments(a_seq: torch.Tensor, b_seq: torch.Tensor, a_before: torch.Tensor | None = None,

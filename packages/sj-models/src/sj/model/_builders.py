@@ -1,9 +1,11 @@
-"""What the zoo's builders share: making neurons from SpikingJelly's ``spiking_neuron=`` / ``**kwargs`` and loading
-torchvision's ImageNet weights (``pretrained=True``) without importing torchvision."""
+"""What the zoo's builders share: making neurons from SpikingJelly's ``spiking_neuron=`` / ``**kwargs``, the
+transformers' common layers, and loading torchvision's ImageNet weights (``pretrained=True``) without importing
+torchvision."""
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +13,7 @@ import torch
 from torch import nn
 
 from sj import layer
+from sj.layer.attention import multi_step_neuron
 
 NeuronClass = Callable[..., nn.Module]
 NeuronArg = NeuronClass | None  # a neuron class, or None for the model's own default (LIF)
@@ -32,11 +35,6 @@ def to_sequence(x: torch.Tensor, T: int, require_T: bool = False) -> torch.Tenso
     return x
 
 
-def conv1d_bn(cin: int, cout: int) -> layer.SeqToANNContainer:
-    """1×1 ``Conv1d`` (no bias) and ``BatchNorm1d`` on the time-folded batch."""
-    return layer.SeqToANNContainer(nn.Conv1d(cin, cout, kernel_size=1, stride=1, bias=False), nn.BatchNorm1d(cout))
-
-
 def make_neuron(spiking_neuron: NeuronClass | None, kwargs: dict[str, Any], owner: str) -> nn.Module:
     """``spiking_neuron(**deepcopy(kwargs))``: a fresh neuron with its own copy of every argument (a surrogate module
     passed as ``surrogate_function=`` is copied per neuron, as in SpikingJelly)."""
@@ -46,18 +44,44 @@ def make_neuron(spiking_neuron: NeuronClass | None, kwargs: dict[str, Any], owne
     return spiking_neuron(**copy.deepcopy(kwargs))
 
 
-def make_multi_step_neuron(spiking_neuron: NeuronClass | None, kwargs: dict[str, Any],
-                           defaults: dict[str, Any] | None = None) -> nn.Module:
-    """The transformers' neurons: ``spiking_neuron`` (default :class:`sj.neuron.LIFNode` with ``defaults``) in step
-    mode ``'m'``; ``kwargs`` override the defaults, and a ``step_mode`` other than ``'m'`` is refused."""
-    from sj.neuron import LIFNode
+#: The transformers' neurons, ``make_multi_step_neuron(spiking_neuron, kwargs, defaults=None)``:
+#: :func:`sj.layer.attention.multi_step_neuron` (``spiking_neuron``, default LIF with ``defaults``, in step mode
+#: ``'m'``; a ``step_mode`` other than ``'m'`` in ``kwargs`` raises :class:`~sj.base.StepModeError`).
+make_multi_step_neuron = functools.partial(multi_step_neuron, owner="these models")
 
-    if kwargs.get("step_mode", "m") != "m":
-        raise ValueError(f"these models run their neurons in step_mode='m', got step_mode={kwargs['step_mode']!r}")
-    params = copy.deepcopy(defaults) if spiking_neuron is None and defaults else {}
-    params.update(copy.deepcopy(kwargs))
-    params["step_mode"] = "m"
-    return (LIFNode if spiking_neuron is None else spiking_neuron)(**params)
+
+def batch_norm2d(channels: int, weight: float | None = None) -> layer.BatchNorm2d:
+    """``BatchNorm2d`` in step mode ``'m'`` (``[T, N, C, H, W]``); ``weight``: its initial scale (default 1)."""
+    bn = layer.BatchNorm2d(channels, step_mode="m")
+    if weight is not None:
+        nn.init.constant_(bn.weight, weight)
+    return bn
+
+
+def max_pool_3x3() -> layer.MaxPool2d:
+    """3×3 max pooling, stride 2, padding 1, in step mode ``'m'``: ``[T, N, C, H, W]`` → ``[T, N, C, ⌈H/2⌉, ⌈W/2⌉]``."""
+    return layer.MaxPool2d(3, stride=2, padding=1, step_mode="m")
+
+
+class SpatialMLP(nn.Module):
+    """The 1×1-convolution MLP of the spike-driven transformers (membrane shortcut): ``[T, N, dim, H, W]`` →
+    ``lif1`` → ``fc1``-``bn1`` (``hidden_dim`` channels; added to the input when ``hidden_dim == dim``) → ``lif2`` →
+    ``fc2``-``bn2`` (``dim`` channels), plus the (updated) input."""
+
+    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronArg, neuron_kwargs: dict[str, Any]) -> None:
+        super().__init__()
+        self.residual = dim == hidden_dim
+        self.fc1, self.bn1 = layer.Conv2d(dim, hidden_dim, 1, step_mode="m"), batch_norm2d(hidden_dim)
+        self.lif1 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
+        self.fc2, self.bn2 = layer.Conv2d(hidden_dim, dim, 1, step_mode="m"), batch_norm2d(dim)
+        self.lif2 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x
+        x = self.bn1(self.fc1(self.lif1(x)))
+        if self.residual:
+            x = identity = x + identity
+        return self.bn2(self.fc2(self.lif2(x))) + identity
 
 
 # torchvision's ImageNet weights, by architecture (the files torchvision and SpikingJelly download).

@@ -25,7 +25,7 @@ from torch import nn
 from sj import layer, surrogate
 from sj.functional import set_step_mode
 from sj.layer import MultiDimensionalAttention, TemporalWiseAttention
-from sj.model._builders import NeuronArg, to_sequence
+from sj.model._builders import NeuronArg, batch_norm2d, to_sequence
 from sj.model.ms_resnet import MSResNet, _conv1x1, _MSBlock
 from sj.neuron import LIFNode
 
@@ -169,8 +169,7 @@ class AttMSResNet(MSResNet):
 
         downsample = None
         if stride != 1 or self.inplanes != out_channels:
-            bn = layer.BatchNorm2d(out_channels, step_mode="m")
-            nn.init.constant_(bn.weight, self._bn_weight)
+            bn = batch_norm2d(out_channels, self._bn_weight)
             pool = [layer.AvgPool2d(stride, stride, ceil_mode=True, step_mode="m")] if stride != 1 else []
             downsample = nn.Sequential(*pool, _conv1x1(self.inplanes, out_channels, 1), bn)
         stage = [_AttMSBlock(self.inplanes, out_channels, stride, downsample, attention(), self._cell)]

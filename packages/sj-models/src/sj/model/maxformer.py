@@ -20,7 +20,16 @@ from torch import nn
 from sj import layer
 from sj.functional import set_step_mode
 from sj.layer import SpikingSelfAttention
-from sj.model._builders import ATTENTION_DEFAULTS, NeuronArg, conv1d_bn, make_multi_step_neuron, to_sequence
+from sj.layer.attention import conv1d_bn
+from sj.model._builders import (
+    ATTENTION_DEFAULTS,
+    NeuronArg,
+    SpatialMLP,
+    batch_norm2d,
+    make_multi_step_neuron,
+    max_pool_3x3,
+    to_sequence,
+)
 
 __all__ = ["MaxFormer", "maxformer_10_384", "maxformer_cifar"]
 
@@ -29,24 +38,16 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1, bias: bool = True, group
     return layer.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=bias, groups=groups, step_mode="m")
 
 
-def _bn(c: int) -> layer.BatchNorm2d:
-    return layer.BatchNorm2d(c, step_mode="m")
-
-
-def _pool() -> layer.MaxPool2d:
-    return layer.MaxPool2d(3, stride=2, padding=1, step_mode="m")
-
-
 class _MaxCifarEmbed(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         hidden = out_channels // 2
-        self.conv, self.bn = _conv(in_channels, hidden, 3, bias=False), _bn(hidden)
+        self.conv, self.bn = _conv(in_channels, hidden, 3, bias=False), batch_norm2d(hidden)
         self.branch = nn.Sequential(make_multi_step_neuron(spiking_neuron, neuron_kwargs),
-                                    _conv(hidden, out_channels, 3, bias=False), _bn(out_channels))
+                                    _conv(hidden, out_channels, 3, bias=False), batch_norm2d(out_channels))
         self.shortcut = nn.Sequential(make_multi_step_neuron(spiking_neuron, neuron_kwargs),
-                                      _conv(hidden, out_channels, 1, bias=False), _bn(out_channels))
+                                      _conv(hidden, out_channels, 1, bias=False), batch_norm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(self.conv(x))
@@ -78,12 +79,12 @@ class _MaxEmbedInit(nn.Module):
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         hidden = out_channels // 2
-        self.conv1, self.bn1 = _conv(in_channels, hidden, 3, 2), _bn(hidden)
+        self.conv1, self.bn1 = _conv(in_channels, hidden, 3, 2), batch_norm2d(hidden)
         self.lif1 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-        self.conv2, self.bn2 = _conv(hidden, out_channels, 3, 2), _bn(out_channels)
+        self.conv2, self.bn2 = _conv(hidden, out_channels, 3, 2), batch_norm2d(out_channels)
         self.lif2 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-        self.conv3, self.bn3 = _conv(out_channels, out_channels, 3), _bn(out_channels)
-        self.shortcut = nn.Sequential(_conv(hidden, out_channels, 1, 2), _bn(out_channels))
+        self.conv3, self.bn3 = _conv(out_channels, out_channels, 3), batch_norm2d(out_channels)
+        self.shortcut = nn.Sequential(_conv(hidden, out_channels, 1, 2), batch_norm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.lif1(self.bn1(self.conv1(x)))
@@ -95,12 +96,13 @@ class _MaxEmbedStage(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any], bias: bool = True) -> None:
         super().__init__()
-        self.conv1, self.bn1 = _conv(in_channels, out_channels, 3, bias=bias), _bn(out_channels)
+        self.conv1, self.bn1 = _conv(in_channels, out_channels, 3, bias=bias), batch_norm2d(out_channels)
         self.lif1 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-        self.pool = _pool()
-        self.conv2, self.bn2 = _conv(out_channels, out_channels, 3, bias=bias), _bn(out_channels)
+        self.pool = max_pool_3x3()
+        self.conv2, self.bn2 = _conv(out_channels, out_channels, 3, bias=bias), batch_norm2d(out_channels)
         self.lif2 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-        self.shortcut = nn.Sequential(_conv(in_channels, out_channels, 1, bias=bias), _bn(out_channels), _pool())
+        self.shortcut = nn.Sequential(_conv(in_channels, out_channels, 1, bias=bias), batch_norm2d(out_channels),
+                                      max_pool_3x3())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.lif1(x)
@@ -108,30 +110,13 @@ class _MaxEmbedStage(nn.Module):
         return self.bn2(self.conv2(y)) + self.shortcut(x)
 
 
-class _SpatialMLP(nn.Module):
-    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronArg, neuron_kwargs: dict[str, Any]) -> None:
-        super().__init__()
-        self.residual = dim == hidden_dim
-        self.fc1, self.bn1 = _conv(dim, hidden_dim, 1), _bn(hidden_dim)
-        self.lif1 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-        self.fc2, self.bn2 = _conv(hidden_dim, dim, 1), _bn(dim)
-        self.lif2 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.bn1(self.fc1(self.lif1(x)))
-        if self.residual:
-            x = identity = x + identity
-        return self.bn2(self.fc2(self.lif2(x))) + identity
-
-
 class _DWCBlock(nn.Module):
     def __init__(self, dim: int, kernel_size: int, mlp_ratio: float, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.lif = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-        self.dwconv, self.bn = _conv(dim, dim, kernel_size, groups=dim), _bn(dim)
-        self.mlp = _SpatialMLP(dim, int(dim * mlp_ratio), spiking_neuron, neuron_kwargs)
+        self.dwconv, self.bn = _conv(dim, dim, kernel_size, groups=dim), batch_norm2d(dim)
+        self.mlp = SpatialMLP(dim, int(dim * mlp_ratio), spiking_neuron, neuron_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(x + self.bn(self.dwconv(self.lif(x))))
@@ -143,7 +128,7 @@ class _SSABlock(nn.Module):
         super().__init__()
         self.attn = (_MaxCifarSSA(dim, num_heads, spiking_neuron, neuron_kwargs) if cifar
                      else SpikingSelfAttention(dim, num_heads, spiking_neuron, **neuron_kwargs))
-        self.mlp = _SpatialMLP(dim, int(dim * mlp_ratio), spiking_neuron, neuron_kwargs)
+        self.mlp = SpatialMLP(dim, int(dim * mlp_ratio), spiking_neuron, neuron_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tokens = x.flatten(3)
@@ -177,7 +162,7 @@ class MaxFormer(nn.Module):
         self.patch_embed2 = _MaxEmbedStage(dims[0], dims[1], spiking_neuron, kwargs, bias=not cifar)
         self.patch_embed3 = _MaxEmbedStage(dims[1], dims[2], spiking_neuron, kwargs, bias=not cifar)
         self.stage1 = nn.ModuleList(
-            _SpatialMLP(dims[0], int(dims[0] * mlp_ratio), spiking_neuron, kwargs) if cifar
+            SpatialMLP(dims[0], int(dims[0] * mlp_ratio), spiking_neuron, kwargs) if cifar
             else _DWCBlock(dims[0], 7, mlp_ratio, spiking_neuron, kwargs) for _ in range(depths[0]))
         self.stage2 = nn.ModuleList(_DWCBlock(dims[1], 3 if cifar else 5, mlp_ratio, spiking_neuron, kwargs)
                                     for _ in range(depths[1]))

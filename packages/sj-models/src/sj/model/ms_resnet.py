@@ -20,7 +20,7 @@ from torch import nn
 
 from sj import layer, surrogate
 from sj.functional import set_step_mode
-from sj.model._builders import NeuronArg, make_multi_step_neuron, to_sequence
+from sj.model._builders import NeuronArg, batch_norm2d, make_multi_step_neuron, max_pool_3x3, to_sequence
 
 __all__ = ["MSResNet", "MaxResNet", "max_resnet18", "ms_resnet18", "ms_resnet34"]
 
@@ -31,12 +31,6 @@ def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> layer.Conv
 
 def _conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> layer.Conv2d:
     return layer.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, step_mode="m")
-
-
-def _bn(channels: int, weight: float) -> layer.BatchNorm2d:
-    bn = layer.BatchNorm2d(channels, step_mode="m")
-    nn.init.constant_(bn.weight, weight)
-    return bn
 
 
 class _MSBlock(nn.Module):
@@ -58,10 +52,10 @@ class _MSBlock(nn.Module):
         super().__init__()
         self.spike1 = self._make_lif(spiking_neuron, neuron_kwargs)
         self.conv1 = _conv3x3(in_channels, out_channels, 1 if self.pool else stride)
-        self.bn1 = _bn(out_channels, self.bn_weight)
+        self.bn1 = batch_norm2d(out_channels, self.bn_weight)
         self.spike2 = self._make_lif(spiking_neuron, neuron_kwargs)
         self.conv2 = _conv3x3(out_channels, out_channels)
-        self.bn2 = _bn(out_channels, 0.0 if self.zero_init else self.bn_weight)
+        self.bn2 = batch_norm2d(out_channels, 0.0 if self.zero_init else self.bn_weight)
         self.downsample = downsample
         if self.pool:
             self.max_pool = layer.MaxPool2d(kernel_size=3, stride=stride, padding=1, step_mode="m")
@@ -115,9 +109,9 @@ class MSResNet(nn.Module):
         self.T, self.inplanes = T, base_channels
         self.stem = nn.Sequential(layer.Conv2d(in_channels, base_channels, stem_kernel_size, stride=stem_stride,
                                                padding=stem_kernel_size // 2, bias=False, step_mode="m"),
-                                  _bn(base_channels, self._bn_weight))
+                                  batch_norm2d(base_channels, self._bn_weight))
         if stem_pool:
-            self.stem.append(layer.MaxPool2d(3, stride=2, padding=1, step_mode="m"))
+            self.stem.append(max_pool_3x3())
         strides = (self._first_stage_stride, 2, 2, 2)
         for i, (channels, blocks) in enumerate(zip(stage_channels, layers)):
             setattr(self, f"layer{i + 1}", self._make_layer(channels, blocks, strides[i], spiking_neuron, kwargs))
@@ -133,7 +127,7 @@ class MSResNet(nn.Module):
         downsample = None
         if stride != 1 or self.inplanes != out_channels:
             downsample = nn.Sequential(_conv1x1(self.inplanes, out_channels, stride),
-                                       _bn(out_channels, self._bn_weight))
+                                       batch_norm2d(out_channels, self._bn_weight))
         first = self._transition_block_type if stride != 1 else self._block_type
         stage = [first(self.inplanes, out_channels, stride, downsample, spiking_neuron, kwargs)]
         self.inplanes = out_channels

@@ -19,7 +19,7 @@ from torch import nn
 from sj import layer
 from sj.functional import set_step_mode
 from sj.layer import QKAttention, SpikingSelfAttention
-from sj.model._builders import NeuronArg, make_multi_step_neuron, to_sequence
+from sj.model._builders import NeuronArg, batch_norm2d, make_multi_step_neuron, max_pool_3x3, to_sequence
 
 __all__ = ["QKFormer", "qkformer_10_384"]
 
@@ -28,16 +28,8 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> layer.Conv2d:
     return layer.Conv2d(cin, cout, kernel_size=k, stride=stride, padding=k // 2, step_mode="m")
 
 
-def _bn(c: int) -> layer.BatchNorm2d:
-    return layer.BatchNorm2d(c, step_mode="m")
-
-
-def _pool() -> layer.MaxPool2d:
-    return layer.MaxPool2d(3, stride=2, padding=1, step_mode="m")
-
-
 def _shortcut(cin: int, cout: int, sn: nn.Module) -> nn.Sequential:
-    return nn.Sequential(_conv(cin, cout, 1, 2), _bn(cout), sn)
+    return nn.Sequential(_conv(cin, cout, 1, 2), batch_norm2d(cout), sn)
 
 
 class _PatchEmbedInit(nn.Module):
@@ -49,9 +41,11 @@ class _PatchEmbedInit(nn.Module):
         def sn() -> nn.Module:
             return make_multi_step_neuron(spiking_neuron, neuron_kwargs)
 
-        self.conv1, self.bn1, self.pool1, self.lif1 = _conv(in_channels, hidden), _bn(hidden), _pool(), sn()
-        self.conv2, self.bn2, self.pool2, self.lif2 = _conv(hidden, out_channels), _bn(out_channels), _pool(), sn()
-        self.conv3, self.bn3, self.lif3 = _conv(out_channels, out_channels), _bn(out_channels), sn()
+        self.conv1, self.bn1, self.pool1, self.lif1 = (_conv(in_channels, hidden), batch_norm2d(hidden),
+                                                       max_pool_3x3(), sn())
+        self.conv2, self.bn2, self.pool2, self.lif2 = (_conv(hidden, out_channels), batch_norm2d(out_channels),
+                                                       max_pool_3x3(), sn())
+        self.conv3, self.bn3, self.lif3 = _conv(out_channels, out_channels), batch_norm2d(out_channels), sn()
         self.shortcut = _shortcut(hidden, out_channels, sn())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,8 +62,9 @@ class _PatchEmbedStage(nn.Module):
         def sn() -> nn.Module:
             return make_multi_step_neuron(spiking_neuron, neuron_kwargs)
 
-        self.conv1, self.bn1, self.pool, self.lif1 = _conv(in_channels, out_channels), _bn(out_channels), _pool(), sn()
-        self.conv2, self.bn2, self.lif2 = _conv(out_channels, out_channels), _bn(out_channels), sn()
+        self.conv1, self.bn1, self.pool, self.lif1 = (_conv(in_channels, out_channels), batch_norm2d(out_channels),
+                                                      max_pool_3x3(), sn())
+        self.conv2, self.bn2, self.lif2 = _conv(out_channels, out_channels), batch_norm2d(out_channels), sn()
         self.shortcut = _shortcut(in_channels, out_channels, sn())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from torch import nn
 from sj import layer
 from sj.functional import set_step_mode
 from sj.layer import SpikeDrivenSelfAttention
-from sj.model._builders import NeuronArg, make_multi_step_neuron, to_sequence
+from sj.model._builders import NeuronArg, SpatialMLP, make_multi_step_neuron, max_pool_3x3, to_sequence
 
 __all__ = ["SpikeDrivenTransformer", "sdt_8_384"]
 
@@ -27,10 +27,6 @@ __all__ = ["SpikeDrivenTransformer", "sdt_8_384"]
 def _conv_bn(cin: int, cout: int, k: int, bias: bool = True) -> list[nn.Module]:
     return [layer.Conv2d(cin, cout, k, padding=k // 2, bias=bias, step_mode="m"),
             layer.BatchNorm2d(cout, step_mode="m")]
-
-
-def _pool() -> nn.Module:
-    return layer.MaxPool2d(3, stride=2, padding=1, step_mode="m")
 
 
 class _PatchEmbed(nn.Module):
@@ -42,10 +38,10 @@ class _PatchEmbed(nn.Module):
         previous = in_channels
         for pool, cout in zip(pooling_stat[:3], channels):
             stage = [*_conv_bn(previous, cout, 3), make_multi_step_neuron(spiking_neuron, neuron_kwargs)]
-            self.stages.append(nn.Sequential(*stage, *([_pool()] if pool == "1" else [])))
+            self.stages.append(nn.Sequential(*stage, *([max_pool_3x3()] if pool == "1" else [])))
             previous = cout
         self.final_stage = nn.Sequential(*_conv_bn(previous, embed_dims, 3),
-                                         *([_pool()] if pooling_stat[3] == "1" else []))
+                                         *([max_pool_3x3()] if pooling_stat[3] == "1" else []))
         self.final_lif = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
         self.rpe_conv, self.rpe_bn = _conv_bn(embed_dims, embed_dims, 3, bias=False)
 
@@ -56,29 +52,12 @@ class _PatchEmbed(nn.Module):
         return self.rpe_bn(self.rpe_conv(self.final_lif(x))) + x
 
 
-class _MLP(nn.Module):
-    def __init__(self, dim: int, hidden_dim: int, spiking_neuron: NeuronArg, neuron_kwargs: dict[str, Any]) -> None:
-        super().__init__()
-        self.residual = dim == hidden_dim
-        self.fc1, self.bn1 = _conv_bn(dim, hidden_dim, 1)
-        self.lif1 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-        self.fc2, self.bn2 = _conv_bn(hidden_dim, dim, 1)
-        self.lif2 = make_multi_step_neuron(spiking_neuron, neuron_kwargs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        x = self.bn1(self.fc1(self.lif1(x)))
-        if self.residual:
-            x = identity = x + identity
-        return self.bn2(self.fc2(self.lif2(x))) + identity
-
-
 class _Block(nn.Module):
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float, spiking_neuron: NeuronArg,
                  neuron_kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.attn = SpikeDrivenSelfAttention(dim, num_heads, spiking_neuron, **neuron_kwargs)
-        self.mlp = _MLP(dim, int(dim * mlp_ratio), spiking_neuron, neuron_kwargs)
+        self.mlp = SpatialMLP(dim, int(dim * mlp_ratio), spiking_neuron, neuron_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.attn(x))

@@ -23,7 +23,8 @@ from torch import nn
 from sj import layer
 from sj.functional import set_step_mode
 from sj.layer import SpikingSelfAttention
-from sj.model._builders import LIF_DEFAULTS, NeuronArg, conv1d_bn, make_multi_step_neuron, to_sequence
+from sj.layer.attention import conv1d_bn
+from sj.model._builders import LIF_DEFAULTS, NeuronArg, make_multi_step_neuron, to_sequence
 from sj.model._vision_config import ModelConfig, NeuronConfig, resolve_neuron_config
 
 __all__ = ["Spikformer", "SpikformerCIFAR10Config", "SpikformerConfig", "spikformer_cifar10", "spikformer_s",

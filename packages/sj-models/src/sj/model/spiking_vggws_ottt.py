@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from sj import layer, neuron
+from sj.model import spiking_vgg
 from sj.model._builders import NeuronClass, make_neuron
 
 __all__ = ["OTTTSpikingVGG", "ottt_spiking_vgg11", "ottt_spiking_vgg11_ws", "ottt_spiking_vgg13",
@@ -31,14 +32,9 @@ __all__ = ["OTTTSpikingVGG", "ottt_spiking_vgg11", "ottt_spiking_vgg11_ws", "ott
 # shrink the pre-activations, and this restores their scale (the value of Xiao et al.'s reference implementation).
 WS_SCALE = 2.74
 
-# output channels of each 3×3 convolution; "M" 2×2 max pooling, "A" 2×2 average pooling. "S" is OTTT's small VGG.
-cfgs: dict[str, list[int | str]] = {
-    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
-    "S": [64, 128, "A", 256, 256, "A", 512, 512, "A", 512, 512],
-}
+# output channels of each 3×3 convolution; "M" 2×2 max pooling, "A" 2×2 average pooling: the spiking VGGs' "A"-"E"
+# (sj.model.spiking_vgg.cfgs) and "S", OTTT's small VGG.
+cfgs: dict[str, list[int | str]] = {**spiking_vgg.cfgs, "S": [64, 128, "A", 256, 256, "A", 512, 512, "A", 512, 512]}
 
 
 class Scale(nn.Module):

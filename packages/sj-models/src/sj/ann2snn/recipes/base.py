@@ -25,13 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["ConversionRecipe", "FXConversionRecipe", "ModuleConversionRecipe"]
 
 
-def replace_submodule(fx_model: fx.GraphModule, target: str, module: nn.Module) -> None:
-    """Put ``module`` at the dotted path ``target`` of ``fx_model``."""
-    parent_name, _, child_name = target.rpartition(".")
-    parent = fx_model.get_submodule(parent_name) if parent_name else fx_model
-    setattr(parent, child_name, module)
-
-
 class FXConversionRecipe:
     """Base class of graph recipes: every step returns its input unchanged (override the ones you need)."""
 

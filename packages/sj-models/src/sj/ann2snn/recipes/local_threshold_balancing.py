@@ -17,7 +17,8 @@ import torch
 from torch import fx, nn
 
 from sj.ann2snn.modules import ChannelVoltageScaler, SpikingActivation, TimeContext
-from sj.ann2snn.recipes.rate_coding import RateCodingRecipe, half_threshold_if_node
+from sj.ann2snn.recipes.rate_coding import RateCodingRecipe
+from sj.neuron import HalfThresholdIFNode
 
 if TYPE_CHECKING:
     from sj.ann2snn.converter import FXConverter
@@ -100,5 +101,5 @@ class LocalThresholdBalancingRecipe(RateCodingRecipe):
 
     def _block(self, hook: nn.Module, hook_node: fx.Node, time: TimeContext) -> SpikingActivation:
         th = hook.compute_threshold()
-        return SpikingActivation(ChannelVoltageScaler(1.0 / th, self.channel_dim), half_threshold_if_node(),
+        return SpikingActivation(ChannelVoltageScaler(1.0 / th, self.channel_dim), HalfThresholdIFNode(),
                                  ChannelVoltageScaler(th, self.channel_dim), time)

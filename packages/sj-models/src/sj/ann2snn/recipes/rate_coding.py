@@ -27,7 +27,7 @@ from sj.ann2snn.modules import (
     parse_scale_mode,
 )
 from sj.ann2snn.recipes.base import FXConversionRecipe, extract_batch_input, progress_bar
-from sj.neuron import IFNode
+from sj.neuron import HalfThresholdIFNode, IFNode
 
 if TYPE_CHECKING:
     from sj.ann2snn.converter import FXConverter
@@ -71,15 +71,6 @@ class ChannelVoltageHook(nn.Module):
         return self.scale.detach()
 
 
-def half_threshold_if_node() -> IFNode:
-    """A soft-reset IF neuron whose potential starts (and resets, with ``reset_net``) at ``V_th / 2 = 0.5``:
-    SpikingJelly's ``HalfThresholdIFNode()``; the rate of a constant input ``x`` then rounds ``x`` instead of
-    flooring it."""
-    node = IFNode(v_threshold=1.0, v_reset=None)
-    node.register_memory("v", 0.5)
-    return node
-
-
 def _scalar_threshold(node: nn.Module, owner: str) -> float:
     th = getattr(node, "v_threshold", 1.0)
     if isinstance(th, torch.Tensor):
@@ -109,7 +100,8 @@ class RateCodingRecipe(FXConversionRecipe):
         channel_dim: the channel dimension of an activation. Default 1.
         pre_spike_maxpool: channel-wise only: a ``nn.MaxPool2d`` that is the only user of a ReLU is calibrated and
             applied before the neuron (on analog values). Default ``False``.
-        half_threshold: channel-wise only: neurons start at half the threshold (:func:`half_threshold_if_node`).
+        half_threshold: channel-wise only: neurons start at half the threshold
+            (:class:`~sj.neuron.HalfThresholdIFNode`).
         eps: the smallest channel-wise λ. Default 1e-6.
         neuron_factory: ``neuron_factory(λ)`` builds the neuron (layer-wise; channel-wise gets ``1.0``); default
             ``IFNode(v_reset=None)``. The input scaler divides by λ and multiplies by the neuron's threshold.
@@ -247,7 +239,7 @@ class RateCodingRecipe(FXConversionRecipe):
     def _channel_block(self, hook: ChannelVoltageHook, time: TimeContext) -> SpikingActivation:
         scale = hook.compute_threshold()
         if self.half_threshold:
-            node, th = half_threshold_if_node(), 1.0
+            node, th = HalfThresholdIFNode(), 1.0
         else:
             node = IFNode(v_reset=None) if self.neuron_factory is None else self.neuron_factory(1.0)
             th = _scalar_threshold(node, "Channel-wise RateCodingRecipe")

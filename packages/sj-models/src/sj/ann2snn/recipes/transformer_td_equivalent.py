@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from sj.ann2snn.graph import add_time_folding, unwrap_step_layers
+from sj.ann2snn.graph import add_time_folding, replace_submodule, unwrap_step_layers
 from sj.ann2snn.modules import TimeContext, TimeFold, TimeUnfold
 from sj.ann2snn.operators import (
     TDGELU,
@@ -33,7 +33,7 @@ from sj.ann2snn.operators import (
     TDTanh,
     td_module_from_ann,
 )
-from sj.ann2snn.recipes.base import FXConversionRecipe, replace_submodule
+from sj.ann2snn.recipes.base import FXConversionRecipe
 
 if TYPE_CHECKING:
     from sj.ann2snn.converter import FXConverter
