@@ -115,32 +115,15 @@ read -r -a BENCH <<< "${BENCH_ARGS:---T 4 16 32 64 --dtypes fp16 bf16 fp32 --neu
 STEPS=" ${GPU_CHECK_STEPS:-host aot bench triton cupy} "
 TESTS_ENV=(env SJ_CONFORMANCE_STRIDE=2 SJ_TRITON_AUTOTUNE=0)
 
-if [ $DRY -eq 1 ]; then  # the plan, then what runs without a GPU, shortened
-    [[ $STEPS == *" host "* ]] && step host 40 host.log "$PY" benchmarks/bench_gpu_host.py
-    [[ $STEPS == *" aot "* ]] && step aot 60 aot.log "$PY" -m sj.triton.aot --full --jobs "$JOBS"
-    [[ $STEPS == *" bench "* ]] && step bench 150 bench.log "$PY" benchmarks/bench_gpu_multistep.py \
-        --out "$RES/bench.json" "${BENCH[@]}"
-    [[ $STEPS == *" triton "* ]] && step "tests/triton (CUDA)" 130 triton.log "${TESTS_ENV[@]}" "${PYTEST[@]}" \
-        "${XDIST[@]}" tests/triton
-    [[ $STEPS == *" cupy "* ]] && step "tests/cupy (CUDA)" 150 cupy.log "${TESTS_ENV[@]}" "${PYTEST[@]}" "${XDIST[@]}" \
-        tests/cupy
-    export RUN_IN_DRY=1
-    step "host (short)" 300 host.log "$PY" benchmarks/bench_gpu_host.py --rounds 2 --calls 50 --dtypes fp16
-    step "aot (covering set, fp16, sm_90)" 600 aot.log "$PY" -m sj.triton.aot --dtypes fp16 --archs 90 --jobs "$JOBS"
-    step "bench script loads" 60 bench.log "$PY" benchmarks/bench_gpu_multistep.py --help
-    step "overhead script loads" 60 overhead.log "$PY" benchmarks/bench_gpu_overhead.py --help
-    step "tests collect" 300 collect.log "${PYTEST[@]}" --collect-only tests/triton tests/cupy
-    note "total $(( $(date +%s) - T0 ))s, status $status"
-    exit $status
-fi
-
+# One list of steps: under --dry-run, step() prints each one's command and limit instead of running it, and the
+# summary lines read from the logs are skipped.
 [[ $STEPS == *" host "* ]] && step host 40 host.log "$PY" benchmarks/bench_gpu_host.py
-[[ $STEPS == *" host "* ]] && grep -E " us \|" "$RES/host.log" >> "$SUMMARY"
+[[ $DRY -eq 0 && $STEPS == *" host "* ]] && grep -E " us \|" "$RES/host.log" >> "$SUMMARY"
 [[ $STEPS == *" aot "* ]] && step aot 60 aot.log "$PY" -m sj.triton.aot --full --jobs "$JOBS"
-[[ $STEPS == *" aot "* ]] && grep FAILED "$RES/aot.log" | head -20 >> "$SUMMARY"
+[[ $DRY -eq 0 && $STEPS == *" aot "* ]] && grep FAILED "$RES/aot.log" | head -20 >> "$SUMMARY"
 [[ $STEPS == *" bench "* ]] && step bench 150 bench.log "$PY" benchmarks/bench_gpu_multistep.py \
     --out "$RES/bench.json" "${BENCH[@]}"
-[[ $STEPS == *" bench "* ]] && grep "^target " "$RES/bench.log" >> "$SUMMARY"
+[[ $DRY -eq 0 && $STEPS == *" bench "* ]] && grep "^target " "$RES/bench.log" >> "$SUMMARY"
 [[ $STEPS == *" triton "* ]] && step "tests/triton (CUDA)" 130 triton.log "${TESTS_ENV[@]}" "${PYTEST[@]}" \
     "${XDIST[@]}" tests/triton
 [[ $STEPS == *" cupy "* ]] && step "tests/cupy (CUDA)" 150 cupy.log "${TESTS_ENV[@]}" "${PYTEST[@]}" "${XDIST[@]}" \
@@ -148,6 +131,15 @@ fi
 [[ $STEPS == *" overhead "* ]] && step overhead 90 overhead.log "$PY" benchmarks/bench_gpu_overhead.py \
     --profile triton
 [[ $STEPS == *" core "* ]] && step "tests/core (CUDA)" 240 core.log "${PYTEST[@]}" "${XDIST[@]}" tests/core
+
+if [ $DRY -eq 1 ]; then  # after the plan, what runs without a GPU, shortened
+    export RUN_IN_DRY=1
+    step "host (short)" 300 host.log "$PY" benchmarks/bench_gpu_host.py --rounds 2 --calls 50 --dtypes fp16
+    step "aot (covering set, fp16, sm_90)" 600 aot.log "$PY" -m sj.triton.aot --dtypes fp16 --archs 90 --jobs "$JOBS"
+    step "bench script loads" 60 bench.log "$PY" benchmarks/bench_gpu_multistep.py --help
+    step "overhead script loads" 60 overhead.log "$PY" benchmarks/bench_gpu_overhead.py --help
+    step "tests collect" 300 collect.log "${PYTEST[@]}" --collect-only tests/triton tests/cupy
+fi
 
 note "total $(( $(date +%s) - T0 ))s, status $status"
 exit $status

@@ -41,7 +41,7 @@ def _planted(tmp_path: Path, marker: Path) -> bytes:
 
 
 def _forward(loader: library.Loader):
-    return loader.kernels(SPEC.program, SPEC.surrogate_program, "f64").forward("s")
+    return loader.kernels(SPEC.program, SPEC.surrogate_program, "f64").forward(True)  # 0-d parameters: variant "s"
 
 
 def test_a_planted_library_is_compiled_over_never_loaded(tmp_path):

@@ -134,3 +134,28 @@ def test_truncated_or_foreign_images_are_refused() -> None:
         cubin.complete(full[:-2])
     with pytest.raises(ValueError, match="not a little-endian ELF64"):
         cubin.complete(b"\x7fELF\x01\x01" + b"\x00" * 100)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_the_occupancy_search_winner_is_not_compiled_twice(cache, monkeypatch, dtype) -> None:
+    """With ``min_blocks=None`` the CUBIN is the winning probe's image: NVRTC compiles each level at most once, and
+    the image is byte for byte what compiling the winning level alone (without ``-v``) gives."""
+    from cupy.cuda import nvrtc
+
+    monkeypatch.setenv("SJ_CUPY_DISK_CACHE", "0")
+    monkeypatch.setattr(compiler, "_levels", {})
+    compiled = []
+    real = nvrtc.compileProgram
+    monkeypatch.setattr(nvrtc, "compileProgram", lambda prog, options: compiled.append(options) or real(prog, options))
+    vec = 16 // cuda_type(dtype).itemsize
+    ks = backward_kernel(SPEC, cuda_type(dtype), vec, True, (True, True, True), (True,), (True, True, True))
+    image = compiler.compile_source(ks.source, ks.name, 90, "cubin")
+    levels = [next(o for o in options if o.startswith("-DSJ_MIN_BLOCKS=")) for options in compiled]
+    assert compiled and len(levels) == len(set(levels)), levels  # no level, the winner included, compiled twice
+    winner = compiler._levels[next(iter(compiler._levels))]
+    assert f"-DSJ_MIN_BLOCKS={winner}" in levels
+    again, _ = compiler._compile(ks.source, ks.name, "--gpu-architecture=sm_90",
+                                 (*compiler.OPTIONS, f"-DSJ_MIN_BLOCKS={winner}"), "cubin")
+    assert image == again
+    compiled.clear()
+    assert compiler.compile_source(ks.source, ks.name, 90, "ptx") and len(compiled) == 1  # the level remembered

@@ -91,9 +91,9 @@ def test_occupancy_levels():
 def test_occupancy_search_takes_the_fullest_level_without_spills(monkeypatch):
     monkeypatch.setattr(compiler, "_levels", {})
     fp32 = forward_kernel(LIF, cuda_type(torch.float32), 4, True)
-    assert compiler._fullest_without_spills(fp32.source, fp32.name, 90, compiler.OPTIONS, BLOCK) == 8
+    assert compiler._fullest_without_spills(fp32.source, fp32.name, 90, compiler.OPTIONS, BLOCK)[0] == 8
     ks = backward_kernel(LIF, cuda_type(torch.float16), 8, True, (True, True, True), (True,), (True, True, True))
-    level = compiler._fullest_without_spills(ks.source, ks.name, 90, compiler.OPTIONS, BLOCK)
+    level, probe = compiler._fullest_without_spills(ks.source, ks.name, 90, compiler.OPTIONS, BLOCK)
     levels = compiler.occupancy_levels(90, BLOCK)
     spills = {}
     for blocks in levels[max(0, levels.index(level) - 1):levels.index(level) + 1]:
@@ -101,3 +101,7 @@ def test_occupancy_search_takes_the_fullest_level_without_spills(monkeypatch):
                                    (*compiler.OPTIONS, "--ptxas-options=-v", f"-DSJ_MIN_BLOCKS={blocks}"), "cubin")
         spills[blocks] = compiler.spill_bytes(log)
     assert spills[level] == 0 and level < 8 and spills[levels[levels.index(level) - 1]] > 0
+    assert compiler._fullest_without_spills(ks.source, ks.name, 90, compiler.OPTIONS, BLOCK) == (level, None)
+    if probe is not None:  # the winning probe's image: what compiling that level without -v gives
+        assert probe == compiler._compile(ks.source, ks.name, "--gpu-architecture=sm_90",
+                                          (*compiler.OPTIONS, f"-DSJ_MIN_BLOCKS={level}"), "cubin")[0]

@@ -117,15 +117,20 @@ def test_absent_and_present_last_state_gradients_are_two_plans(stub):
 
 
 def test_one_binary_serves_every_t(stub, monkeypatch):
-    """T is a runtime argument: calls at T = 5 and T = 700 (two T classes, so two plans) compile the same variant."""
+    """T is a runtime argument: calls at T = 5 and T = 700 (two T classes, so two plans) share one variant, compiled
+    and loaded once; a third plan (another size class) with the same variant compiles nothing either."""
     monkeypatch.setenv("SJ_TRITON_AUTOTUNE", "0")
+    monkeypatch.setattr(launch, "_launchers", {})
     compiled = []
     real = launch.compile_variant
     monkeypatch.setattr(launch, "compile_variant", lambda kernels, v, target: compiled.append(v) or real(
         kernels, v, target))
     spec = MultiStepSpec("lif_nodecay", "SoftSign", (2.0,), False, False, False)
     backend = get_backend("triton")
-    for T in (5, 700):
-        x, v0, params = lif_inputs(T, 512)
+    before = set(launch._plans)
+    for T, n in ((5, 512), (700, 512), (5, 1024)):
+        x, v0, params = lif_inputs(T, n)
         backend.forward(spec, x, [v0], params, save=True)
-    assert len(compiled) == 2 and compiled[0] == compiled[1]
+    plans = [launch._plans[key] for key in set(launch._plans) - before]
+    assert len(plans) == 3 and len({id(launch_) for launch_, _ in plans}) == 1  # one loaded kernel for the three
+    assert len(compiled) == 1 and len(launch._launchers) == 1

@@ -26,7 +26,7 @@ from sj.backends.base import Backend, BackwardInputs, shared_constant
 from sj.backends.torch_backend import TorchBackend
 from sj.cache import UntrustedCacheError, cache_root
 from sj.cpu import args, compiler, library, prebuilt, threads
-from sj.cpu.codegen import CodegenError, backward_variant, forward_variant
+from sj.cpu.codegen import CodegenError
 from sj.cpu.pool import BufferPool
 
 Tensor = torch.Tensor
@@ -108,7 +108,7 @@ class CpuBackend(Backend):
         if k is None:
             return None, None
         try:
-            return k, k.forward(forward_variant(all(p.dim() == 0 for p in params)))
+            return k, k.forward(all(p.dim() == 0 for p in params))
         except _KERNEL_ERRORS as exc:
             self._fall_back(spec, dtype, exc, "the forward")
             with self._lock:  # the whole configuration: its backward needs what a compile here cannot give
@@ -143,10 +143,8 @@ class CpuBackend(Backend):
         k = self.kernels(spec, h.dtype)
         kernel = None
         if k is not None:
-            variant = backward_variant(spec.program, all(p.dim() == 0 for p in inputs.params),
-                                       inputs.params_need_grad)
             try:
-                kernel = k.backward(variant)
+                kernel = k.backward(all(p.dim() == 0 for p in inputs.params), inputs.params_need_grad)
             except _KERNEL_ERRORS as exc:  # the saved tensors are the reference's layout: it can take over
                 self._fall_back(spec, h.dtype, exc, "a backward")
         if kernel is None:

@@ -22,9 +22,10 @@ class Kernels:
 
     From the prebuilt library, one exported kernel per direction serves every variant (:mod:`sj.cpu.codegen`).
     Otherwise each variant a call needs (:func:`~sj.cpu.codegen.forward_variant`,
-    :func:`~sj.cpu.codegen.backward_variant`) is compiled on its first use, alone, into the loader's cache
-    (:meth:`Loader.compiled`), so a first call compiles a fraction of the whole kernel; ``forward``/``backward`` raise
-    :class:`~sj.cpu.compiler.CompileError` (or :class:`~sj.cpu.codegen.CodegenError`) when that is impossible.
+    :func:`~sj.cpu.codegen.backward_variant`, picked from the call's flags only then) is compiled on its first use,
+    alone, into the loader's cache (:meth:`Loader.compiled`), so a first call compiles a fraction of the whole kernel;
+    ``forward``/``backward`` raise :class:`~sj.cpu.compiler.CompileError` (or :class:`~sj.cpu.codegen.CodegenError`)
+    when that is impossible.
     ``needs_x``: whether the backward reads ``x`` (the program's ``needs_x``).
     """
 
@@ -36,10 +37,11 @@ class Kernels:
         self._prebuilt = prebuilt
         self._variants: dict[tuple[str, str], ctypes._CFuncPtr] = {}
 
-    def forward(self, variant: str) -> ctypes._CFuncPtr:
-        """The forward kernel serving ``variant``."""
-        if self._prebuilt is not None:
+    def forward(self, scalar: bool) -> ctypes._CFuncPtr:
+        """The forward kernel of a call whose parameters are all 0-d tensors (``scalar``) or not."""
+        if self._prebuilt is not None:  # serves every variant: none to pick
             return self._prebuilt[0]
+        variant = codegen.forward_variant(scalar)
         fn = self._variants.get(("fwd", variant))
         if fn is None:
             source = codegen.forward_unit(self.program, self.suffix, variant)
@@ -47,10 +49,12 @@ class Kernels:
                                                                    codegen.forward_symbol(self.program, self.suffix)))
         return fn
 
-    def backward(self, variant: str) -> ctypes._CFuncPtr:
-        """The backward kernel serving ``variant``."""
-        if self._prebuilt is not None:
+    def backward(self, scalar: bool, wanted: list[bool]) -> ctypes._CFuncPtr:
+        """The backward kernel of a call whose parameters are all 0-d (``scalar``) or not, ``wanted`` flagging the
+        parameters whose gradients it accumulates."""
+        if self._prebuilt is not None:  # serves every variant: none to pick
             return self._prebuilt[1]
+        variant = codegen.backward_variant(self.program, scalar, wanted)
         fn = self._variants.get(("bwd", variant))
         if fn is None:
             source = codegen.backward_unit(self.program, self.surrogate, self.suffix, variant)

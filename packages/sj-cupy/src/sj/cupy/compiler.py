@@ -13,8 +13,8 @@ Options: ``-std=c++14 -prec-div=false`` (float divisions left in a time loop tak
 far inside the conformance tolerances; double precision is unaffected). Occupancy: the kernels'
 ``__launch_bounds__`` ask for ``SJ_MIN_BLOCKS`` resident blocks per SM; :func:`compile_source` starts at the
 architecture's full occupancy and takes the fullest occupancy at which ptxas reports no register spills (found by
-bisection: about three probe compilations, once: the binary is cached), so a simple neuron runs at full occupancy
-and a complex one does not spill.
+bisection: about three probe compilations, once: the binary is cached, and a CUBIN is the winning probe's image,
+not compiled again), so a simple neuron runs at full occupancy and a complex one does not spill.
 
 A compile error raises :class:`KernelCompileError` carrying NVRTC's log and the generated source lines it names.
 """
@@ -124,9 +124,14 @@ def compile_source(source: str, filename: str, arch: int, kind: str = "ptx", ext
     if binary is not None and kind == "cubin" and not cubin.whole(binary):
         binary = None  # published but truncated (by an sj-cupy before the CuPy workaround): rebuilt
     if binary is None:
+        probed = None
         if min_blocks is None:
-            min_blocks = _fullest_without_spills(source, filename, arch, options, block)
-        binary, _ = _compile(source, filename, _gpu(arch, kind), (*options, f"-DSJ_MIN_BLOCKS={min_blocks}"), kind)
+            min_blocks, probed = _fullest_without_spills(source, filename, arch, options, block)
+        if kind == "cubin" and probed is not None:
+            binary = probed  # the winning probe: byte-identical to compiling it again without ``-v``
+        else:
+            binary, _ = _compile(source, filename, _gpu(arch, kind), (*options, f"-DSJ_MIN_BLOCKS={min_blocks}"),
+                                 kind)
         disk_cache.store(key, binary)
     with _lock:
         _memory[key] = binary
@@ -137,27 +142,31 @@ def _gpu(arch: int, kind: str) -> str:
     return f"--gpu-architecture={'compute' if kind == 'ptx' else 'sm'}_{arch}"
 
 
-def _fullest_without_spills(source: str, filename: str, arch: int, options: tuple[str, ...], block: int) -> int:
-    """The fullest of :func:`occupancy_levels` at which ptxas (compiling for ``sm_<arch>``) spills no register,
-    found by bisection (spills only shrink as the register budget grows): about three probe compilations,
-    remembered per source, options and architecture."""
+def _fullest_without_spills(source: str, filename: str, arch: int, options: tuple[str, ...],
+                            block: int) -> tuple[int, bytes | None]:
+    """``(level, cubin)``: the fullest of :func:`occupancy_levels` at which ptxas (compiling for ``sm_<arch>``)
+    spills no register, found by bisection (spills only shrink as the register budget grows): about three probe
+    compilations, the level remembered per source, options and architecture. ``cubin`` is the probe CUBIN compiled at
+    that level (``--ptxas-options=-v`` only adds to the log: the image is the one compiling without it gives), or
+    ``None`` where the level was not probed in this call (remembered, or the last level, taken untried)."""
     key = (hashlib.sha256(source.encode()).hexdigest(), options, arch, block)
     with _lock:
         if key in _levels:
-            return _levels[key]
+            return _levels[key], None
     levels = occupancy_levels(arch, block)
+    probes: dict[int, bytes] = {}
     lo, hi = 0, len(levels) - 1  # levels[hi] (the largest budget) is taken when every fuller one spills
     while lo < hi:
         mid = (lo + hi) // 2
-        _, log = _compile(source, filename, _gpu(arch, "cubin"),
-                          (*options, "--ptxas-options=-v", f"-DSJ_MIN_BLOCKS={levels[mid]}"), "cubin")
+        probes[mid], log = _compile(source, filename, _gpu(arch, "cubin"),
+                                    (*options, "--ptxas-options=-v", f"-DSJ_MIN_BLOCKS={levels[mid]}"), "cubin")
         if spill_bytes(log):
             lo = mid + 1
         else:
             hi = mid
     with _lock:
         _levels[key] = levels[lo]
-    return levels[lo]
+    return levels[lo], probes.get(lo)
 
 
 def _budget(block: int, blocks: int) -> int:

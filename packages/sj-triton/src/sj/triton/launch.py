@@ -8,7 +8,8 @@ outputs: an absent last-state gradient is a compile-time flag (no ``[*S]`` zeros
 arguments (no device constant), and 0-d parameters are read through their pointer (no expanded copies).
 
 A plan is made on a configuration's first call: the kernel variant is compiled (Triton's disk cache makes that free
-after the first process) and loaded on the device, and, on a GPU, the block size is tuned (:mod:`sj.triton.tuning`)
+after the first process) and loaded on the device — once per process: plans that share a variant (other size or T
+classes) share its loaded kernel — and, on a GPU, the block size is tuned (:mod:`sj.triton.tuning`)
 unless a CUDA graph is being captured. Plans are keyed by (forward/backward, spec, dtype, flags, alignment, device,
 size class, T class). Launches go to the current stream of the tensors' device (a CUDA graph being captured records
 them), switching the current device only when the tensors live on another one.
@@ -38,6 +39,7 @@ Launch = Callable[[int, tuple], None]  # (neuron count, arguments) -> None
 _lock = threading.Lock()
 _kernels: dict[tuple, Kernels] = {}
 _plans: dict[tuple, tuple[Launch, tuple]] = {}
+_launchers: dict[tuple, Launch] = {}  # compiled and loaded variants, per (kernel file, Variant, device, target)
 
 
 def kernels_for(spec) -> Kernels:
@@ -109,15 +111,17 @@ def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Var
         fn = kernels.forward if v.kind == "forward" else kernels.backward
         return _plans.setdefault(key, (_interpreted_launcher(fn), (*scalars, *v.constexpr_values())))
     target = triton.runtime.driver.active.get_current_target()
-    prepared: dict[tuple[int, int], tuple[Launch, tuple]] = {}
 
     def prepare(config: tuple[int, int]) -> tuple[Launch, tuple]:
-        if config not in prepared:
-            v = variant(config)
+        v = variant(config)
+        memo = (kernels.path, v, device, target)
+        launch = _launchers.get(memo)
+        if launch is None:
             with torch.cuda.device(device) if device >= 0 else contextlib.nullcontext():
                 launch = _compiled_launcher(compile_variant(kernels, v, target), v.block, device)
-            prepared[config] = (launch, (*scalars, *v.constexpr_values()))
-        return prepared[config]
+            with _lock:
+                launch = _launchers.setdefault(memo, launch)
+        return launch, (*scalars, *v.constexpr_values())
 
     def run(config: tuple[int, int]) -> None:
         launch, tail = prepare(config)
@@ -126,8 +130,9 @@ def _plan(key: tuple, kernels: Kernels, variant: Callable[[tuple[int, int]], Var
     config = tuning.default_config(dtype, n)
     if device >= 0 and tuning.enabled() and not torch.cuda.is_current_stream_capturing():
         config = tuning.fastest(run, tuning.candidates(dtype))
+    plan = prepare(config)
     with _lock:
-        return _plans.setdefault(key, prepare(config))
+        return _plans.setdefault(key, plan)
 
 
 def forward(spec, x_seq: Tensor, state_init: list[Tensor], params: list[Tensor], save: bool
