@@ -145,7 +145,7 @@ def resolve(name: str, spec, device: torch.device, dtype: torch.dtype) -> str:
     forward and the backward of one call agree."""
     if name != AUTO:
         return name
-    key = (spec, torch.device(device).type, dtype)
+    key = (spec, device.type if isinstance(device, torch.device) else torch.device(device).type, dtype)
     found = _resolved.get(key)
     if found is None:
         found = _resolved.setdefault(key, default_choice(spec, device, dtype)[0])

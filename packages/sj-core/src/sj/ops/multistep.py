@@ -66,7 +66,8 @@ def _needs_x(neuron: str, soft_reset: bool, detach_reset: bool) -> bool:
 
 
 def _backend(name: str, spec: MultiStepSpec, x: Tensor):
-    name = resolve(name, spec, x.device, x.dtype)
+    if name == AUTO:  # the default's choice was vetted when it was made (registry.default_choice)
+        return get_backend(resolve(name, spec, x.device, x.dtype))
     reason = unsupported_reason(name, spec, x.device, x.dtype)
     if reason is not None:
         raise BackendError(reason)
