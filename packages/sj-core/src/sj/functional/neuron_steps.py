@@ -299,20 +299,27 @@ def _fused(sg) -> bool:
     return isinstance(sg, SurrogateFunction) and sg.spiking
 
 
+def _one_state(neuron: str, x_seq: Tensor, v: Tensor, params: list, surrogate_function: Spike | None,
+               v_reset: float | None, detach_reset: bool, store_v_seq: bool, backend: str,
+               step: Callable[[Tensor, Tensor, Spike], tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor, Tensor | None]:
+    """A one-state neuron over a sequence: the multi-step op of declaration ``neuron`` with ``params`` for a declared
+    spiking surrogate, else ``step(x, v, surrogate)`` looped. ``(spike_seq, v, v_seq or None)``."""
+    sg = Sigmoid() if surrogate_function is None else surrogate_function
+    if _fused(sg):
+        s, (v,), v_seq = _declared(neuron, x_seq, [v], params, sg, v_reset, detach_reset, store_v_seq, backend)
+        return s, v, v_seq
+    s, (v,), seqs = _sequence(x_seq, (v,), lambda x, v: step(x, v, sg), int(store_v_seq))
+    return s, v, seqs[0] if store_v_seq else None
+
+
 def if_multi_step(x_seq: Tensor, v: Tensor, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                   surrogate_function: Spike | None = None, detach_reset: bool = False, store_v_seq: bool = False, *,
                   neuron_storage=None, neuron_fwd: str = "fp32", neuron_bwd: str = "fp32", backend: str = "auto"
                   ) -> tuple[Tensor, Tensor, Tensor | None]:
     """IF over a sequence. Returns ``(spike_seq, v, v_seq or None)``."""
     _no_precision(neuron_storage)
-    sg = Sigmoid() if surrogate_function is None else surrogate_function
-    if _fused(sg):
-        s, (v,), v_seq = _declared("if_", x_seq, [v], [v_threshold, v_reset], sg, v_reset, detach_reset,
-                                   store_v_seq, backend)
-        return s, v, v_seq
-    s, (v,), seqs = _sequence(x_seq, (v,), lambda x, v: if_step(x, v, v_threshold, v_reset, sg, detach_reset),
-                              int(store_v_seq))
-    return s, v, seqs[0] if store_v_seq else None
+    return _one_state("if_", x_seq, v, [v_threshold, v_reset], surrogate_function, v_reset, detach_reset,
+                      store_v_seq, backend, lambda x, v, sg: if_step(x, v, v_threshold, v_reset, sg, detach_reset))
 
 
 def lif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
@@ -321,15 +328,9 @@ def lif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, decay_input: bool
                    neuron_bwd: str = "fp32", backend: str = "auto") -> tuple[Tensor, Tensor, Tensor | None]:
     """LIF over a sequence. Returns ``(spike_seq, v, v_seq or None)``."""
     _no_precision(neuron_storage)
-    sg = Sigmoid() if surrogate_function is None else surrogate_function
-    if _fused(sg):
-        s, (v,), v_seq = _declared("lif" if decay_input else "lif_nodecay", x_seq, [v],
-                                   [v_threshold, v_reset, tau], sg, v_reset, detach_reset, store_v_seq, backend)
-        return s, v, v_seq
-    s, (v,), seqs = _sequence(
-        x_seq, (v,), lambda x, v: lif_step(x, v, tau, decay_input, v_threshold, v_reset, sg, detach_reset),
-        int(store_v_seq))
-    return s, v, seqs[0] if store_v_seq else None
+    return _one_state("lif" if decay_input else "lif_nodecay", x_seq, v, [v_threshold, v_reset, tau],
+                      surrogate_function, v_reset, detach_reset, store_v_seq, backend,
+                      lambda x, v, sg: lif_step(x, v, tau, decay_input, v_threshold, v_reset, sg, detach_reset))
 
 
 def plif_multi_step(x_seq: Tensor, v: Tensor, w: Tensor, decay_input: bool = True, v_threshold: float = 1.0,
@@ -338,15 +339,9 @@ def plif_multi_step(x_seq: Tensor, v: Tensor, w: Tensor, decay_input: bool = Tru
                     neuron_bwd: str = "fp32", backend: str = "auto") -> tuple[Tensor, Tensor, Tensor | None]:
     """Parametric LIF over a sequence (1/τ = σ(w)). Returns ``(spike_seq, v, v_seq or None)``."""
     _no_precision(neuron_storage)
-    sg = Sigmoid() if surrogate_function is None else surrogate_function
-    if _fused(sg):
-        s, (v,), v_seq = _declared("plif" if decay_input else "plif_nodecay", x_seq, [v],
-                                   [v_threshold, v_reset, w], sg, v_reset, detach_reset, store_v_seq, backend)
-        return s, v, v_seq
-    s, (v,), seqs = _sequence(
-        x_seq, (v,), lambda x, v: plif_step(x, v, w, decay_input, v_threshold, v_reset, sg, detach_reset),
-        int(store_v_seq))
-    return s, v, seqs[0] if store_v_seq else None
+    return _one_state("plif" if decay_input else "plif_nodecay", x_seq, v, [v_threshold, v_reset, w],
+                      surrogate_function, v_reset, detach_reset, store_v_seq, backend,
+                      lambda x, v, sg: plif_step(x, v, w, decay_input, v_threshold, v_reset, sg, detach_reset))
 
 
 def qif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, v_threshold: float = 1.0, v_reset: float | None = 0.0,
@@ -354,15 +349,9 @@ def qif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, v_threshold: floa
                    surrogate_function: Spike | None = None, store_v_seq: bool = False, *, backend: str = "auto"
                    ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Quadratic IF over a sequence. Returns ``(spike_seq, v, v_seq or None)``."""
-    sg = Sigmoid() if surrogate_function is None else surrogate_function
-    if _fused(sg):
-        s, (v,), v_seq = _declared("qif", x_seq, [v], [v_threshold, v_reset, tau, v_c, a0, v_rest], sg, v_reset,
-                                   detach_reset, store_v_seq, backend)
-        return s, v, v_seq
-    s, (v,), seqs = _sequence(
-        x_seq, (v,), lambda x, v: qif_step(x, v, tau, a0, v_rest, v_c, v_threshold, v_reset, sg, detach_reset),
-        int(store_v_seq))
-    return s, v, seqs[0] if store_v_seq else None
+    return _one_state("qif", x_seq, v, [v_threshold, v_reset, tau, v_c, a0, v_rest], surrogate_function, v_reset,
+                      detach_reset, store_v_seq, backend,
+                      lambda x, v, sg: qif_step(x, v, tau, a0, v_rest, v_c, v_threshold, v_reset, sg, detach_reset))
 
 
 def eif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, v_threshold: float = 1.0, v_reset: float | None = 0.0,
@@ -370,16 +359,10 @@ def eif_multi_step(x_seq: Tensor, v: Tensor, tau: float = 2.0, v_threshold: floa
                    surrogate_function: Spike | None = None, store_v_seq: bool = False, *, backend: str = "auto"
                    ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Exponential IF over a sequence. Returns ``(spike_seq, v, v_seq or None)``."""
-    sg = Sigmoid() if surrogate_function is None else surrogate_function
-    if _fused(sg):
-        s, (v,), v_seq = _declared("eif", x_seq, [v], [v_threshold, v_reset, tau, delta_t, theta_rh, v_rest], sg,
-                                   v_reset, detach_reset, store_v_seq, backend)
-        return s, v, v_seq
-    s, (v,), seqs = _sequence(
-        x_seq, (v,),
-        lambda x, v: eif_step(x, v, tau, delta_t, theta_rh, v_rest, v_threshold, v_reset, sg, detach_reset),
-        int(store_v_seq))
-    return s, v, seqs[0] if store_v_seq else None
+    return _one_state("eif", x_seq, v, [v_threshold, v_reset, tau, delta_t, theta_rh, v_rest], surrogate_function,
+                      v_reset, detach_reset, store_v_seq, backend,
+                      lambda x, v, sg: eif_step(x, v, tau, delta_t, theta_rh, v_rest, v_threshold, v_reset, sg,
+                                                detach_reset))
 
 
 def izhikevich_multi_step(x_seq: Tensor, v: Tensor, w: Tensor, tau: float = 2.0, v_threshold: float = 1.0,
